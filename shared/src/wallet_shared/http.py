@@ -1,0 +1,145 @@
+"""What every service's FastAPI app has in common: problem errors, health, metrics, trace ids,
+fast JSON, and the caller identity the gateway passes to internal routes."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+import orjson
+import structlog
+from fastapi import FastAPI, Header, Request
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.responses import Response
+from starlette.routing import Match
+
+from wallet_shared.metrics import HTTP_REQUEST_DURATION, HTTP_REQUESTS
+from wallet_shared.problems import install_problem_handlers
+
+ReadinessCheck = Callable[[], Awaitable[bool]]
+
+Role = Literal["user", "admin", "auditor"]
+
+
+class FastJSONResponse(JSONResponse):
+    """JSON through orjson: faster, and datetimes come out as RFC 3339."""
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who is calling an internal route, as the gateway authenticated them."""
+
+    user_id: str
+    role: Role
+    owner_scope: str | None
+    """Set for role `user`: only this owner's wallets are visible."""
+
+
+async def internal_caller(
+    x_caller_id: Annotated[str, Header()] = "system",
+    x_caller_role: Annotated[Role, Header()] = "admin",
+    x_owner_scope: Annotated[str | None, Header()] = None,
+) -> Caller:
+    """The caller of an internal route (trusted: only the gateway reaches these routes)."""
+    return Caller(user_id=x_caller_id, role=x_caller_role, owner_scope=x_owner_scope)
+
+
+class _ObserveRequests(BaseHTTPMiddleware):
+    """Trace id in, trace id out; one counter and one histogram sample per request."""
+
+    def __init__(self, app: Any, *, service: str) -> None:
+        super().__init__(app)
+        self.service = service
+
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        trace_id = request.headers.get("x-trace-id") or uuid.uuid4().hex
+        structlog.contextvars.bind_contextvars(trace_id=trace_id)
+        route = _route_template(request)
+        started = time.perf_counter()
+        try:
+            response = await call_next(request)
+        finally:
+            structlog.contextvars.unbind_contextvars("trace_id")
+        HTTP_REQUEST_DURATION.labels(self.service, route, request.method).observe(
+            time.perf_counter() - started
+        )
+        HTTP_REQUESTS.labels(self.service, route, request.method, str(response.status_code)).inc()
+        response.headers["X-Trace-Id"] = trace_id
+        return response
+
+
+def _route_template(request: Request) -> str:
+    # Label by template (/v1/wallets/{wallet_id}), never by raw path: ids would explode cardinality.
+    for route in request.app.routes:
+        match, _ = route.matches(request.scope)
+        if match == Match.FULL:
+            return str(getattr(route, "path", "unmatched"))
+    return "unmatched"
+
+
+def create_service_app(
+    *,
+    service: str,
+    title: str,
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]]
+    | Callable[[FastAPI], AsyncIterator[None]],
+    readiness: Callable[[FastAPI], Mapping[str, ReadinessCheck]],
+    version: str = "1.0.0",
+    description: str = "",
+) -> FastAPI:
+    """A FastAPI app with problem errors, `/health/live`, `/health/ready`, `/metrics` and tracing.
+
+    `readiness(app)` returns the named checks of the app's dependencies (database, Kafka...);
+    the app is ready only when every check answers True.
+    """
+    app = FastAPI(
+        title=title,
+        version=version,
+        description=description,
+        lifespan=lifespan,  # type: ignore[arg-type]
+        default_response_class=FastJSONResponse,
+    )
+    install_problem_handlers(app)
+    app.add_middleware(_ObserveRequests, service=service)
+
+    @app.get("/health/live", tags=["health"], summary="The process is up")
+    async def live() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get(
+        "/health/ready",
+        tags=["health"],
+        summary="Every dependency answers",
+        responses={503: {"description": "A dependency is down"}},
+    )
+    async def ready(request: Request) -> Response:
+        checks = readiness(request.app)
+        results = {name: await _safe(check) for name, check in checks.items()}
+        healthy = bool(results) and all(results.values())
+        body = {
+            "status": "ok" if healthy else "unavailable",
+            "checks": {name: "ok" if ok else "down" for name, ok in results.items()},
+        }
+        return FastJSONResponse(body, status_code=200 if healthy else 503)
+
+    @app.get("/metrics", tags=["health"], summary="Prometheus metrics", include_in_schema=True)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+async def _safe(check: ReadinessCheck) -> bool:
+    try:
+        return await check()
+    except Exception:  # a failing check is an unhealthy dependency, not a 500
+        return False

@@ -1,0 +1,44 @@
+"""Prometheus metrics, one module-level constant each, shared by every service.
+
+Names follow `wallet_*_total` (counters) and `*_seconds` (histograms); the Grafana dashboard and
+alert rules in `deploy/` query exactly these.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+HTTP_REQUESTS = Counter(
+    "wallet_http_requests_total", "HTTP requests served", ["service", "route", "method", "status"]
+)
+HTTP_REQUEST_DURATION = Histogram(
+    "wallet_http_request_duration_seconds",
+    "Time to serve an HTTP request",
+    ["service", "route", "method"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+TRANSFERS = Counter(
+    "wallet_transfers_total", "Transfers that reached a final status", ["status", "failure_code"]
+)
+TRANSFER_DURATION = Histogram(
+    "wallet_transfer_duration_seconds",
+    "Time from a transfer's creation to its final status",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
+OUTBOX_PUBLISHED = Counter(
+    "wallet_outbox_published_total", "Messages the outbox relay published", ["service"]
+)
+OUTBOX_BACKLOG = Gauge(
+    "wallet_outbox_backlog", "Messages waiting in the outbox at the last relay pass", ["service"]
+)
+CONSUMER_MESSAGES = Counter(
+    "wallet_consumer_messages_total",
+    "Messages consumed, by outcome (handled, retried, dead_lettered)",
+    ["service", "topic", "outcome"],
+)
+DEAD_LETTERS = Counter(
+    "wallet_dead_letters_total", "Messages sent to a dead-letter topic", ["service", "topic"]
+)
+LEDGER_POSTINGS = Counter(
+    "wallet_ledger_postings_total", "Journal transactions posted", ["shard", "type"]
+)

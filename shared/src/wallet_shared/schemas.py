@@ -1,0 +1,149 @@
+"""The public JSON shapes of API.md as pydantic models.
+
+The gateway validates requests and documents responses (OpenAPI) with them; the services that own
+the data render responses with them; so the contract lives in one place.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import orjson
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from wallet_shared.money import AmountIn, Currency, MoneyOut
+
+WalletStatus = Literal["active", "frozen", "closed"]
+TransactionType = Literal[
+    "deposit", "withdrawal", "purchase", "refund", "transfer_out", "transfer_in", "reversal"
+]
+TransferStatus = Literal["pending", "completed", "cancelled"]
+Role = Literal["user", "admin", "auditor"]
+
+MAX_METADATA_BYTES = 4096
+
+
+def _small_metadata(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    if value is not None and len(orjson.dumps(value)) > MAX_METADATA_BYTES:
+        raise ValueError(f"must be at most {MAX_METADATA_BYTES} bytes of JSON")
+    return value
+
+
+Metadata = Annotated[dict[str, Any] | None, AfterValidator(_small_metadata)]
+UserId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+ShortText = Annotated[str, Field(max_length=255)]
+EntityId = Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class RequestModel(BaseModel):
+    """Requests: strict about types, silent about unknown fields (clients may be newer)."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=False)
+
+
+class CreateWallet(RequestModel):
+    currency: Currency
+    label: Annotated[str, Field(max_length=100)] | None = None
+    user_id: UserId | None = Field(default=None, description="Admin only: the owner.")
+
+
+class Deposit(RequestModel):
+    amount: AmountIn
+    reference: ShortText | None = None
+    metadata: Metadata = None
+
+
+class Withdrawal(Deposit):
+    pass
+
+
+class CreateTransfer(RequestModel):
+    source_wallet_id: EntityId
+    destination_wallet_id: EntityId
+    amount: AmountIn
+    description: Annotated[str, Field(max_length=500)] | None = None
+
+
+class Wallet(BaseModel):
+    id: str
+    user_id: str
+    currency: str
+    label: str | None
+    status: WalletStatus
+    balance: MoneyOut
+    available_balance: MoneyOut
+    frozen_balance: MoneyOut
+    created_at: datetime
+    updated_at: datetime
+
+
+class Transaction(BaseModel):
+    id: str
+    wallet_id: str
+    type: TransactionType
+    amount: MoneyOut
+    balance_after: MoneyOut
+    reference: str | None
+    transfer_id: str | None
+    metadata: dict[str, Any] | None
+    created_at: datetime
+
+
+class Transfer(BaseModel):
+    id: str
+    source_wallet_id: str
+    destination_wallet_id: str
+    amount: MoneyOut
+    currency: str
+    description: str | None
+    status: TransferStatus
+    failure_code: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class WalletPage(BaseModel):
+    items: list[Wallet]
+    next_cursor: str | None
+
+
+class TransactionPage(BaseModel):
+    items: list[Transaction]
+    next_cursor: str | None
+
+
+class TransferPage(BaseModel):
+    items: list[Transfer]
+    next_cursor: str | None
+
+
+class CurrencyIntegrity(BaseModel):
+    wallets_total: MoneyOut
+    in_flight: MoneyOut
+    external_net: MoneyOut
+    difference: MoneyOut
+
+
+class ShardIntegrity(BaseModel):
+    shard: str
+    consistent: bool
+    problems: list[str]
+
+
+class IntegrityReport(BaseModel):
+    consistent: bool
+    checked_at: datetime
+    currencies: dict[str, CurrencyIntegrity]
+    shards: list[ShardIntegrity]
+
+
+class ProblemDetail(BaseModel):
+    """`application/problem+json` body (documentation of every error response)."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    errors: list[dict[str, str]] | None = None
