@@ -36,6 +36,7 @@ _STATUS: Final[dict[str, tuple[int, str]]] = {
     "idempotency_key_reused": (422, "Idempotency-Key reused with another request"),
     "idempotency_key_in_use": (409, "A request with this Idempotency-Key is still running"),
     "rate_limited": (429, "Too many requests"),
+    "payload_too_large": (413, "Payload too large"),
     "unsupported_media_type": (415, "Unsupported media type"),
     "service_unavailable": (503, "Service unavailable"),
     "internal_error": (500, "Internal error"),

@@ -1,0 +1,227 @@
+"""The `wallet` command: `wallet run` (what `make run` runs) and `wallet token`.
+
+This is the only module of the package that reads the environment; everything below it takes
+its settings as arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from wallet_devtools.cluster import WalletCluster
+from wallet_devtools.kafka import KAFKA_VERSION, KafkaBroker, install_kafka, kafka_installed
+from wallet_devtools.layout import MANAGED_ENV
+from wallet_devtools.paths import KAFKA_LIBS_DIR, REPO_ROOT, RUN_DIR
+from wallet_devtools.postgres import PostgresServer, database_dsn
+from wallet_devtools.processes import await_all_or_cancel, port_is_free
+from wallet_devtools.tokens import DEV_JWT_SECRET, ROLES, mint_token
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `wallet` console script."""
+    args = _parser(os.environ).parse_args(argv)
+    if args.command == "token":
+        return _print_token(args)
+    return asyncio.run(_run(args, os.environ))
+
+
+def _parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="wallet", description="Local wallet system tooling.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser(
+        "run", help="start PostgreSQL, Kafka and every service here, until Ctrl-C"
+    )
+    run.add_argument("--shards", type=int, default=int(env.get("WALLET_SHARD_COUNT", "2")))
+    run.add_argument(
+        "--gateway-port", type=int, default=int(env.get("WALLET_GATEWAY_PORT", "8000"))
+    )
+    run.add_argument("--state-dir", type=Path, default=RUN_DIR, help="data and logs folder")
+    run.add_argument("--topic-prefix", default=env.get("WALLET_TOPIC_PREFIX", ""))
+    run.add_argument("--log-format", default=env.get("WALLET_LOG_FORMAT", "console"))
+    token = commands.add_parser("token", help="print a JWT the local gateway accepts")
+    token.add_argument("--sub", required=True, help="user id (the token's subject)")
+    token.add_argument("--role", choices=ROLES, default="user")
+    token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds")
+    token.add_argument("--secret", default=env.get("WALLET_JWT_SECRET") or DEV_JWT_SECRET)
+    token.add_argument("--issuer", default=env.get("WALLET_JWT_ISSUER"))
+    token.add_argument("--audience", default=env.get("WALLET_JWT_AUDIENCE"))
+    return parser
+
+
+def _print_token(args: argparse.Namespace) -> int:
+    print(
+        mint_token(
+            secret=args.secret,
+            sub=args.sub,
+            role=args.role,
+            ttl_s=args.ttl,
+            issuer=args.issuer,
+            audience=args.audience,
+        )
+    )
+    return 0
+
+
+# --- wallet run ------------------------------------------------------------------------------
+
+
+async def _run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    """Run everything until a stop signal; whatever was started is stopped on the way out."""
+    serving = asyncio.create_task(_serve(args, env))
+    loop = asyncio.get_running_loop()
+    first_request: list[float] = []
+    for sig in _STOP_SIGNALS:
+        loop.add_signal_handler(sig, _request_stop, serving, first_request)
+    try:
+        await serving
+    except asyncio.CancelledError:
+        print("\nAll processes stopped.", flush=True)
+        return 0
+    except Exception as error:  # shown to a person at a terminal, not a traceback
+        print(f"\nwallet run failed: {error}", file=sys.stderr, flush=True)
+        return 1
+    finally:
+        for sig in _STOP_SIGNALS:
+            loop.remove_signal_handler(sig)
+    return 0
+
+
+def _request_stop(serving: asyncio.Task[None], first_request: list[float]) -> None:
+    now = time.monotonic()
+    if not first_request:
+        first_request.append(now)
+        print("\nStopping...", flush=True)
+        serving.cancel()
+    elif now - first_request[0] > 1.0:
+        # A terminal's Ctrl-C reaches both `uv run` and us, and uv forwards it once more: only
+        # a later signal is a person asking again.
+        print("Still stopping, please wait...", flush=True)
+
+
+async def _serve(args: argparse.Namespace, env: Mapping[str, str]) -> None:
+    """Start PostgreSQL, Kafka and the cluster, print where they are, then wait forever."""
+    state_dir: Path = args.state_dir.resolve()
+    if not port_is_free(args.gateway_port):
+        # Said now, not after a minute of starting everything else.
+        raise RuntimeError(
+            f"127.0.0.1:{args.gateway_port} is taken; set WALLET_GATEWAY_PORT to another port"
+        )
+    if not kafka_installed(libs_dir=KAFKA_LIBS_DIR):
+        print(f"Resolving the Kafka {KAFKA_VERSION} broker jars with Maven (first run only)...")
+    await asyncio.to_thread(install_kafka, libs_dir=KAFKA_LIBS_DIR)
+    jwt_secret = env.get("WALLET_JWT_SECRET") or DEV_JWT_SECRET
+    print("Starting PostgreSQL and Kafka...", flush=True)
+    async with contextlib.AsyncExitStack() as stack:
+        pg = PostgresServer(base_dir=state_dir / "postgres", durable=True)
+        kafka = KafkaBroker(base_dir=state_dir / "kafka", libs_dir=KAFKA_LIBS_DIR)
+        # Stops are registered first: each is a no-op for what never started, and a start
+        # cut short by Ctrl-C or by the other one failing still gets cleaned up.
+        stack.push_async_callback(pg.stop)
+        stack.push_async_callback(kafka.stop)
+        await await_all_or_cancel([pg.start(), kafka.start()])
+        print("Starting the services...", flush=True)
+        cluster = WalletCluster(
+            admin_dsn=pg.dsn,
+            kafka_bootstrap=kafka.bootstrap,
+            log_dir=state_dir / "logs",
+            shard_count=args.shards,
+            topic_prefix=args.topic_prefix,
+            jwt_secret=jwt_secret,
+            gateway_port=args.gateway_port,
+            log_format=args.log_format,
+            log_level=env.get("WALLET_LOG_LEVEL"),
+            extra_env=_passed_through(env),
+            base_env=env,
+        )
+        await stack.enter_async_context(cluster)
+        _print_summary(cluster, pg, kafka, dev_secret=jwt_secret == DEV_JWT_SECRET)
+        await _watch(cluster)
+
+
+def _passed_through(env: Mapping[str, str]) -> dict[str, str]:
+    """WALLET_* settings of the caller that the launcher does not set itself (rate limits,
+    JWT issuer and audience, deadlines...), handed to every service."""
+    return {
+        key: value
+        for key, value in env.items()
+        if key.startswith("WALLET_")
+        and key not in MANAGED_ENV
+        and not key.startswith("WALLET_TEST_")
+    }
+
+
+async def _watch(cluster: WalletCluster) -> None:
+    """Wait until cancelled, telling once about any service that dies meanwhile."""
+    reported: set[str] = set()
+    while True:
+        await asyncio.sleep(1.0)
+        for name in cluster.services:
+            if name not in reported and not cluster.is_running(name):
+                reported.add(name)
+                print(
+                    f"!! {name} exited; its log: {_shown(cluster.log_path(name))}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+
+
+def _shown(path: Path) -> str:
+    with contextlib.suppress(ValueError):
+        return str(path.relative_to(REPO_ROOT))
+    return str(path)
+
+
+def _print_summary(
+    cluster: WalletCluster, pg: PostgresServer, kafka: KafkaBroker, *, dev_secret: bool
+) -> None:
+    width = max(len(name) for name in cluster.services) + 2
+    lines = ["", "Wallet system is up.", ""]
+    lines.append(f"  {'gateway':<{width}} {cluster.gateway_url}   (API docs: /docs)")
+    for name, url in cluster.urls.items():
+        if name != "gateway":
+            lines.append(f"  {name:<{width}} {url}")
+    lines += ["", f"  PostgreSQL   {pg.dsn}   (log {_shown(pg.log_path)})"]
+    for name in cluster.database_names.all:
+        lines.append(f"               {database_dsn(pg.dsn, name)}")
+    prefix = f'"{cluster.topic_prefix}"'
+    lines.append(
+        f"  Kafka        {kafka.bootstrap}   (Kafka {KAFKA_VERSION}, topic prefix {prefix})"
+    )
+    lines.append(f"  logs         {_shown(cluster.log_dir)}/")
+    secret_note = (
+        "development secret; set WALLET_JWT_SECRET for your own"
+        if dev_secret
+        else ("from WALLET_JWT_SECRET")
+    )
+    shown_secret = cluster.jwt_secret if dev_secret else "(hidden)"
+    lines.append(f"  JWT secret   {shown_secret}   ({secret_note})")
+    admin = cluster.token("admin", "admin", ttl_s=24 * 3600)
+    user = cluster.token("alice", "user", ttl_s=24 * 3600)
+    lines += [
+        "",
+        "Admin token (sub=admin, 24 h):",
+        f"  export WALLET_ADMIN_TOKEN={admin}",
+        "User token example (sub=alice, 24 h):",
+        f"  export WALLET_USER_TOKEN={user}",
+        "Try:",
+        f'  curl -s -X POST {cluster.gateway_url}/v1/wallets -H "Authorization: Bearer '
+        '$WALLET_USER_TOKEN" -H "Content-Type: application/json" -d \'{"currency": "EUR"}\'',
+        "More tokens: uv run wallet token --sub bob --role user",
+        "",
+        "Press Ctrl-C to stop everything.",
+    ]
+    print("\n".join(lines), flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,230 @@
+"""HTTP to the wallet shards and the transfer coordinator, over one shared keep-alive pool.
+
+Every call carries the caller as docs/internals.md fixes it (`X-Caller-Id`, `X-Caller-Role`,
+`X-Owner-Scope` for role `user`, `Idempotency-Key`, `X-Trace-Id`). A backend that does not answer
+becomes `ServiceUnavailable` here, once; a backend's own problem response is kept byte for byte so
+the client gets it unchanged.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import httpx
+import orjson
+import structlog
+from wallet_shared.errors import ServiceUnavailable
+from wallet_shared.problems import PROBLEM_MEDIA_TYPE
+
+from gateway.auth import Principal
+from gateway.metrics import BACKEND_REQUEST_DURATION, BACKEND_UNAVAILABLE
+
+COORDINATOR: Final = "coordinator"
+READINESS_TIMEOUT_S: Final = 2.0
+# Headers of a backend answer that mean something to the client.
+_RELAYED_HEADERS: Final = ("idempotent-replayed", "retry-after")
+
+_log = structlog.get_logger(__name__)
+
+
+def shard_name(shard: int) -> str:
+    """How a shard is named in logs, metrics and the integrity report."""
+    return f"shard-{shard}"
+
+
+@dataclass(frozen=True, slots=True)
+class BackendReply:
+    """A backend's answer, kept as received."""
+
+    status_code: int
+    body: bytes
+    media_type: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status_code < 300
+
+
+class BackendProblem(Exception):
+    """A backend refused the request with a problem: relay it to the client unchanged."""
+
+    def __init__(self, reply: BackendReply) -> None:
+        super().__init__(f"backend answered {reply.status_code}")
+        self.reply = reply
+
+
+class BackendContractError(ServiceUnavailable):
+    """A backend answered with something the internal contract does not allow."""
+
+
+def unavailable() -> ServiceUnavailable:
+    """The client's answer when a backend gives no usable reply (no internal names inside)."""
+    return ServiceUnavailable(
+        "A backend service did not answer, so the request may or may not have taken effect; "
+        "retry it (with the same Idempotency-Key when it moves money)."
+    )
+
+
+def expect_ok(reply: BackendReply) -> BackendReply:
+    """The reply itself when it is a success; `BackendProblem` (relayed as is) otherwise."""
+    if not reply.ok:
+        raise BackendProblem(reply)
+    return reply
+
+
+def expect_json(reply: BackendReply, *, backend: str) -> Any:
+    """The JSON body of a successful reply; `BackendProblem` for a refusal."""
+    expect_ok(reply)
+    try:
+        return orjson.loads(reply.body)
+    except orjson.JSONDecodeError as error:
+        _log.error("backend_reply_not_json", backend=backend, status=reply.status_code)
+        raise BackendContractError("A backend service answered unexpectedly.") from error
+
+
+class Backends:
+    """The shards (index = shard id) and the coordinator, behind one `httpx.AsyncClient`."""
+
+    def __init__(
+        self,
+        *,
+        client: httpx.AsyncClient,
+        shard_urls: Sequence[str],
+        coordinator_url: str,
+        timeout_s: float,
+    ) -> None:
+        if not shard_urls:
+            raise ValueError("at least one shard URL is needed")
+        self._client = client
+        self._shard_urls = tuple(shard_urls)
+        self._coordinator_url = coordinator_url
+        self._timeout_s = timeout_s
+
+    @property
+    def shard_count(self) -> int:
+        return len(self._shard_urls)
+
+    async def shard(
+        self,
+        shard: int,
+        method: str,
+        path: str,
+        *,
+        caller: Principal,
+        params: Mapping[str, str | int] | None = None,
+        json: Any = None,
+        idempotency_key: str | None = None,
+    ) -> BackendReply:
+        """Call one shard's internal route."""
+        return await self._send(
+            shard_name(shard),
+            method,
+            self._shard_urls[shard] + path,
+            headers=_caller_headers(caller, idempotency_key),
+            params=params,
+            json=json,
+            timeout_s=self._timeout_s,
+        )
+
+    async def coordinator(
+        self,
+        method: str,
+        path: str,
+        *,
+        caller: Principal,
+        params: Mapping[str, str | int] | None = None,
+        json: Any = None,
+        idempotency_key: str | None = None,
+        wait_s: int = 0,
+    ) -> BackendReply:
+        """Call the coordinator's internal route; `wait_s` extends the timeout for `?wait=`."""
+        return await self._send(
+            COORDINATOR,
+            method,
+            self._coordinator_url + path,
+            headers=_caller_headers(caller, idempotency_key),
+            params=params,
+            json=json,
+            timeout_s=self._timeout_s + wait_s,
+        )
+
+    def readiness_checks(self) -> dict[str, Callable[[], Awaitable[bool]]]:
+        """One check per backend: its `/health/ready` answers 200."""
+        checks = {
+            shard_name(shard): self._ready_check(url) for shard, url in enumerate(self._shard_urls)
+        }
+        checks[COORDINATOR] = self._ready_check(self._coordinator_url)
+        return checks
+
+    def _ready_check(self, base_url: str) -> Callable[[], Awaitable[bool]]:
+        async def ready() -> bool:
+            try:
+                response = await self._client.get(
+                    base_url + "/health/ready", timeout=READINESS_TIMEOUT_S
+                )
+            except httpx.RequestError:
+                return False
+            return response.status_code == 200
+
+        return ready
+
+    async def _send(
+        self,
+        backend: str,
+        method: str,
+        url: str,
+        *,
+        headers: dict[str, str],
+        params: Mapping[str, str | int] | None,
+        json: Any,
+        timeout_s: float,
+    ) -> BackendReply:
+        content = None
+        if json is not None:
+            content = orjson.dumps(json)
+            headers["Content-Type"] = "application/json"
+        started = time.perf_counter()
+        try:
+            response = await self._client.request(
+                method, url, params=params, content=content, headers=headers, timeout=timeout_s
+            )
+        except httpx.RequestError as error:
+            BACKEND_UNAVAILABLE.labels(backend).inc()
+            _log.warning("backend_unavailable", backend=backend, error=type(error).__name__)
+            raise unavailable() from error
+        BACKEND_REQUEST_DURATION.labels(backend).observe(time.perf_counter() - started)
+        return _reply(backend, response)
+
+
+def _reply(backend: str, response: httpx.Response) -> BackendReply:
+    media_type = response.headers.get("content-type", "application/octet-stream")
+    if response.status_code >= 500 and not media_type.startswith(PROBLEM_MEDIA_TYPE):
+        # A bare 5xx (a proxy, a crashed worker) says nothing the client can use.
+        BACKEND_UNAVAILABLE.labels(backend).inc()
+        _log.warning("backend_bare_error", backend=backend, status=response.status_code)
+        raise unavailable()
+    relayed = {
+        name: response.headers[name] for name in _RELAYED_HEADERS if name in response.headers
+    }
+    return BackendReply(
+        status_code=response.status_code,
+        body=response.content,
+        media_type=media_type,
+        headers=relayed,
+    )
+
+
+def _caller_headers(caller: Principal, idempotency_key: str | None) -> dict[str, str]:
+    headers = {"X-Caller-Id": caller.user_id, "X-Caller-Role": caller.role}
+    if caller.owner_scope is not None:
+        headers["X-Owner-Scope"] = caller.owner_scope
+    if idempotency_key is not None:
+        headers["Idempotency-Key"] = idempotency_key
+    trace_id = structlog.contextvars.get_contextvars().get("trace_id")
+    if isinstance(trace_id, str):
+        headers["X-Trace-Id"] = trace_id
+    return headers

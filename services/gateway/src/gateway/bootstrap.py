@@ -1,0 +1,115 @@
+"""Wires the gateway: token verifier, rate limiter, shard router, backends, routers."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from typing import Final
+
+import httpx
+import structlog
+from fastapi import FastAPI
+from starlette.middleware import Middleware
+from wallet_shared.http import ReadinessCheck, create_service_app
+
+from gateway.adapters.backends import Backends
+from gateway.auth import TokenVerifier
+from gateway.domain.known_wallets import KnownWallets
+from gateway.entrypoints import admin, transfers, wallets
+from gateway.entrypoints.guard import ApiGuard
+from gateway.entrypoints.openapi import install_openapi
+from gateway.entrypoints.responses import install_gateway_problem_handlers
+from gateway.rate_limit import TokenBucketLimiter
+from gateway.routing import ShardRouter
+from gateway.settings import GatewaySettings
+
+SERVICE: Final = "gateway"
+_log = structlog.get_logger(__name__)
+# Sized for many concurrent transfers waiting on `Prefer: wait` while others flow.
+MAX_BACKEND_CONNECTIONS: Final = 1024
+MAX_KEEPALIVE_CONNECTIONS: Final = 256
+
+_DESCRIPTION: Final = (
+    "Public REST API of the wallet system. Every /v1 route needs `Authorization: Bearer <JWT>`; "
+    "errors are `application/problem+json` with a stable `code`; amounts are integers in minor "
+    "units, answered as strings of digits."
+)
+
+
+def token_verifier(settings: GatewaySettings) -> TokenVerifier:
+    """The verifier of the configured key (`TokenKeyError` when none is usable)."""
+    return TokenVerifier.create(
+        secret=settings.jwt_secret.get_secret_value() if settings.jwt_secret else None,
+        public_key_pem=settings.jwt_public_key,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+    )
+
+
+def create_app(
+    settings: GatewaySettings,
+    *,
+    backend_transport: httpx.AsyncBaseTransport | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> FastAPI:
+    """The gateway app. `backend_transport` and `clock` let tests stand in for the network and
+    for time."""
+    verifier = token_verifier(settings)
+    limiter = TokenBucketLimiter(
+        rate_per_s=settings.rate_limit_per_s, burst=settings.rate_limit_burst, clock=clock
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with _backend_client(settings, backend_transport) as client:
+            app.state.backends = Backends(
+                client=client,
+                shard_urls=settings.shard_url_list(),
+                coordinator_url=settings.coordinator_base_url(),
+                timeout_s=settings.backend_timeout_s,
+            )
+            _log.info("gateway_started", shards=settings.shard_count, auth=verifier.algorithm)
+            try:
+                yield
+            finally:
+                del app.state.backends
+                _log.info("gateway_stopped")
+
+    app = create_service_app(
+        service=SERVICE,
+        title="Wallet API",
+        description=_DESCRIPTION,
+        lifespan=lifespan,
+        readiness=_readiness,
+        inner_middleware=[Middleware(ApiGuard, verifier=verifier, limiter=limiter)],
+    )
+    app.state.settings = settings
+    app.state.shard_router = ShardRouter(settings.shards())
+    app.state.known_wallets = KnownWallets()
+    install_gateway_problem_handlers(app)
+    for router in (wallets.router, transfers.router, admin.router):
+        app.include_router(router)
+    install_openapi(app)
+    return app
+
+
+def _backend_client(
+    settings: GatewaySettings, transport: httpx.AsyncBaseTransport | None
+) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        transport=transport,
+        timeout=httpx.Timeout(settings.backend_timeout_s),
+        limits=httpx.Limits(
+            max_connections=MAX_BACKEND_CONNECTIONS,
+            max_keepalive_connections=MAX_KEEPALIVE_CONNECTIONS,
+            keepalive_expiry=30,
+        ),
+        follow_redirects=False,
+    )
+
+
+def _readiness(app: FastAPI) -> Mapping[str, ReadinessCheck]:
+    backends = getattr(app.state, "backends", None)
+    # No backends (before the lifespan opened them): no checks, which reads as "not ready".
+    return backends.readiness_checks() if isinstance(backends, Backends) else {}

@@ -1,0 +1,1 @@
+"""The gateway's own rules: who may do what, request rules, list merging, integrity arithmetic."""

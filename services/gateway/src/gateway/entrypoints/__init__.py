@@ -1,0 +1,1 @@
+"""HTTP entrypoints: the guard in front of /v1, the routers, problem and OpenAPI wiring."""

@@ -1,0 +1,74 @@
+"""What routes receive through `Depends`: the caller, the backends, the shard router, the known
+wallets, settings.
+
+All `async def`, though none awaits: FastAPI runs plain `def` dependencies in a thread pool, a
+thread hop per dependency per request.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from wallet_shared.errors import ServiceUnavailable
+
+from gateway.adapters.backends import Backends
+from gateway.auth import InvalidToken, Principal
+from gateway.domain.known_wallets import KnownWallets
+from gateway.entrypoints.guard import PRINCIPAL_STATE_KEY
+from gateway.routing import ShardRouter
+from gateway.settings import GatewaySettings
+
+
+async def current_caller(request: Request) -> Principal:
+    """The caller the guard authenticated."""
+    principal = request.scope.get("state", {}).get(PRINCIPAL_STATE_KEY)
+    if not isinstance(principal, Principal):  # only when a /v1 route escaped the guard
+        raise InvalidToken("Authentication required.", missing=True)
+    return principal
+
+
+async def backends(request: Request) -> Backends:
+    """The backends opened in the app's lifespan."""
+    opened = getattr(request.app.state, "backends", None)
+    if not isinstance(opened, Backends):
+        raise ServiceUnavailable("The gateway is starting or stopping.")
+    return opened
+
+
+async def shard_router(request: Request) -> ShardRouter:
+    router: ShardRouter = request.app.state.shard_router
+    return router
+
+
+async def known_wallets(request: Request) -> KnownWallets:
+    known: KnownWallets = request.app.state.known_wallets
+    return known
+
+
+async def settings(request: Request) -> GatewaySettings:
+    configured: GatewaySettings = request.app.state.settings
+    return configured
+
+
+CallerDep = Annotated[Principal, Depends(current_caller)]
+BackendsDep = Annotated[Backends, Depends(backends)]
+ShardRouterDep = Annotated[ShardRouter, Depends(shard_router)]
+KnownWalletsDep = Annotated[KnownWallets, Depends(known_wallets)]
+SettingsDep = Annotated[GatewaySettings, Depends(settings)]
+
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        description="Required: 1-255 printable characters, scoped to the caller. "
+        "A repeat with the same key and body replays the first answer.",
+    ),
+]
+PreferHeader = Annotated[
+    str | None,
+    Header(
+        alias="Prefer",
+        description="`wait=N` (N ≤ 30): wait up to N seconds for a final status.",
+    ),
+]

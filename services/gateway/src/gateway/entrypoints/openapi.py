@@ -1,0 +1,104 @@
+"""The OpenAPI document: problem responses as `application/problem+json`, bearer security."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from wallet_shared.problems import PROBLEM_MEDIA_TYPE
+from wallet_shared.schemas import ProblemDetail
+
+from gateway.entrypoints.guard import GUARDED_PREFIX
+
+BEARER_SCHEME: Final = "bearerAuth"
+
+_DESCRIPTIONS: Final = {
+    400: "Bad request (e.g. `idempotency_key_required`)",
+    401: "`unauthorized`: missing, malformed, expired or badly signed bearer token",
+    403: "`forbidden`: the caller's role may not do this",
+    404: "`not_found`: names nothing the caller may see",
+    409: "`idempotency_key_in_use` or a conflict with the current state",
+    413: "`payload_too_large`: the body is over 64 KiB",
+    422: "`validation_error` (with `errors`) or a business refusal such as `insufficient_funds`",
+    429: "`rate_limited`: see the `Retry-After` header",
+    503: "`service_unavailable`: a backend did not answer; retry",
+}
+_HEADERS: Final[dict[int, dict[str, Any]]] = {
+    401: {
+        "WWW-Authenticate": {
+            "description": '`Bearer`, with `error="invalid_token"` for a rejected token',
+            "schema": {"type": "string"},
+        }
+    },
+    429: {
+        "Retry-After": {
+            "description": "Whole seconds until the caller's bucket holds a token again",
+            "schema": {"type": "integer", "minimum": 1},
+        }
+    },
+}
+_ALWAYS: Final = (401, 429, 503)
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for the given problem statuses plus those every /v1 route may give."""
+    responses: dict[int | str, dict[str, Any]] = {}
+    for status in sorted({*statuses, *_ALWAYS}):
+        response: dict[str, Any] = {"model": ProblemDetail, "description": _DESCRIPTIONS[status]}
+        if status in _HEADERS:
+            response["headers"] = _HEADERS[status]
+        responses[status] = response
+    return responses
+
+
+def install_openapi(app: FastAPI) -> None:
+    """Replace `app.openapi` with the generator of the gateway's document."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            _document_security(schema)
+            _document_problem_media_type(schema)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _operations(schema: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (path, operation)
+        for path, item in schema.get("paths", {}).items()
+        for operation in item.values()
+        if isinstance(operation, dict)
+    ]
+
+
+def _document_security(schema: dict[str, Any]) -> None:
+    components = schema.setdefault("components", {})
+    components.setdefault("securitySchemes", {})[BEARER_SCHEME] = {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": "HS256 (shared secret) or RS256 (public key); claims sub, role, exp.",
+    }
+    for path, operation in _operations(schema):
+        if path.startswith(GUARDED_PREFIX):
+            operation["security"] = [{BEARER_SCHEME: []}]
+
+
+def _document_problem_media_type(schema: dict[str, Any]) -> None:
+    # FastAPI files every response model under application/json; problems travel as
+    # application/problem+json.
+    for _, operation in _operations(schema):
+        for status, response in operation.get("responses", {}).items():
+            content = response.get("content", {})
+            if not status.isdigit() or int(status) < 400 or "application/json" not in content:
+                continue
+            content[PROBLEM_MEDIA_TYPE] = content.pop("application/json")

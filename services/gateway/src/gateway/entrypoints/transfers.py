@@ -1,0 +1,104 @@
+"""`/v1/transfers`: parse the request, call the handler, relay the coordinator's answer."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+from starlette.responses import Response
+from wallet_shared.pagination import DEFAULT_LIMIT
+from wallet_shared.schemas import CreateTransfer, Transfer, TransferPage
+
+from gateway.entrypoints.dependencies import (
+    BackendsDep,
+    CallerDep,
+    IdempotencyKeyHeader,
+    KnownWalletsDep,
+    PreferHeader,
+    SettingsDep,
+    ShardRouterDep,
+)
+from gateway.entrypoints.openapi import problem_responses
+from gateway.entrypoints.responses import relay
+from gateway.entrypoints.wallets import Cursor, Limit
+from gateway.service_layer import transfers
+
+router = APIRouter(prefix="/v1/transfers", tags=["transfers"])
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=Transfer,
+    summary="Start a transfer between two wallets (owner of the source, admin)",
+    description="Answers 202 with the transfer (usually `pending`). With `Prefer: wait=N` the "
+    "gateway waits up to N seconds and answers 200 when the transfer is final by then "
+    "(header `Preference-Applied: wait=N`).",
+    responses={
+        200: {
+            "model": Transfer,
+            "description": "Final status reached within `Prefer: wait`",
+            "headers": {"Preference-Applied": {"schema": {"type": "string"}}},
+        },
+        **problem_responses(400, 403, 404, 409, 413, 422),
+    },
+)
+async def create_transfer(
+    command: CreateTransfer,
+    caller: CallerDep,
+    backends: BackendsDep,
+    shards: ShardRouterDep,
+    known: KnownWalletsDep,
+    settings: SettingsDep,
+    idempotency_key: IdempotencyKeyHeader = None,
+    prefer: PreferHeader = None,
+) -> Response:
+    reply, wait_s = await transfers.create_transfer(
+        backends,
+        shards,
+        known,
+        caller,
+        command,
+        raw_idempotency_key=idempotency_key,
+        prefer=prefer,
+        max_amount=settings.max_amount,
+    )
+    applied = {"Preference-Applied": f"wait={wait_s}"} if wait_s is not None else None
+    return relay(reply, headers=applied)
+
+
+@router.get(
+    "",
+    response_model=TransferPage,
+    summary="The transfers of a wallet, newest first",
+    responses=problem_responses(404, 422),
+)
+async def list_transfers(
+    wallet_id: Annotated[str, Query(description="The wallet whose transfers to list.")],
+    caller: CallerDep,
+    backends: BackendsDep,
+    shards: ShardRouterDep,
+    known: KnownWalletsDep,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> Response:
+    reply = await transfers.list_transfers(
+        backends, shards, known, caller, wallet_id=wallet_id, limit=limit, cursor=cursor
+    )
+    return relay(reply)
+
+
+@router.get(
+    "/{transfer_id}",
+    response_model=Transfer,
+    summary="One transfer (owner of either wallet, admin, auditor)",
+    responses=problem_responses(404),
+)
+async def get_transfer(
+    transfer_id: Annotated[str, Path(description="A transfer id (opaque).")],
+    caller: CallerDep,
+    backends: BackendsDep,
+    shards: ShardRouterDep,
+    known: KnownWalletsDep,
+) -> Response:
+    return relay(await transfers.get_transfer(backends, shards, known, caller, transfer_id))

@@ -1,0 +1,23 @@
+"""The gateway's own Prometheus metrics (the shared HTTP metrics cover every request)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+BACKEND_REQUEST_DURATION = Histogram(
+    "wallet_gateway_backend_request_duration_seconds",
+    "Time a shard or the coordinator took to answer the gateway",
+    ["backend"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+BACKEND_UNAVAILABLE = Counter(
+    "wallet_gateway_backend_unavailable_total",
+    "Backend calls that got no usable answer (connection refused, timeout, bare 5xx)",
+    ["backend"],
+)
+RATE_LIMITED = Counter(
+    "wallet_gateway_rate_limited_total", "Requests refused by the per-caller token bucket"
+)
+AUTH_FAILURES = Counter(
+    "wallet_gateway_auth_failures_total", "Requests refused for a missing or invalid bearer token"
+)

@@ -1,0 +1,1 @@
+"""One handler per public operation: check the rules, route, call the backends."""

@@ -1,0 +1,38 @@
+"""The system-wide integrity check: every shard's ledger, then the coordinator's sagas."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+from wallet_shared.schemas import IntegrityReport
+
+from gateway.adapters.backends import COORDINATOR, Backends, expect_json, shard_name
+from gateway.adapters.integrity_wire import coordinator_part, coordinator_request, shard_part
+from gateway.auth import Principal
+from gateway.domain.integrity import build_report, transfers_with_active_legs
+from gateway.domain.roles import require_role
+
+
+async def check_integrity(backends: Backends, caller: Principal) -> IntegrityReport:
+    """Per-currency totals across shards, each shard's problems and the coordinator's."""
+    require_role(caller, "admin", "auditor", action="run the integrity check")
+    replies = await asyncio.gather(
+        *(
+            backends.shard(shard, "GET", "/internal/integrity", caller=caller)
+            for shard in range(backends.shard_count)
+        )
+    )
+    shards = [
+        shard_part(shard, expect_json(reply, backend=shard_name(shard)))
+        for shard, reply in enumerate(replies)
+    ]
+    # The coordinator is asked after the shards so that it judges the legs the shards saw open.
+    open_transfers = transfers_with_active_legs(shards)
+    reply = await backends.coordinator(
+        "POST", "/internal/integrity", caller=caller, json=coordinator_request(open_transfers)
+    )
+    coordinator = coordinator_part(
+        expect_json(reply, backend=COORDINATOR), asked=frozenset(open_transfers)
+    )
+    return build_report(shards, coordinator, checked_at=datetime.now(UTC))

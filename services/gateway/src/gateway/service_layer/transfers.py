@@ -1,0 +1,162 @@
+"""Transfers: checked and routed here, run as sagas by the coordinator."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from wallet_shared.errors import NotFound, SameWallet
+from wallet_shared.ids import is_transfer_id
+from wallet_shared.schemas import CreateTransfer
+
+from gateway.adapters.backends import (
+    COORDINATOR,
+    BackendContractError,
+    BackendReply,
+    Backends,
+    expect_json,
+    expect_ok,
+    shard_name,
+)
+from gateway.auth import Principal
+from gateway.domain.known_wallets import KnownWallets, WalletFacts
+from gateway.domain.requests import check_amount_limit, idempotency_key, wait_preference
+from gateway.domain.roles import require_role
+from gateway.routing import ShardRouter, wallet_not_found
+
+
+def transfer_not_found() -> NotFound:
+    return NotFound("No such transfer.")
+
+
+async def create_transfer(
+    backends: Backends,
+    router: ShardRouter,
+    known: KnownWallets,
+    caller: Principal,
+    command: CreateTransfer,
+    *,
+    raw_idempotency_key: str | None,
+    prefer: str | None,
+    max_amount: int,
+) -> tuple[BackendReply, int | None]:
+    """Start a transfer from a wallet the caller may spend (and wait for it when asked).
+
+    Returns the coordinator's reply and the wait that was applied, if any.
+    """
+    require_role(caller, "user", "admin", action="create transfers")
+    key = idempotency_key(raw_idempotency_key)
+    wait_s = wait_preference(prefer)
+    check_amount_limit(command.amount, max_amount=max_amount)
+    source_id, destination_id = command.source_wallet_id, command.destination_wallet_id
+    if source_id == destination_id:
+        raise SameWallet("The source and destination wallets are the same.")
+    router.shard_of_visible_wallet(source_id, caller)  # NotFound before anyone is asked
+    if router.shards.shard_for_wallet(destination_id) is None:
+        raise NotFound("No such destination wallet.")
+    source = await _visible_wallet(backends, router, known, caller, source_id)
+    body = {
+        "source_wallet_id": source_id,
+        "destination_wallet_id": destination_id,
+        "amount": command.amount,
+        "currency": source.currency,
+        "description": command.description,
+        "initiator": caller.user_id,
+    }
+    reply = await backends.coordinator(
+        "POST",
+        "/internal/transfers",
+        caller=caller,
+        json=body,
+        idempotency_key=key,
+        params={"wait": wait_s} if wait_s is not None else None,
+        wait_s=wait_s or 0,
+    )
+    return expect_ok(reply), wait_s
+
+
+async def get_transfer(
+    backends: Backends,
+    router: ShardRouter,
+    known: KnownWallets,
+    caller: Principal,
+    transfer_id: str,
+) -> BackendReply:
+    """A transfer, for an admin, an auditor, or the owner of either of its wallets."""
+    if not is_transfer_id(transfer_id):
+        raise transfer_not_found()
+    reply = expect_ok(
+        await backends.coordinator("GET", f"/internal/transfers/{transfer_id}", caller=caller)
+    )
+    if caller.owner_scope is None:
+        return reply
+    transfer = expect_json(reply, backend=COORDINATOR)
+    for side in ("source_wallet_id", "destination_wallet_id"):
+        if await _owns_wallet(backends, router, known, caller, transfer.get(side)):
+            return reply
+    raise transfer_not_found()
+
+
+async def list_transfers(
+    backends: Backends,
+    router: ShardRouter,
+    known: KnownWallets,
+    caller: Principal,
+    *,
+    wallet_id: str,
+    limit: int,
+    cursor: str | None,
+) -> BackendReply:
+    """The transfers of a wallet the caller may see, newest first."""
+    await _visible_wallet(backends, router, known, caller, wallet_id)
+    params: dict[str, str | int] = {"wallet_id": wallet_id, "limit": limit}
+    if cursor is not None:
+        params["cursor"] = cursor
+    reply = await backends.coordinator("GET", "/internal/transfers", caller=caller, params=params)
+    return expect_ok(reply)
+
+
+async def _owns_wallet(
+    backends: Backends, router: ShardRouter, known: KnownWallets, caller: Principal, wallet_id: Any
+) -> bool:
+    if not isinstance(wallet_id, str) or caller.owner_scope is None:
+        return False
+    shard = router.shards.shard_for_wallet(wallet_id)
+    if shard is None or not router.may_own(caller.owner_scope, wallet_id):
+        return False
+    return await _facts(backends, known, caller, shard, wallet_id) is not None
+
+
+async def _visible_wallet(
+    backends: Backends, router: ShardRouter, known: KnownWallets, caller: Principal, wallet_id: str
+) -> WalletFacts:
+    """The facts of a wallet the caller may see, or `NotFound`."""
+    shard = router.shard_of_visible_wallet(wallet_id, caller)
+    facts = await _facts(backends, known, caller, shard, wallet_id)
+    if facts is None:
+        raise wallet_not_found()
+    return facts
+
+
+async def _facts(
+    backends: Backends, known: KnownWallets, caller: Principal, shard: int, wallet_id: str
+) -> WalletFacts | None:
+    """A wallet's owner and currency, from memory or from its shard (asked with the caller's
+    owner scope); None when the caller may not see it."""
+    facts = known.get(wallet_id)
+    if facts is None:
+        reply = await backends.shard(shard, "GET", f"/internal/wallets/{wallet_id}", caller=caller)
+        if reply.status_code == 404:
+            return None
+        facts = _facts_of(expect_json(reply, backend=shard_name(shard)))
+        known.remember(wallet_id, facts)
+    if caller.owner_scope is not None and facts.owner != caller.owner_scope:
+        return None
+    return facts
+
+
+def _facts_of(wallet: Any) -> WalletFacts:
+    owner = wallet.get("user_id") if isinstance(wallet, dict) else None
+    currency = wallet.get("currency") if isinstance(wallet, dict) else None
+    if not isinstance(owner, str) or not isinstance(currency, str):
+        raise BackendContractError("A shard answered a wallet request unexpectedly.")
+    return WalletFacts(owner=owner, currency=currency)

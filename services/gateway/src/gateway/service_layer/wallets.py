@@ -1,0 +1,148 @@
+"""Wallet operations: route to the owner's shard and forward the caller; lists of every shard
+are merged here."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Literal
+
+from wallet_shared.schemas import CreateWallet, Deposit, TransactionType
+
+from gateway.adapters.backends import BackendReply, Backends, expect_json, expect_ok, shard_name
+from gateway.adapters.pages import listed_items, page_reply
+from gateway.auth import Principal
+from gateway.domain.listing import merge_newest_first
+from gateway.domain.requests import check_amount_limit, check_time_range, idempotency_key
+from gateway.domain.roles import owner_of_new_wallet, owner_to_list, require_role
+from gateway.routing import ShardRouter
+
+Movement = Literal["deposits", "withdrawals"]
+StatusChange = Literal["freeze", "unfreeze", "close"]
+
+
+async def create_wallet(
+    backends: Backends, router: ShardRouter, caller: Principal, command: CreateWallet
+) -> BackendReply:
+    """A new wallet on its owner's shard (the caller, or the user an admin names)."""
+    owner = owner_of_new_wallet(caller, command.user_id)
+    body = {"user_id": owner, "currency": command.currency, "label": command.label}
+    reply = await backends.shard(
+        router.shard_of_user(owner), "POST", "/internal/wallets", caller=caller, json=body
+    )
+    return expect_ok(reply)
+
+
+async def list_wallets(
+    backends: Backends,
+    router: ShardRouter,
+    caller: Principal,
+    *,
+    user_id: str | None,
+    limit: int,
+    cursor: str | None,
+) -> BackendReply:
+    """One user's wallets from their shard, or (admin, auditor) everyone's, merged."""
+    owner = owner_to_list(caller, user_id)
+    params: dict[str, str | int] = {"limit": limit}
+    if cursor is not None:
+        params["cursor"] = cursor
+    if owner is not None:
+        params["user_id"] = owner
+        shard = router.shard_of_user(owner)
+        return expect_ok(
+            await backends.shard(shard, "GET", "/internal/wallets", caller=caller, params=params)
+        )
+    # One extra item per shard tells whether anything follows the merged page.
+    params["limit"] = limit + 1
+    replies = await asyncio.gather(
+        *(
+            backends.shard(shard, "GET", "/internal/wallets", caller=caller, params=params)
+            for shard in range(router.shard_count)
+        )
+    )
+    pages = [
+        listed_items(expect_json(reply, backend=shard_name(shard)))
+        for shard, reply in enumerate(replies)
+    ]
+    return page_reply(merge_newest_first(pages, limit=limit))
+
+
+async def get_wallet(
+    backends: Backends, router: ShardRouter, caller: Principal, wallet_id: str
+) -> BackendReply:
+    """One wallet the caller may see."""
+    shard = router.shard_of_visible_wallet(wallet_id, caller)
+    return expect_ok(
+        await backends.shard(shard, "GET", f"/internal/wallets/{wallet_id}", caller=caller)
+    )
+
+
+async def move_money(
+    backends: Backends,
+    router: ShardRouter,
+    caller: Principal,
+    *,
+    wallet_id: str,
+    movement: Movement,
+    command: Deposit,
+    raw_idempotency_key: str | None,
+    max_amount: int,
+) -> BackendReply:
+    """A deposit or withdrawal, by the owner or an admin, exactly once per Idempotency-Key."""
+    require_role(caller, "user", "admin", action="move money")
+    key = idempotency_key(raw_idempotency_key)
+    check_amount_limit(command.amount, max_amount=max_amount)
+    shard = router.shard_of_visible_wallet(wallet_id, caller)
+    body = {"amount": command.amount, "reference": command.reference, "metadata": command.metadata}
+    reply = await backends.shard(
+        shard,
+        "POST",
+        f"/internal/wallets/{wallet_id}/{movement}",
+        caller=caller,
+        json=body,
+        idempotency_key=key,
+    )
+    return expect_ok(reply)
+
+
+async def change_status(
+    backends: Backends,
+    router: ShardRouter,
+    caller: Principal,
+    *,
+    wallet_id: str,
+    change: StatusChange,
+) -> BackendReply:
+    """Freeze, unfreeze or close a wallet (admins only)."""
+    require_role(caller, "admin", action=f"{change} wallets")
+    shard = router.shard_of_wallet(wallet_id)
+    path = f"/internal/wallets/{wallet_id}/{change}"
+    return expect_ok(await backends.shard(shard, "POST", path, caller=caller))
+
+
+async def list_transactions(
+    backends: Backends,
+    router: ShardRouter,
+    caller: Principal,
+    *,
+    wallet_id: str,
+    limit: int,
+    cursor: str | None,
+    type_: TransactionType | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> BackendReply:
+    """A wallet's journal, newest first, filtered by type and time."""
+    check_time_range(since, until)
+    shard = router.shard_of_visible_wallet(wallet_id, caller)
+    params: dict[str, str | int] = {"limit": limit}
+    optional = {
+        "cursor": cursor,
+        "type": type_,
+        "since": since.isoformat() if since else None,
+        "until": until.isoformat() if until else None,
+    }
+    params.update({name: value for name, value in optional.items() if value is not None})
+    path = f"/internal/wallets/{wallet_id}/transactions"
+    return expect_ok(await backends.shard(shard, "GET", path, caller=caller, params=params))

@@ -1,0 +1,1 @@
+"""PostgreSQL (the saga store) and the LISTEN connection that wakes waiting requests."""

@@ -1,0 +1,1 @@
+"""Pure rules of the transfer saga: no database, no Kafka, no HTTP."""

@@ -1,0 +1,1 @@
+"""How work reaches the coordinator: internal HTTP, the reply consumer, the sweeper."""

@@ -1,0 +1,180 @@
+"""Internal HTTP routes of the coordinator (docs/internals.md). Only the gateway calls them; it has
+authenticated the caller and checked that they may use the source wallet."""
+
+from __future__ import annotations
+
+from typing import Annotated, Final
+
+import orjson
+import structlog
+from fastapi import APIRouter, Depends, Header, Query, Request
+from pydantic import BaseModel, Field
+from starlette.responses import Response
+from wallet_shared.errors import (
+    IdempotencyKeyRequired,
+    ServiceUnavailable,
+    TransientError,
+    ValidationFailed,
+)
+from wallet_shared.http import Caller, FastJSONResponse, internal_caller
+from wallet_shared.idempotency import stored_response_to_http
+from wallet_shared.money import AmountIn, Currency, MoneyOut
+from wallet_shared.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from wallet_shared.schemas import EntityId, ProblemDetail, RequestModel, Transfer
+
+from transfer_coordinator.service_layer.context import CoordinatorContext
+from transfer_coordinator.service_layer.integrity import check_sagas
+from transfer_coordinator.service_layer.outgoing import transfer_json
+from transfer_coordinator.service_layer.transfers import (
+    StartTransfer,
+    TransferRequest,
+    get_transfer,
+    list_transfers,
+    start_transfer,
+)
+from transfer_coordinator.service_layer.waiting import FinalWaiters, wait_for_final
+
+MAX_WAIT_S: Final = 30.0
+MAX_KEY_LENGTH: Final = 255
+
+router = APIRouter(prefix="/internal", tags=["transfers"])
+
+
+def coordinator(request: Request) -> CoordinatorContext:
+    context: CoordinatorContext = request.app.state.coordinator
+    return context
+
+
+def final_waiters(request: Request) -> FinalWaiters:
+    waiters: FinalWaiters = request.app.state.final_waiters
+    return waiters
+
+
+Coordinator = Annotated[CoordinatorContext, Depends(coordinator)]
+Waiters = Annotated[FinalWaiters, Depends(final_waiters)]
+CallerDep = Annotated[Caller, Depends(internal_caller)]
+
+
+class StartTransferBody(RequestModel):
+    source_wallet_id: EntityId
+    destination_wallet_id: EntityId
+    amount: AmountIn
+    currency: Currency
+    description: Annotated[str, Field(max_length=500)] | None = None
+    initiator: Annotated[str, Field(min_length=1, max_length=64)] | None = Field(
+        default=None, description="Who asked for the transfer; the caller when absent."
+    )
+
+
+class IntegrityBody(RequestModel):
+    active_leg_transfer_ids: list[EntityId] = Field(
+        default_factory=list,
+        description="Transfers for which shards still hold a hold or a pending credit.",
+    )
+
+
+class IntegrityAnswer(BaseModel):
+    pending: int
+    stuck: list[str]
+    final_with_active_legs: list[str]
+    in_flight: dict[str, MoneyOut]
+
+
+_PROBLEMS: Final[dict[int | str, dict[str, object]]] = {
+    code: {"model": ProblemDetail} for code in (400, 404, 409, 422, 503)
+}
+
+
+@router.post(
+    "/transfers",
+    status_code=202,
+    response_model=Transfer,
+    responses={200: {"model": Transfer, "description": "Final within `wait`"}, **_PROBLEMS},
+)
+async def post_transfer(
+    body: StartTransferBody,
+    ctx: Coordinator,
+    waiters: Waiters,
+    caller: CallerDep,
+    idempotency_key: Annotated[str | None, Header()] = None,
+    wait: Annotated[float, Query(ge=0, le=MAX_WAIT_S)] = 0,
+) -> Response:
+    """Start a transfer saga (202 pending); with `wait`, answer 200 once it is final."""
+    try:
+        stored = await start_transfer(ctx, _start_command(body, caller, idempotency_key))
+    except TransientError as error:
+        # Nothing was committed: the caller may retry with the same key.
+        raise ServiceUnavailable("The transfer store is unavailable; retry.") from error
+    if stored.replayed or stored.status_code != 202 or wait <= 0:
+        return stored_response_to_http(stored)
+    transfer_id = str(orjson.loads(stored.body)["id"])
+    saga = await wait_for_final(ctx, waiters, transfer_id, timeout_s=wait)
+    if saga is None or not saga.is_final:
+        return stored_response_to_http(stored)
+    return FastJSONResponse(transfer_json(saga), status_code=200)
+
+
+def _start_command(
+    body: StartTransferBody, caller: Caller, idempotency_key: str | None
+) -> StartTransfer:
+    if not idempotency_key:
+        raise IdempotencyKeyRequired("An Idempotency-Key header is required to move money.")
+    if len(idempotency_key) > MAX_KEY_LENGTH or not idempotency_key.isprintable():
+        raise ValidationFailed(
+            "The Idempotency-Key is not valid.",
+            errors=[{"field": "Idempotency-Key", "message": "must be 1-255 printable characters"}],
+        )
+    request = TransferRequest(
+        source_wallet_id=body.source_wallet_id,
+        destination_wallet_id=body.destination_wallet_id,
+        amount=body.amount,
+        currency=body.currency,
+        description=body.description,
+        initiator=body.initiator or caller.user_id,
+    )
+    trace_id = str(structlog.contextvars.get_contextvars().get("trace_id", ""))
+    return StartTransfer(
+        request=request, caller=caller.user_id, idempotency_key=idempotency_key, trace_id=trace_id
+    )
+
+
+@router.get("/transfers/{transfer_id}", response_model=Transfer, responses=_PROBLEMS)
+async def get_one_transfer(transfer_id: str, ctx: Coordinator) -> Transfer:
+    """One transfer; 404 `not_found` when the id names none."""
+    return await get_transfer(ctx, transfer_id)
+
+
+@router.get("/transfers", response_model=Page[Transfer], responses=_PROBLEMS)
+async def list_wallet_transfers(
+    ctx: Coordinator,
+    wallet_id: Annotated[str, Query(min_length=1, max_length=100)],
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> Page[Transfer]:
+    """A wallet's transfers (as source or destination), newest first."""
+    return await list_transfers(ctx, wallet_id=wallet_id, limit=limit, cursor=cursor)
+
+
+@router.post("/integrity", response_model=IntegrityAnswer, responses=_PROBLEMS)
+async def post_integrity(body: IntegrityBody, ctx: Coordinator) -> IntegrityAnswer:
+    """The coordinator's part of the integrity report, checked against the transfers for which
+    the shards still hold legs."""
+    return await _integrity(ctx, body.active_leg_transfer_ids)
+
+
+@router.get("/integrity", response_model=IntegrityAnswer, responses=_PROBLEMS)
+async def get_integrity(ctx: Coordinator) -> IntegrityAnswer:
+    """The coordinator's part of the integrity report, without the shards' active legs."""
+    return await _integrity(ctx, [])
+
+
+async def _integrity(
+    ctx: CoordinatorContext, active_leg_transfer_ids: list[str]
+) -> IntegrityAnswer:
+    report = await check_sagas(ctx, active_leg_transfer_ids)
+    return IntegrityAnswer(
+        pending=report.pending,
+        stuck=report.stuck,
+        final_with_active_legs=report.final_with_active_legs,
+        in_flight=report.in_flight,
+    )

@@ -1,0 +1,41 @@
+"""The reply consumer: shards' replies on `wallet.transfer-replies`, a batch per transaction."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Final
+
+from wallet_shared.dead_letters import DeadLetterStore
+from wallet_shared.kafka import BatchConsumer
+from wallet_shared.messages import LegReply, UndecodableMessage, decode_transfer_message
+
+from transfer_coordinator.service_layer.context import CoordinatorContext
+from transfer_coordinator.service_layer.replies import handle_replies
+from transfer_coordinator.settings import CoordinatorSettings
+
+SERVICE: Final = "transfer-coordinator"
+
+
+def decode_reply(value: bytes | None) -> LegReply:
+    """A shard's reply; anything else on this topic (a command, say) is a bug: dead letter."""
+    message = decode_transfer_message(value)
+    if not isinstance(message, LegReply):
+        raise UndecodableMessage(
+            f"{message.message_type} is not a reply; only replies belong on the reply topic"
+        )
+    return message
+
+
+def reply_consumer(
+    ctx: CoordinatorContext, settings: CoordinatorSettings, dead_letters: DeadLetterStore
+) -> BatchConsumer[LegReply]:
+    """The consumer of the reply topic, in the coordinator's consumer group."""
+    return BatchConsumer(
+        bootstrap=settings.kafka_bootstrap,
+        topic=settings.topics().transfer_replies,
+        group_id=f"{settings.topic_prefix}transfer-coordinator",
+        service=SERVICE,
+        decode=decode_reply,
+        handle_batch=partial(handle_replies, ctx),
+        dead_letters=dead_letters,
+    )

@@ -1,0 +1,141 @@
+"""Starting a transfer, and reading transfers back."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Final
+
+from wallet_shared.db import transaction
+from wallet_shared.errors import NotFound, SameWallet, ValidationFailed
+from wallet_shared.idempotency import StoredResponse, request_fingerprint, run_idempotent
+from wallet_shared.ids import is_transfer_id, new_transfer_id
+from wallet_shared.messages import OutgoingMessage
+from wallet_shared.outbox import enqueue
+from wallet_shared.pagination import (
+    Page,
+    decode_cursor,
+    encode_cursor,
+    parse_time_position,
+    time_position,
+)
+from wallet_shared.schemas import Transfer
+
+from transfer_coordinator.adapters import repository
+from transfer_coordinator.domain.saga import TransferSaga
+from transfer_coordinator.service_layer.context import CoordinatorContext
+from transfer_coordinator.service_layer.outgoing import (
+    command_records,
+    transfer_json,
+    transfer_view,
+)
+
+START_PATH: Final = "/internal/transfers"
+"""The path idempotency fingerprints are taken over (the request that starts a transfer)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TransferRequest:
+    """What the caller asks to move; the part of the request an idempotency key is bound to."""
+
+    source_wallet_id: str
+    destination_wallet_id: str
+    amount: int
+    currency: str
+    description: str | None
+    initiator: str
+
+
+@dataclass(frozen=True, slots=True)
+class StartTransfer:
+    """Command: start a transfer saga, at most once per (caller, idempotency key)."""
+
+    request: TransferRequest
+    caller: str
+    idempotency_key: str
+    trace_id: str = ""
+
+
+async def start_transfer(ctx: CoordinatorContext, command: StartTransfer) -> StoredResponse:
+    """Store a pending saga and queue TryDebit and TryCredit, in one transaction.
+
+    The answer (202 with the Transfer, or a refusal) is stored under the idempotency key with
+    the saga, so a repeated request gets the same answer and starts nothing.
+    """
+    fingerprint = request_fingerprint("POST", START_PATH, asdict(command.request))
+
+    async with transaction(ctx.pool) as conn:
+
+        async def begin() -> tuple[int, Any]:
+            saga, records = _begin_saga(ctx, command)
+            await repository.insert_saga(conn, saga)
+            await enqueue(conn, records)
+            return 202, transfer_json(saga)
+
+        stored = await run_idempotent(
+            conn,
+            caller=command.caller,
+            key=command.idempotency_key,
+            fingerprint=fingerprint,
+            operation=begin,
+        )
+    if not stored.replayed and stored.status_code < 400:
+        ctx.wake_outbox()
+    return stored
+
+
+def _begin_saga(
+    ctx: CoordinatorContext, command: StartTransfer
+) -> tuple[TransferSaga, list[OutgoingMessage]]:
+    request = command.request
+    _check_transfer(ctx, request)
+    now = ctx.clock()
+    begun = TransferSaga.begin(
+        transfer_id=new_transfer_id(),
+        source_wallet_id=request.source_wallet_id,
+        destination_wallet_id=request.destination_wallet_id,
+        amount=request.amount,
+        currency=request.currency,
+        description=request.description,
+        initiator=request.initiator,
+        trace_id=command.trace_id,
+        now=now,
+        deadline_at=now + ctx.transfer_deadline,
+    )
+    return begun.saga, command_records(ctx, begun.commands)
+
+
+def _check_transfer(ctx: CoordinatorContext, request: TransferRequest) -> None:
+    if request.source_wallet_id == request.destination_wallet_id:
+        raise SameWallet("The source and destination wallets are the same.")
+    if ctx.shards.shard_for_wallet(request.source_wallet_id) is None:
+        raise NotFound("No such source wallet.")
+    if ctx.shards.shard_for_wallet(request.destination_wallet_id) is None:
+        raise NotFound("No such destination wallet.")
+    if request.amount > ctx.max_amount:
+        raise ValidationFailed(
+            "The amount is too large.",
+            errors=[{"field": "amount", "message": f"must be at most {ctx.max_amount}"}],
+        )
+
+
+async def get_transfer(ctx: CoordinatorContext, transfer_id: str) -> Transfer:
+    """One transfer; `NotFound` when the id names none (whatever its form)."""
+    saga = await repository.get_saga(ctx.pool, transfer_id) if is_transfer_id(transfer_id) else None
+    if saga is None:
+        raise NotFound("No such transfer.")
+    return transfer_view(saga)
+
+
+async def list_transfers(
+    ctx: CoordinatorContext, *, wallet_id: str, limit: int, cursor: str | None
+) -> Page[Transfer]:
+    """A wallet's transfers, as source or destination, newest first."""
+    after = parse_time_position(decode_cursor(cursor, arity=2)) if cursor is not None else None
+    # One more than asked tells whether a next page exists without a count.
+    sagas = await repository.list_for_wallet(ctx.pool, wallet_id, limit=limit + 1, after=after)
+    page = sagas[:limit]
+    next_cursor = None
+    if len(sagas) > limit:
+        last = page[-1]
+        next_cursor = encode_cursor(time_position(last.created_at, last.id))
+    return Page[Transfer](items=[transfer_view(saga) for saga in page], next_cursor=next_cursor)

@@ -1,0 +1,82 @@
+"""Waiting for a transfer's final status (`?wait=`), without polling the database in a loop.
+
+Reply handlers `NOTIFY transfer_final, '<id>'` when they commit a final status; one LISTEN
+connection per process (adapters/notifications.py) feeds `FinalWaiters`, which wakes the requests
+waiting for that id. Each wake-up, and each `recheck_s` in case a notification was lost while the
+LISTEN connection was down, ends in a re-read of the row: the database has the last word.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import structlog
+
+from transfer_coordinator.adapters import repository
+from transfer_coordinator.domain.saga import TransferSaga
+from transfer_coordinator.service_layer.context import CoordinatorContext
+
+_log = structlog.get_logger(__name__)
+
+
+class FinalWaiters:
+    """The requests of this process waiting for transfers to become final, by transfer id."""
+
+    def __init__(self) -> None:
+        self._waiting: dict[str, set[asyncio.Future[None]]] = {}
+
+    @contextmanager
+    def watch(self, transfer_id: str) -> Iterator[asyncio.Future[None]]:
+        """A future resolved when `transfer_id` is announced final; forgotten on exit."""
+        woken: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.setdefault(transfer_id, set()).add(woken)
+        try:
+            yield woken
+        finally:
+            futures = self._waiting.get(transfer_id)
+            if futures is not None:
+                futures.discard(woken)
+                if not futures:
+                    del self._waiting[transfer_id]
+
+    def announce(self, transfer_id: str) -> None:
+        """`transfer_id` reached a final status: wake whoever waits for it."""
+        for woken in self._waiting.get(transfer_id, ()):
+            if not woken.done():
+                woken.set_result(None)
+
+    def announce_all(self) -> None:
+        """Wake every waiter to re-read (announcements may have been missed meanwhile)."""
+        for transfer_id in list(self._waiting):
+            self.announce(transfer_id)
+
+    def __len__(self) -> int:
+        return sum(len(futures) for futures in self._waiting.values())
+
+
+async def wait_for_final(
+    ctx: CoordinatorContext,
+    waiters: FinalWaiters,
+    transfer_id: str,
+    *,
+    timeout_s: float,
+    recheck_s: float = 1.0,
+) -> TransferSaga | None:
+    """The saga once final, or as it stands when `timeout_s` ran out; None when it cannot be
+    read (unknown, or the database is away)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while True:
+        # Watch before reading: an announcement between the read and the wait is not lost.
+        with waiters.watch(transfer_id) as woken:
+            try:
+                saga = await repository.get_saga(ctx.pool, transfer_id)
+            except Exception as error:  # the transfer is started: "still pending" stays true
+                _log.warning("final_wait_read_failed", transfer_id=transfer_id, error=str(error))
+                return None
+            remaining = deadline - loop.time()
+            if saga is None or saga.is_final or remaining <= 0:
+                return saga
+            await asyncio.wait({woken}, timeout=min(remaining, recheck_s))

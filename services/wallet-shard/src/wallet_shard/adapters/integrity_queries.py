@@ -1,0 +1,169 @@
+"""Set-based checks of a shard's ledger (each one statement over whole tables, no per-row loop).
+
+Run them inside one repeatable-read transaction so that they all see the same snapshot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+import asyncpg
+from wallet_shared.messages import Leg
+
+from wallet_shard.adapters.leg_repository import leg_table
+
+_TOTALS: Final = """
+SELECT currency,
+       CASE WHEN account LIKE 'system:%' THEN split_part(account, ':', 2) ELSE 'wallet' END
+           AS kind,
+       sum(amount) AS total
+FROM journal_entries
+GROUP BY 1, 2
+"""
+
+_WALLET_MISMATCHES: Final = """
+WITH entry_totals AS (
+    SELECT account, sum(amount) AS total FROM journal_entries
+    WHERE account NOT LIKE 'system:%' GROUP BY account
+), hold_totals AS (
+    SELECT wallet_id, sum(amount) AS total FROM holds WHERE state = 'active' GROUP BY wallet_id
+)
+SELECT w.id, w.balance, w.frozen,
+       coalesce(e.total, 0) AS entries_total, coalesce(h.total, 0) AS holds_total
+FROM wallets w
+LEFT JOIN entry_totals e ON e.account = w.id
+LEFT JOIN hold_totals h ON h.wallet_id = w.id
+WHERE w.balance <> coalesce(e.total, 0)
+   OR w.frozen <> coalesce(h.total, 0)
+   OR w.balance - w.frozen < 0
+ORDER BY w.id
+LIMIT $1
+"""
+
+_STRAY_ENTRIES: Final = """
+SELECT DISTINCT e.account, e.currency
+FROM journal_entries e
+LEFT JOIN wallets w ON w.id = e.account
+WHERE CASE WHEN e.account LIKE 'system:%'
+           THEN split_part(e.account, ':', 3) <> e.currency
+                OR split_part(e.account, ':', 2)
+                   NOT IN ('cash_in', 'cash_out', 'merchant', 'clearing')
+           ELSE w.id IS NULL OR w.currency <> e.currency
+      END
+ORDER BY 1, 2
+LIMIT $1
+"""
+
+_BAD_TRANSACTIONS: Final = """
+WITH per_currency AS (
+    SELECT transaction_id, sum(amount) AS total, count(*) AS entries
+    FROM journal_entries GROUP BY transaction_id, currency
+), per_transaction AS (
+    SELECT transaction_id, sum(entries) AS entries, bool_or(total <> 0) AS unbalanced
+    FROM per_currency GROUP BY transaction_id
+)
+SELECT t.id, coalesce(p.entries, 0) AS entries, coalesce(p.unbalanced, false) AS unbalanced
+FROM journal_transactions t
+LEFT JOIN per_transaction p ON p.transaction_id = t.id
+WHERE p.transaction_id IS NULL OR p.entries < 2 OR p.unbalanced
+ORDER BY t.id
+LIMIT $1
+"""
+
+_BOOKED_TWICE: Final = """
+SELECT transfer_id, type, count(*) AS times
+FROM journal_transactions
+WHERE transfer_id IS NOT NULL
+GROUP BY transfer_id, type
+HAVING count(*) > 1
+ORDER BY 1, 2
+LIMIT $1
+"""
+
+# A confirmed leg must have exactly its booking (and a booking its confirmed leg).
+_UNMATCHED_BOOKINGS: Final = """
+SELECT coalesce(l.transfer_id, t.transfer_id) AS transfer_id,
+       l.transfer_id IS NOT NULL AS leg_confirmed
+FROM (SELECT transfer_id FROM {table} WHERE state = 'confirmed') l
+FULL JOIN (SELECT transfer_id FROM journal_transactions WHERE type = $2) t
+       ON t.transfer_id = l.transfer_id
+WHERE l.transfer_id IS NULL OR t.transfer_id IS NULL
+ORDER BY 1
+LIMIT $1
+"""
+
+_BOOKING_TYPE: Final = {Leg.DEBIT: "transfer_out", Leg.CREDIT: "transfer_in"}
+
+
+@dataclass(frozen=True, slots=True)
+class WalletMismatch:
+    wallet_id: str
+    balance: int
+    frozen: int
+    entries_total: int
+    holds_total: int
+
+
+@dataclass(frozen=True, slots=True)
+class BadTransaction:
+    transaction_id: str
+    entries: int
+    unbalanced: bool
+
+
+class IntegrityQueries:
+    """The shard's consistency checks on one connection (ideally in a snapshot transaction)."""
+
+    def __init__(self, conn: asyncpg.Connection, *, limit: int = 100) -> None:
+        self._conn = conn
+        self._limit = limit
+
+    async def totals(self) -> dict[str, dict[str, int]]:
+        """Per currency, the sum of entries per account kind (`wallet`, `cash_in`, ...)."""
+        totals: dict[str, dict[str, int]] = {}
+        for row in await self._conn.fetch(_TOTALS):
+            totals.setdefault(row["currency"], {})[row["kind"]] = int(row["total"])
+        return totals
+
+    async def wallet_mismatches(self) -> list[WalletMismatch]:
+        """Wallets whose snapshot disagrees with their entries or holds, or is overdrawn."""
+        rows = await self._conn.fetch(_WALLET_MISMATCHES, self._limit)
+        return [
+            WalletMismatch(
+                row["id"],
+                row["balance"],
+                row["frozen"],
+                int(row["entries_total"]),
+                int(row["holds_total"]),
+            )
+            for row in rows
+        ]
+
+    async def stray_entries(self) -> list[tuple[str, str]]:
+        """(account, currency) of entries on no known account, or in the account's wrong currency."""
+        rows = await self._conn.fetch(_STRAY_ENTRIES, self._limit)
+        return [(row["account"], row["currency"]) for row in rows]
+
+    async def bad_transactions(self) -> list[BadTransaction]:
+        """Journal transactions with fewer than two entries or unbalanced in some currency."""
+        rows = await self._conn.fetch(_BAD_TRANSACTIONS, self._limit)
+        return [BadTransaction(row["id"], int(row["entries"]), row["unbalanced"]) for row in rows]
+
+    async def transfers_booked_twice(self) -> list[tuple[str, str, int]]:
+        rows = await self._conn.fetch(_BOOKED_TWICE, self._limit)
+        return [(row["transfer_id"], row["type"], row["times"]) for row in rows]
+
+    async def unmatched_bookings(self, leg: Leg) -> list[tuple[str, bool]]:
+        """(transfer id, whether the leg is the confirmed side) where leg and booking disagree."""
+        rows = await self._conn.fetch(
+            _UNMATCHED_BOOKINGS.format(table=leg_table(leg)), self._limit, _BOOKING_TYPE[leg]
+        )
+        return [(row["transfer_id"], row["leg_confirmed"]) for row in rows]
+
+    async def active_transfer_ids(self, leg: Leg) -> list[str]:
+        """Transfers with an unresolved hold (debit) or pending credit (credit) here."""
+        rows = await self._conn.fetch(
+            f"SELECT transfer_id FROM {leg_table(leg)} WHERE state = 'active' ORDER BY transfer_id"
+        )
+        return [row["transfer_id"] for row in rows]

@@ -1,0 +1,99 @@
+"""Wires a shard process: pool, migrations, producer, outbox relay, dead letters, the command
+consumer and the HTTP app. Everything starts in the app's lifespan and stops in reverse order
+(consumer before relay before producer before pool)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager
+from functools import partial
+from typing import Final
+
+import structlog
+from fastapi import FastAPI
+from wallet_shared.db import apply_migrations, create_pool, database_ready
+from wallet_shared.dead_letters import DeadLetterStore
+from wallet_shared.http import ReadinessCheck, create_service_app
+from wallet_shared.kafka import kafka_ready, start_producer
+from wallet_shared.outbox import OutboxRelay
+
+from wallet_shard.entrypoints.commands_consumer import create_commands_consumer
+from wallet_shard.entrypoints.dependencies import ShardServices
+from wallet_shard.entrypoints.http import router
+from wallet_shard.service_layer.context import ShardContext
+from wallet_shard.service_layer.unit_of_work import UnitOfWork
+from wallet_shard.settings import ShardSettings
+
+MIGRATIONS: Final = "wallet_shard.adapters.migrations"
+
+_log = structlog.get_logger(__name__)
+
+
+def shard_context(settings: ShardSettings) -> ShardContext:
+    return ShardContext(
+        shard_id=settings.shard_id,
+        shard_map=settings.shards(),
+        topics=settings.topics(),
+        max_amount=settings.max_amount,
+    )
+
+
+def shard_topics(settings: ShardSettings) -> list[str]:
+    """The topics this shard reads or writes: its commands (+ dead letters), replies, events."""
+    topics = settings.topics()
+    commands = topics.shard_commands(settings.shard_id)
+    return [commands, topics.dead_letters(commands), topics.transfer_replies, topics.events]
+
+
+def create_app(settings: ShardSettings) -> FastAPI:
+    """The shard's FastAPI app; its lifespan runs every background worker of the process."""
+    service = settings.service_name
+    shard = shard_context(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as running:
+            pool = await create_pool(
+                settings.database_url,
+                min_size=settings.database_pool_min,
+                max_size=settings.database_pool_max,
+            )
+            running.push_async_callback(pool.close)
+            await apply_migrations(pool, package=MIGRATIONS)
+            producer = await start_producer(settings.kafka_bootstrap, client_id=service)
+            running.push_async_callback(producer.stop)
+            relay = OutboxRelay(pool=pool, producer=producer, service=service)
+            await running.enter_async_context(relay)
+            uow = UnitOfWork(pool=pool, relay=relay)
+            consumer = create_commands_consumer(
+                bootstrap=settings.kafka_bootstrap,
+                service=service,
+                uow=uow,
+                shard=shard,
+                dead_letters=DeadLetterStore(pool=pool, service=service, relay=relay),
+            )
+            await running.enter_async_context(consumer)
+            app.state.shard_services = ShardServices(uow=uow, shard=shard)
+            app.state.readiness_checks = {
+                "database": partial(database_ready, pool),
+                "kafka": partial(kafka_ready, producer),
+            }
+            _log.info("shard_started", shard=settings.shard_id, port=settings.shard_port)
+            yield
+        _log.info("shard_stopped", shard=settings.shard_id)
+
+    app = create_service_app(
+        service=service,
+        title=f"Wallet shard {settings.shard_id}",
+        description="Internal API of one wallet shard (called by the gateway only).",
+        lifespan=lifespan,
+        readiness=_readiness,
+    )
+    app.include_router(router)
+    return app
+
+
+def _readiness(app: FastAPI) -> Mapping[str, ReadinessCheck]:
+    # Empty until the lifespan has started everything: an empty set of checks means not ready.
+    checks: Mapping[str, ReadinessCheck] = getattr(app.state, "readiness_checks", {})
+    return checks

@@ -1,0 +1,102 @@
+"""What each movement books: the wallet's change and the journal transaction explaining it.
+
+Each function changes the wallet and returns the balanced journal transaction in one step, so a
+balance snapshot never moves without its entries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from wallet_shared.errors import ValidationFailed
+from wallet_shared.schemas import TransactionType
+
+from wallet_shard.domain.journal import (
+    JournalEntry,
+    JournalTransaction,
+    SystemAccount,
+    system_account,
+)
+from wallet_shard.domain.wallet import Wallet
+
+
+@dataclass(frozen=True, slots=True)
+class PostingContext:
+    """What a journal transaction records besides the amounts."""
+
+    transaction_id: str
+    at: datetime
+    reference: str | None = None
+    transfer_id: str | None = None
+    metadata: dict[str, Any] | None = None
+
+
+def check_operation_amount(amount: int, *, max_amount: int) -> None:
+    """An amount a single operation may move: 1 to the configured maximum."""
+    if not 1 <= amount <= max_amount:
+        raise ValidationFailed(
+            "The amount is not valid.",
+            errors=[{"field": "amount", "message": f"must be between 1 and {max_amount}"}],
+        )
+
+
+def book_deposit(wallet: Wallet, amount: int, context: PostingContext) -> JournalTransaction:
+    """External money in: cash-in -a, wallet +a."""
+    wallet.receive(amount)
+    return _posting(wallet, "deposit", amount, context, SystemAccount.CASH_IN, wallet_gains=True)
+
+
+def book_withdrawal(wallet: Wallet, amount: int, context: PostingContext) -> JournalTransaction:
+    """External money out: wallet -a, cash-out +a."""
+    wallet.pay_out(amount)
+    return _posting(
+        wallet, "withdrawal", amount, context, SystemAccount.CASH_OUT, wallet_gains=False
+    )
+
+
+def book_transfer_out(wallet: Wallet, amount: int, context: PostingContext) -> JournalTransaction:
+    """A confirmed hold leaves the wallet for the clearing account: wallet -a, clearing +a."""
+    wallet.settle_hold(amount)
+    return _posting(
+        wallet, "transfer_out", amount, context, SystemAccount.CLEARING, wallet_gains=False
+    )
+
+
+def book_transfer_in(wallet: Wallet, amount: int, context: PostingContext) -> JournalTransaction:
+    """A confirmed credit arrives from the clearing account: clearing -a, wallet +a."""
+    wallet.accept_credit(amount)
+    return _posting(
+        wallet, "transfer_in", amount, context, SystemAccount.CLEARING, wallet_gains=True
+    )
+
+
+def _posting(
+    wallet: Wallet,
+    kind: TransactionType,
+    amount: int,
+    context: PostingContext,
+    counterparty: SystemAccount,
+    *,
+    wallet_gains: bool,
+) -> JournalTransaction:
+    wallet_side = amount if wallet_gains else -amount
+    wallet.updated_at = context.at
+    return JournalTransaction(
+        id=context.transaction_id,
+        wallet_id=wallet.id,
+        type=kind,
+        amount=amount,
+        balance_after=wallet.balance,
+        entries=(
+            JournalEntry(
+                system_account(counterparty, wallet.currency), wallet.currency, -wallet_side
+            ),
+            JournalEntry(wallet.id, wallet.currency, wallet_side),
+        ),
+        created_at=context.at,
+        reference=context.reference,
+        transfer_id=context.transfer_id,
+        metadata=context.metadata,
+    )

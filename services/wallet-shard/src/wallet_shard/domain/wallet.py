@@ -1,0 +1,167 @@
+"""A wallet: its balance snapshot, what holds freeze of it, and its status.
+
+`available = balance - frozen` is never negative: every method that could break it refuses first.
+Methods change the wallet in memory; the journal entries that explain each change are built by
+`postings` around these methods, so the snapshot and the entries cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Final
+
+from wallet_shared.errors import (
+    Conflict,
+    CurrencyMismatch,
+    InsufficientFunds,
+    LimitExceeded,
+    WalletNotActive,
+)
+from wallet_shared.ids import bucket_of_user
+
+from wallet_shard.domain.errors import LedgerInvariantViolated
+
+MAX_BALANCE: Final = 9 * 10**18
+"""The largest balance a wallet may hold: below PostgreSQL's bigint limit (~9.22e18), so that no
+booking can overflow the column."""
+
+
+class WalletStatus(StrEnum):
+    """active ⇄ frozen; either → closed (final)."""
+
+    ACTIVE = "active"
+    FROZEN = "frozen"
+    CLOSED = "closed"
+
+
+@dataclass(eq=False)
+class Wallet:
+    """One wallet of one user in one currency."""
+
+    id: str
+    user_id: str
+    currency: str
+    label: str | None
+    status: WalletStatus
+    balance: int
+    frozen: int
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def open(
+        cls, *, wallet_id: str, user_id: str, currency: str, label: str | None, at: datetime
+    ) -> Wallet:
+        """A new, empty, active wallet."""
+        return cls(wallet_id, user_id, currency, label, WalletStatus.ACTIVE, 0, 0, at, at)
+
+    @property
+    def available(self) -> int:
+        """What the owner can spend: the balance less what pending outgoing transfers hold."""
+        return self.balance - self.frozen
+
+    @property
+    def bucket(self) -> int:
+        """The owner's virtual bucket, which every id of this wallet's data carries."""
+        return bucket_of_user(self.user_id)
+
+    # Money in and out (checked) -------------------------------------------------------------
+
+    def receive(self, amount: int) -> None:
+        """Money arriving on the owner's request (a deposit): the wallet must be active."""
+        self._require_active()
+        self._require_room_for(amount)
+        self.balance += amount
+
+    def pay_out(self, amount: int) -> None:
+        """Money leaving at once (a withdrawal): active, and covered by the available balance."""
+        self._require_active()
+        self._require_covered(amount)
+        self.balance -= amount
+
+    def place_hold(self, amount: int, currency: str) -> None:
+        """Reserve `amount` for an outgoing transfer (TCC Try of the debit leg)."""
+        self._require_active()
+        self._require_currency(currency)
+        self._require_covered(amount)
+        self.frozen += amount
+
+    def check_can_accept(self, amount: int, currency: str) -> None:
+        """Whether an incoming transfer may be promised (TCC Try of the credit leg)."""
+        self._require_active()
+        self._require_currency(currency)
+        self._require_room_for(amount)
+
+    # Settling accepted transfers (never refused: the coordinator already decided) ------------
+
+    def release_hold(self, amount: int) -> None:
+        """Give back what a cancelled hold reserved."""
+        self._require_frozen(amount)
+        self.frozen -= amount
+
+    def settle_hold(self, amount: int) -> None:
+        """Turn a hold into an outgoing payment, even if the wallet was frozen since the Try."""
+        self._require_frozen(amount)
+        self.frozen -= amount
+        self.balance -= amount
+
+    def accept_credit(self, amount: int) -> None:
+        """Book an accepted incoming transfer, even if the wallet was frozen since the Try."""
+        if self.balance + amount > MAX_BALANCE:
+            raise LedgerInvariantViolated(f"wallet {self.id} would pass the maximum balance")
+        self.balance += amount
+
+    # Status ---------------------------------------------------------------------------------
+
+    def freeze(self) -> bool:
+        """Stop the wallet's own movements; whether anything changed."""
+        return self._move_to(WalletStatus.FROZEN)
+
+    def unfreeze(self) -> bool:
+        """Let the wallet move money again; whether anything changed."""
+        return self._move_to(WalletStatus.ACTIVE)
+
+    def close(self, *, has_pending_credits: bool) -> bool:
+        """Close for good: only an empty wallet that nothing is still due to or from."""
+        if self.status is WalletStatus.CLOSED:
+            return False
+        if self.balance != 0 or self.frozen != 0 or has_pending_credits:
+            raise Conflict(
+                "Only a wallet with a zero balance and no pending transfers can be closed."
+            )
+        self.status = WalletStatus.CLOSED
+        return True
+
+    def _move_to(self, status: WalletStatus) -> bool:
+        if self.status is status:
+            return False
+        if self.status is WalletStatus.CLOSED:
+            raise WalletNotActive("The wallet is closed.")
+        self.status = status
+        return True
+
+    # Guards ---------------------------------------------------------------------------------
+
+    def _require_active(self) -> None:
+        if self.status is not WalletStatus.ACTIVE:
+            raise WalletNotActive(f"The wallet is {self.status.value}.")
+
+    def _require_currency(self, currency: str) -> None:
+        if currency != self.currency:
+            raise CurrencyMismatch(f"The wallet holds {self.currency}, not {currency}.")
+
+    def _require_covered(self, amount: int) -> None:
+        if amount > self.available:
+            raise InsufficientFunds("The available balance does not cover the amount.")
+
+    def _require_room_for(self, amount: int) -> None:
+        if self.balance + amount > MAX_BALANCE:
+            raise LimitExceeded("The wallet would pass its maximum balance.")
+
+    def _require_frozen(self, amount: int) -> None:
+        if amount > self.frozen or amount > self.balance:
+            raise LedgerInvariantViolated(
+                f"wallet {self.id}: releasing {amount} but only {self.frozen} is frozen"
+            )

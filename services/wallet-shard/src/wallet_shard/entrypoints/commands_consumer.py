@@ -1,0 +1,50 @@
+"""The shard's Kafka entrypoint: TCC commands from its command topic, in batches."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from wallet_shared.dead_letters import DeadLetterStore
+from wallet_shared.kafka import BatchConsumer
+from wallet_shared.messages import LegCommand, UndecodableMessage, decode_transfer_message
+
+from wallet_shard.service_layer.context import ShardContext
+from wallet_shard.service_layer.transfer_commands import handle_transfer_commands
+from wallet_shard.service_layer.unit_of_work import UnitOfWork
+
+
+def decode_leg_command(value: bytes | None) -> LegCommand:
+    """A transfer command for a shard; anything else on the topic is a dead letter at once."""
+    message = decode_transfer_message(value)
+    if not isinstance(message, LegCommand):
+        raise UndecodableMessage(f"{message.message_type} is not a command for a wallet shard")
+    return message
+
+
+def consumer_group(shard: ShardContext) -> str:
+    """One group per shard (its replicas share the partitions); the prefix isolates deployments."""
+    return f"{shard.topics.prefix}wallet-shard-{shard.shard_id}"
+
+
+def create_commands_consumer(
+    *,
+    bootstrap: str,
+    service: str,
+    uow: UnitOfWork,
+    shard: ShardContext,
+    dead_letters: DeadLetterStore,
+) -> BatchConsumer[LegCommand]:
+    """The consumer of this shard's command topic; each batch is one DB transaction."""
+
+    async def handle_batch(commands: Sequence[LegCommand]) -> None:
+        await handle_transfer_commands(uow, shard, commands)
+
+    return BatchConsumer(
+        bootstrap=bootstrap,
+        topic=shard.topics.shard_commands(shard.shard_id),
+        group_id=consumer_group(shard),
+        service=service,
+        decode=decode_leg_command,
+        handle_batch=handle_batch,
+        dead_letters=dead_letters,
+    )

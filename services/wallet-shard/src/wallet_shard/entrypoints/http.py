@@ -1,0 +1,200 @@
+"""Internal HTTP routes of a shard (docs/internals.md), called only by the gateway.
+
+Each route parses its input, builds a command, calls one handler and renders the answer.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Final
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+from starlette.responses import Response
+from wallet_shared.errors import IdempotencyKeyRequired, ValidationFailed
+from wallet_shared.http import Caller, internal_caller
+from wallet_shared.idempotency import request_fingerprint, stored_response_to_http
+from wallet_shared.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from wallet_shared.schemas import (
+    CreateWallet,
+    Deposit,
+    ProblemDetail,
+    Transaction,
+    TransactionPage,
+    TransactionType,
+    Wallet,
+    WalletPage,
+    Withdrawal,
+)
+
+from wallet_shard.adapters.journal_repository import TransactionFilter
+from wallet_shard.entrypoints.dependencies import Services
+from wallet_shard.entrypoints.query_params import parse_timestamp
+from wallet_shard.service_layer import movements, transactions, wallets
+from wallet_shard.service_layer.commands import (
+    IdempotentRequest,
+    MoveMoney,
+    OpenWallet,
+    StatusChange,
+)
+from wallet_shard.service_layer.integrity import ShardLedgerReport, shard_integrity
+from wallet_shard.service_layer.views import wallet_view
+
+MAX_IDEMPOTENCY_KEY: Final = 255
+
+router = APIRouter(
+    prefix="/internal",
+    tags=["internal"],
+    responses={
+        404: {"model": ProblemDetail, "description": "Names nothing the caller may see"},
+        422: {"model": ProblemDetail, "description": "Invalid input or refused by a rule"},
+    },
+)
+
+CallerDep = Annotated[Caller, Depends(internal_caller)]
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
+
+
+@router.post("/wallets", status_code=201, response_model=Wallet)
+async def create_wallet(body: CreateWallet, caller: CallerDep, services: Services) -> Wallet:
+    user_id = body.user_id or caller.owner_scope or caller.user_id
+    command = OpenWallet(user_id=user_id, currency=body.currency, label=body.label)
+    wallet = await wallets.open_wallet(
+        services.uow, services.shard, command, owner_scope=caller.owner_scope
+    )
+    return wallet_view(wallet)
+
+
+@router.get("/wallets", response_model=WalletPage)
+async def list_wallets(
+    caller: CallerDep,
+    services: Services,
+    user_id: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: str | None = None,
+) -> WalletPage:
+    return await wallets.list_wallets(
+        services.uow,
+        user_id=user_id or None,  # `?user_id=` (empty) lists everyone, like no parameter
+        owner_scope=caller.owner_scope,
+        limit=limit,
+        cursor=cursor,
+    )
+
+
+@router.get("/wallets/{wallet_id}", response_model=Wallet)
+async def get_wallet(wallet_id: str, caller: CallerDep, services: Services) -> Wallet:
+    wallet = await wallets.get_wallet(services.uow, wallet_id, owner_scope=caller.owner_scope)
+    return wallet_view(wallet)
+
+
+@router.post("/wallets/{wallet_id}/deposits", status_code=201, response_model=Transaction)
+async def deposit(
+    wallet_id: str,
+    body: Deposit,
+    request: Request,
+    caller: CallerDep,
+    services: Services,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    stored = await movements.deposit(
+        services.uow,
+        services.shard,
+        _movement(wallet_id, body),
+        owner_scope=caller.owner_scope,
+        request=_idempotent(request, caller, idempotency_key, body),
+    )
+    return stored_response_to_http(stored)
+
+
+@router.post("/wallets/{wallet_id}/withdrawals", status_code=201, response_model=Transaction)
+async def withdraw(
+    wallet_id: str,
+    body: Withdrawal,
+    request: Request,
+    caller: CallerDep,
+    services: Services,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    stored = await movements.withdraw(
+        services.uow,
+        services.shard,
+        _movement(wallet_id, body),
+        owner_scope=caller.owner_scope,
+        request=_idempotent(request, caller, idempotency_key, body),
+    )
+    return stored_response_to_http(stored)
+
+
+@router.post("/wallets/{wallet_id}/freeze", response_model=Wallet)
+async def freeze(wallet_id: str, caller: CallerDep, services: Services) -> Wallet:
+    return await _change_status(wallet_id, StatusChange.FREEZE, caller, services)
+
+
+@router.post("/wallets/{wallet_id}/unfreeze", response_model=Wallet)
+async def unfreeze(wallet_id: str, caller: CallerDep, services: Services) -> Wallet:
+    return await _change_status(wallet_id, StatusChange.UNFREEZE, caller, services)
+
+
+@router.post("/wallets/{wallet_id}/close", response_model=Wallet)
+async def close(wallet_id: str, caller: CallerDep, services: Services) -> Wallet:
+    return await _change_status(wallet_id, StatusChange.CLOSE, caller, services)
+
+
+@router.get("/wallets/{wallet_id}/transactions", response_model=TransactionPage)
+async def list_transactions(
+    wallet_id: str,
+    caller: CallerDep,
+    services: Services,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: str | None = None,
+    type: Annotated[TransactionType | None, Query()] = None,
+    since: str | None = None,
+    until: str | None = None,
+) -> TransactionPage:
+    only = TransactionFilter(
+        type=type,
+        since=parse_timestamp(since, field="since"),
+        until=parse_timestamp(until, field="until"),
+    )
+    return await transactions.list_transactions(
+        services.uow,
+        wallet_id,
+        owner_scope=caller.owner_scope,
+        limit=limit,
+        cursor=cursor,
+        only=only,
+    )
+
+
+@router.get("/integrity", response_model=ShardLedgerReport)
+async def integrity(services: Services) -> ShardLedgerReport:
+    return await shard_integrity(services.uow, services.shard)
+
+
+async def _change_status(
+    wallet_id: str, change: StatusChange, caller: Caller, services: Services
+) -> Wallet:
+    wallet = await wallets.change_status(
+        services.uow, services.shard, wallet_id, change, owner_scope=caller.owner_scope
+    )
+    return wallet_view(wallet)
+
+
+def _movement(wallet_id: str, body: Deposit) -> MoveMoney:
+    return MoveMoney(
+        wallet_id=wallet_id, amount=body.amount, reference=body.reference, metadata=body.metadata
+    )
+
+
+def _idempotent(
+    request: Request, caller: Caller, key: str | None, body: Deposit
+) -> IdempotentRequest:
+    if key is None or not key.strip():
+        raise IdempotencyKeyRequired("This request needs an Idempotency-Key header.")
+    if len(key) > MAX_IDEMPOTENCY_KEY or not key.isprintable():
+        raise ValidationFailed(
+            "The Idempotency-Key is not valid.",
+            errors=[{"field": "Idempotency-Key", "message": "must be 1-255 printable characters"}],
+        )
+    fingerprint = request_fingerprint("POST", request.url.path, body.model_dump(mode="json"))
+    return IdempotentRequest(caller=caller.user_id, key=key, fingerprint=fingerprint)

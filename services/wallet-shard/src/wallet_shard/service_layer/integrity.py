@@ -1,0 +1,98 @@
+"""This shard's part of the integrity report: totals per currency and what does not add up."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+from wallet_shared.messages import Leg
+from wallet_shared.money import MoneyOut
+
+from wallet_shard.adapters.integrity_queries import IntegrityQueries
+from wallet_shard.domain.journal import SystemAccount
+from wallet_shard.service_layer.context import ShardContext
+from wallet_shard.service_layer.unit_of_work import UnitOfWork
+
+
+class CurrencyTotals(BaseModel):
+    """Sums of entries per account kind (what each kind gained; may be negative)."""
+
+    wallets_total: MoneyOut = 0
+    clearing: MoneyOut = 0
+    cash_in: MoneyOut = 0
+    cash_out: MoneyOut = 0
+    merchant: MoneyOut = 0
+
+
+class ShardLedgerReport(BaseModel):
+    shard: int
+    consistent: bool
+    currencies: dict[str, CurrencyTotals]
+    active_hold_transfer_ids: list[str]
+    pending_credit_transfer_ids: list[str]
+    problems: list[str]
+
+
+async def shard_integrity(uow: UnitOfWork, shard: ShardContext) -> ShardLedgerReport:
+    """Run every check on one snapshot of the ledger."""
+    async with uow.snapshot() as checks:
+        totals = await checks.totals()
+        problems = await _problems(checks)
+        holds = await checks.active_transfer_ids(Leg.DEBIT)
+        credits = await checks.active_transfer_ids(Leg.CREDIT)
+    problems += [
+        f"{currency}: entries of all accounts sum to {sum(kinds.values())}, not 0"
+        for currency, kinds in sorted(totals.items())
+        if sum(kinds.values()) != 0
+    ]
+    return ShardLedgerReport(
+        shard=shard.shard_id,
+        consistent=not problems,
+        currencies={currency: _currency_totals(kinds) for currency, kinds in totals.items()},
+        active_hold_transfer_ids=holds,
+        pending_credit_transfer_ids=credits,
+        problems=problems,
+    )
+
+
+def _currency_totals(kinds: dict[str, int]) -> CurrencyTotals:
+    return CurrencyTotals(
+        wallets_total=kinds.get("wallet", 0),
+        clearing=kinds.get(SystemAccount.CLEARING.value, 0),
+        cash_in=kinds.get(SystemAccount.CASH_IN.value, 0),
+        cash_out=kinds.get(SystemAccount.CASH_OUT.value, 0),
+        merchant=kinds.get(SystemAccount.MERCHANT.value, 0),
+    )
+
+
+async def _problems(checks: IntegrityQueries) -> list[str]:
+    problems: list[str] = []
+    for wallet in await checks.wallet_mismatches():
+        if wallet.balance != wallet.entries_total:
+            problems.append(
+                f"wallet {wallet.wallet_id}: balance {wallet.balance} but its entries sum to "
+                f"{wallet.entries_total}"
+            )
+        if wallet.frozen != wallet.holds_total:
+            problems.append(
+                f"wallet {wallet.wallet_id}: frozen {wallet.frozen} but its active holds sum to "
+                f"{wallet.holds_total}"
+            )
+        if wallet.balance < wallet.frozen:
+            problems.append(
+                f"wallet {wallet.wallet_id}: available balance "
+                f"{wallet.balance - wallet.frozen} is negative"
+            )
+    for account, currency in await checks.stray_entries():
+        problems.append(f"entries in {currency} on {account}: no such account in that currency")
+    for bad in await checks.bad_transactions():
+        reason = "entries do not sum to zero" if bad.unbalanced else f"{bad.entries} entries"
+        problems.append(f"journal transaction {bad.transaction_id}: {reason}")
+    for transfer_id, kind, times in await checks.transfers_booked_twice():
+        problems.append(f"transfer {transfer_id} booked {times} times as {kind}")
+    for leg in (Leg.DEBIT, Leg.CREDIT):
+        for transfer_id, leg_confirmed in await checks.unmatched_bookings(leg):
+            problems.append(
+                f"transfer {transfer_id}: {leg.value} leg confirmed but never booked"
+                if leg_confirmed
+                else f"transfer {transfer_id}: booked without a confirmed {leg.value} leg"
+            )
+    return problems

@@ -1,0 +1,91 @@
+"""TCC participant: a batch of transfer commands handled in ONE DB transaction.
+
+Everything the batch names is loaded and locked first (wallets in id order, then legs), the
+commands are applied in order in memory (`LegBook`), and what changed is written back with a
+fixed number of set-based statements, whatever the batch size. One reply per command goes to the
+outbox; a redelivered command changes nothing and gets the same reply again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import structlog
+from wallet_shared.messages import (
+    Leg,
+    LegCommand,
+    OutgoingMessage,
+    encode_transfer_message,
+    reply_to,
+)
+from wallet_shared.metrics import LEDGER_POSTINGS
+
+from wallet_shard.domain.journal import JournalTransaction
+from wallet_shard.domain.leg_book import LegBook, LegOutcome
+from wallet_shard.service_layer.context import ShardContext
+from wallet_shard.service_layer.unit_of_work import ShardRepositories, UnitOfWork
+from wallet_shard.service_layer.views import transaction_posted
+
+_log = structlog.get_logger(__name__)
+
+
+async def handle_transfer_commands(
+    uow: UnitOfWork, shard: ShardContext, commands: Sequence[LegCommand]
+) -> None:
+    """Apply a batch of TryX / ConfirmX / CancelX commands; all or nothing."""
+    if not commands:
+        return
+    async with uow.transaction() as repos:
+        book = await _load(repos, shard, commands)
+        outcomes = [book.apply(command) for command in commands]
+        await _save(repos, book)
+        await repos.publish(_messages(shard, outcomes))
+    _count(shard, book.postings)
+    _log.debug("transfer_commands_handled", commands=len(commands), postings=len(book.postings))
+
+
+async def _load(
+    repos: ShardRepositories, shard: ShardContext, commands: Sequence[LegCommand]
+) -> LegBook:
+    # Wallets first, in id order, in every batch and every handler: no lock cycles. The legs are
+    # read only once those locks are held (READ COMMITTED: each statement sees what committed
+    # before it), so a command never acts on a leg state another batch is still changing.
+    wallets = await repos.wallets.lock_many(sorted({c.wallet_id for c in commands}))
+    legs = []
+    for leg in (Leg.DEBIT, Leg.CREDIT):
+        transfer_ids = sorted({c.transfer_id for c in commands if c.leg is leg})
+        legs += await repos.legs(leg).find_many(transfer_ids)
+    return LegBook(wallets=wallets, legs=legs, at=shard.clock())
+
+
+async def _save(repos: ShardRepositories, book: LegBook) -> None:
+    for leg in (Leg.DEBIT, Leg.CREDIT):
+        await repos.legs(leg).save(book.changed_legs(leg))
+    await repos.journal.add(book.postings)
+    await repos.wallets.save_balances(book.changed_wallets())
+
+
+def _messages(shard: ShardContext, outcomes: Sequence[LegOutcome]) -> list[OutgoingMessage]:
+    messages = []
+    for outcome in outcomes:
+        command = outcome.command
+        if outcome.posting is not None:
+            messages.append(
+                transaction_posted(outcome.posting, topics=shard.topics, trace_id=command.trace_id)
+            )
+        reply = (
+            reply_to(command)
+            if outcome.answer is None
+            else reply_to(command, ok=outcome.answer.ok, failure_code=outcome.answer.failure_code)
+        )
+        messages.append(
+            encode_transfer_message(
+                reply, topic=shard.topics.transfer_replies, key=command.transfer_id
+            )
+        )
+    return messages
+
+
+def _count(shard: ShardContext, postings: Sequence[JournalTransaction]) -> None:
+    for posting in postings:
+        LEDGER_POSTINGS.labels(shard.label, posting.type).inc()

@@ -1,0 +1,88 @@
+"""The unit of work: one DB transaction over the shard's repositories, whose outgoing messages
+(outbox) commit with it; the outbox relay is woken once it has committed."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import asyncpg
+from wallet_shared.db import transaction
+from wallet_shared.messages import Leg, OutgoingMessage
+from wallet_shared.outbox import enqueue
+
+from wallet_shard.adapters.integrity_queries import IntegrityQueries
+from wallet_shard.adapters.journal_repository import JournalRepository
+from wallet_shard.adapters.leg_repository import LegRepository
+from wallet_shard.adapters.wallet_repository import WalletRepository
+
+
+class OutboxWaker(Protocol):
+    """What the unit of work needs of the outbox relay."""
+
+    def wake(self) -> None: ...
+
+
+@dataclass
+class ShardRepositories:
+    """The shard's repositories on one connection."""
+
+    conn: asyncpg.Connection
+    wallets: WalletRepository
+    journal: JournalRepository
+    holds: LegRepository
+    pending_credits: LegRepository
+    published: bool = field(default=False)
+
+    @classmethod
+    def on(cls, conn: asyncpg.Connection) -> ShardRepositories:
+        return cls(
+            conn=conn,
+            wallets=WalletRepository(conn),
+            journal=JournalRepository(conn),
+            holds=LegRepository(conn, Leg.DEBIT),
+            pending_credits=LegRepository(conn, Leg.CREDIT),
+        )
+
+    def legs(self, leg: Leg) -> LegRepository:
+        return self.holds if leg is Leg.DEBIT else self.pending_credits
+
+    async def publish(self, messages: Sequence[OutgoingMessage]) -> None:
+        """Queue messages in the outbox: they leave only if the transaction commits."""
+        if messages:
+            await enqueue(self.conn, messages)
+            self.published = True
+
+
+class UnitOfWork:
+    """Opens transactions (and plain reads) on the shard database."""
+
+    def __init__(self, *, pool: asyncpg.Pool, relay: OutboxWaker) -> None:
+        self._pool = pool
+        self._relay = relay
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[ShardRepositories]:
+        """Everything done in the block commits together, or not at all."""
+        async with transaction(self._pool) as conn:
+            repositories = ShardRepositories.on(conn)
+            yield repositories
+        if repositories.published:
+            self._relay.wake()
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[ShardRepositories]:
+        """A connection for reads that need no transaction (each statement sees committed data)."""
+        async with self._pool.acquire() as conn:
+            yield ShardRepositories.on(conn)
+
+    @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[IntegrityQueries]:
+        """Read-only, repeatable-read: every check sees the same instant of the ledger."""
+        async with (
+            self._pool.acquire() as conn,
+            conn.transaction(isolation="repeatable_read", readonly=True),
+        ):
+            yield IntegrityQueries(conn)

@@ -1,0 +1,318 @@
+"""The batch consumer every service's Kafka entrypoint runs on (also exported by
+`wallet_shared.kafka`).
+
+A batch is what `getmany` returned; the handler books it in one DB transaction; offsets are
+committed only after that. Failures are sorted: a `TransientError` retries the whole batch
+(forever, backing off); anything else isolates the guilty message by retrying one at a time, and a
+message that keeps failing, or that cannot be decoded, goes to the dead letters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
+
+import structlog
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaError
+
+from wallet_shared.backoff import backoff_delay
+from wallet_shared.errors import TransientError
+from wallet_shared.messages import UndecodableMessage
+from wallet_shared.metrics import CONSUMER_MESSAGES
+
+if TYPE_CHECKING:
+    from wallet_shared.dead_letters import DeadLetterStore
+
+M = TypeVar("M")
+
+_log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumedRecord:
+    """A Kafka record as a consumer received it, with where it came from."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes], ...]
+
+    def header(self, name: str) -> str | None:
+        """The first header called `name`, as text, or None."""
+        for header_name, value in self.headers:
+            if header_name == name:
+                return value.decode("utf-8", "replace")
+        return None
+
+
+class _Stopping(BaseException):
+    """Raised out of a retry loop when the consumer is asked to stop mid-batch (a BaseException,
+    like CancelledError, so that no `except Exception` on the way mistakes it for a failure)."""
+
+
+class _AssignmentListener(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self) -> None:
+        self.assigned = asyncio.Event()
+
+    def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        _log.info("partitions_revoked", partitions=[str(tp) for tp in revoked])
+
+    def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        _log.info("partitions_assigned", partitions=[str(tp) for tp in assigned])
+        self.assigned.set()
+
+
+class BatchConsumer(Generic[M]):
+    """Consumes one topic in batches for one consumer group; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        bootstrap: str,
+        topic: str,
+        group_id: str,
+        service: str,
+        decode: Callable[[bytes | None], M],
+        handle_batch: Callable[[Sequence[M]], Awaitable[None]],
+        dead_letters: DeadLetterStore,
+        max_batch: int = 500,
+        max_attempts: int = 5,
+        poll_timeout_ms: int = 50,
+        retry_base_s: float = 0.05,
+        retry_cap_s: float = 5.0,
+        assignment_timeout_s: float = 30.0,
+        stop_timeout_s: float = 10.0,
+    ) -> None:
+        if max_batch < 1 or max_attempts < 1:
+            raise ValueError("max_batch and max_attempts must be at least 1")
+        self._bootstrap = bootstrap
+        self._topic = topic
+        self._group_id = group_id
+        self._service = service
+        self._decode = decode
+        self._handle_batch = handle_batch
+        self._dead_letters = dead_letters
+        self._max_batch = max_batch
+        self._max_attempts = max_attempts
+        self._poll_timeout_ms = poll_timeout_ms
+        self._retry_base_s = retry_base_s
+        self._retry_cap_s = retry_cap_s
+        self._assignment_timeout_s = assignment_timeout_s
+        self._stop_timeout_s = stop_timeout_s
+        self._stopping = asyncio.Event()
+        self._consumer: AIOKafkaConsumer | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Join the group and start consuming; returns once partitions are assigned.
+
+        Raises TimeoutError when the group join does not complete within `assignment_timeout_s`.
+        """
+        if self._task is not None:
+            raise RuntimeError("consumer already started")
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap,
+            group_id=self._group_id,
+            client_id=f"{self._service}-{self._group_id}",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
+        listener = _AssignmentListener()
+        try:
+            await consumer.start()
+        except BaseException:
+            await consumer.stop()
+            raise
+        consumer.subscribe(topics=[self._topic], listener=listener)
+        self._consumer = consumer
+        self._stopping.clear()
+        self._task = asyncio.create_task(self._run(consumer), name=f"consumer-{self._topic}")
+        try:
+            await asyncio.wait_for(listener.assigned.wait(), self._assignment_timeout_s)
+        except TimeoutError:
+            await self.stop()
+            raise
+
+    async def stop(self) -> None:
+        """Stop consuming: the batch in hand finishes and is committed, or, when it is still
+        retrying, is abandoned uncommitted (it will be delivered again). Leaves the group."""
+        task, self._task = self._task, None
+        consumer, self._consumer = self._consumer, None
+        self._stopping.set()
+        if task is not None:
+            try:
+                await asyncio.wait_for(task, self._stop_timeout_s)
+            except TimeoutError:
+                _log.warning("consumer_stop_timeout", topic=self._topic)
+        if consumer is not None:
+            await consumer.stop()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    async def _run(self, consumer: AIOKafkaConsumer) -> None:
+        failures = 0
+        with contextlib.suppress(_Stopping):
+            while not self._stopping.is_set():
+                try:
+                    fetched = await consumer.getmany(
+                        timeout_ms=self._poll_timeout_ms, max_records=self._max_batch
+                    )
+                    if fetched:
+                        await self._consume(consumer, fetched)
+                    failures = 0
+                except KafkaError as error:
+                    # A failed commit (the group rebalanced meanwhile) only means redelivery.
+                    failures += 1
+                    _log.warning("consumer_kafka_error", topic=self._topic, error=str(error))
+                    await self._pause(failures)
+                except Exception:
+                    # A bug, or dead letters that cannot be stored: keep the consumer alive and
+                    # the batch unacknowledged (it was rewound), and try again later.
+                    failures += 1
+                    _log.exception("consumer_batch_error", topic=self._topic)
+                    await self._pause(failures)
+
+    async def _consume(
+        self, consumer: AIOKafkaConsumer, fetched: dict[TopicPartition, list[Any]]
+    ) -> None:
+        records = [_consumed(message) for messages in fetched.values() for message in messages]
+        try:
+            await self.process(records)
+        except Exception:
+            # The fetch position is already past this batch: rewind, or it would be skipped.
+            for tp, messages in fetched.items():
+                with contextlib.suppress(KafkaError):
+                    consumer.seek(tp, messages[0].offset)
+            raise
+        await consumer.commit({tp: messages[-1].offset + 1 for tp, messages in fetched.items()})
+
+    async def process(self, records: Sequence[ConsumedRecord]) -> None:
+        """Handle `records` (one fetched batch): decode, book, isolate failures, dead-letter.
+
+        Returns once every record is either handled or dead-lettered; offsets are the caller's.
+        """
+        decoded: list[tuple[ConsumedRecord, M]] = []
+        for record in records:
+            try:
+                decoded.append((record, self._decode(record.value)))
+            except UndecodableMessage as error:
+                await self._dead_letter(record, error=f"undecodable: {error}", attempts=1)
+        # A batch of one goes straight to the counted attempts.
+        if len(decoded) > 1 and await self._handle_whole(decoded):
+            return
+        for record, message in decoded:
+            await self._handle_alone(record, message)
+
+    async def _handle_whole(self, decoded: Sequence[tuple[ConsumedRecord, M]]) -> bool:
+        """Handle the batch in one go, retrying transient failures; False when it must be split."""
+        messages = [message for _, message in decoded]
+        retries = 0
+        while True:
+            try:
+                await self._handle_batch(messages)
+            except TransientError as error:
+                retries += 1
+                self._count("retried", len(messages))
+                _log.warning("batch_retry", topic=self._topic, size=len(messages), error=str(error))
+                await self._pause(retries)
+            except Exception as error:
+                _log.warning(
+                    "batch_failed_isolating",
+                    topic=self._topic,
+                    size=len(messages),
+                    error=str(error),
+                )
+                return False
+            else:
+                self._count("handled", len(messages))
+                return True
+
+    async def _handle_alone(self, record: ConsumedRecord, message: M) -> None:
+        log = _log.bind(
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            transfer_id=record.header("transfer_id"),
+            message_type=record.header("message_type"),
+        )
+        attempts = retries = 0
+        while True:
+            try:
+                await self._handle_batch([message])
+            except TransientError as error:
+                retries += 1
+                log.warning("message_retry_transient", error=str(error))
+            except Exception as error:
+                attempts += 1
+                log.warning("message_failed", attempts=attempts, error=repr(error))
+                if attempts >= self._max_attempts:
+                    await self._dead_letter(record, error=repr(error), attempts=attempts)
+                    return
+                retries += 1
+            else:
+                self._count("handled", 1)
+                return
+            self._count("retried", 1)
+            await self._pause(retries)
+
+    async def _dead_letter(self, record: ConsumedRecord, *, error: str, attempts: int) -> None:
+        retries = 0
+        while True:
+            try:
+                await self._dead_letters.add(record, error=error, attempts=attempts)
+                break
+            except TransientError as failure:
+                retries += 1
+                _log.warning("dead_letter_retry", topic=record.topic, error=str(failure))
+                await self._pause(retries)
+        self._count("dead_lettered", 1)
+        _log.error(
+            "message_dead_lettered",
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            transfer_id=record.header("transfer_id"),
+            message_type=record.header("message_type"),
+            attempts=attempts,
+            error=error,
+        )
+
+    async def _pause(self, retry: int) -> None:
+        """Back off before retry number `retry`; raises _Stopping when asked to stop meanwhile."""
+        delay = backoff_delay(retry, base_s=self._retry_base_s, cap_s=self._retry_cap_s)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), delay)
+        if self._stopping.is_set():
+            raise _Stopping
+
+    def _count(self, outcome: str, amount: int) -> None:
+        CONSUMER_MESSAGES.labels(self._service, self._topic, outcome).inc(amount)
+
+
+def _consumed(message: Any) -> ConsumedRecord:
+    # `message` is aiokafka's ConsumerRecord (the library ships no type information).
+    return ConsumedRecord(
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        key=message.key,
+        value=message.value,
+        headers=tuple(message.headers or ()),
+    )

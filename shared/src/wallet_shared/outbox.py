@@ -1,0 +1,245 @@
+"""Transactional outbox: messages are written in the same DB transaction as the state change they
+announce, and one relay per database publishes them to Kafka.
+
+Delivery is at least once: a relay that dies between Kafka's acknowledgement and the delete, or a
+pass that Kafka refused in part, publishes those messages again, and every consumer deduplicates.
+Order is the order of ids, which per key is the order of the transactions that wrote them (writers
+of one key hold its row lock); the idempotent producer keeps it within a partition.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any, Final, Self
+
+import asyncpg
+import orjson
+import structlog
+from aiokafka import AIOKafkaProducer
+
+from wallet_shared.backoff import backoff_delay
+from wallet_shared.db import is_transient
+from wallet_shared.messages import OutgoingMessage
+from wallet_shared.metrics import OUTBOX_BACKLOG, OUTBOX_PUBLISHED
+
+_log = structlog.get_logger(__name__)
+
+_LEADER_LOCK: Final = "wallet_shared.outbox_relay"
+
+_INSERT: Final = """
+INSERT INTO outbox (topic, key, value, headers)
+SELECT topic, key, value, headers::jsonb
+FROM unnest($1::text[], $2::text[], $3::bytea[], $4::text[])
+     WITH ORDINALITY AS message(topic, key, value, headers, position)
+ORDER BY position
+"""
+
+
+async def enqueue(conn: asyncpg.Connection, messages: Sequence[OutgoingMessage]) -> None:
+    """Queue `messages` for publication, in this order, inside the caller's open transaction.
+
+    Nothing is published unless that transaction commits. An empty key means "no key".
+    """
+    if not messages:
+        return
+    await conn.execute(
+        _INSERT,
+        [message.topic for message in messages],
+        [message.key for message in messages],
+        [message.value for message in messages],
+        [orjson.dumps(message.headers).decode("utf-8") for message in messages],
+    )
+
+
+class OutboxRelay:
+    """Publishes the outbox of one database, in id order and in batches, then deletes it.
+
+    Every replica of a service runs one; a session advisory lock on a dedicated connection makes
+    exactly one of them the publisher, and another takes over when that connection dies. That
+    connection is taken from `pool` for as long as the relay runs: size the pool for it.
+    """
+
+    def __init__(
+        self,
+        *,
+        pool: asyncpg.Pool,
+        producer: AIOKafkaProducer,
+        service: str,
+        batch_size: int = 1000,
+        idle_poll_s: float = 0.2,
+        leader_poll_s: float = 0.5,
+        stop_timeout_s: float = 10.0,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        if idle_poll_s <= 0 or leader_poll_s <= 0:
+            raise ValueError("poll intervals must be positive")
+        self._pool = pool
+        self._producer = producer
+        self._service = service
+        self._batch_size = batch_size
+        self._idle_poll_s = idle_poll_s
+        self._leader_poll_s = leader_poll_s
+        self._stop_timeout_s = stop_timeout_s
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._is_leader = False
+
+    @property
+    def is_leader(self) -> bool:
+        """Whether this relay currently holds the publisher lock."""
+        return self._is_leader
+
+    def wake(self) -> None:
+        """Publish now rather than at the next poll: call after committing enqueued messages."""
+        self._wake.set()
+
+    async def start(self) -> None:
+        """Start relaying in the background."""
+        if self._task is not None:
+            raise RuntimeError("relay already started")
+        self._stopping.clear()
+        self._task = asyncio.create_task(self._run(), name=f"outbox-relay-{self._service}")
+
+    async def stop(self) -> None:
+        """Stop relaying: the batch in flight finishes (or is abandoned after `stop_timeout_s`,
+        to be published again by the next leader) and the publisher lock is released."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        self._stopping.set()
+        self._wake.set()
+        try:
+            await asyncio.wait_for(task, self._stop_timeout_s)
+        except TimeoutError:
+            _log.warning("outbox_relay_stop_timeout", service=self._service)
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    async def _run(self) -> None:
+        failures = 0
+        while not self._stopping.is_set():
+            try:
+                async with self._pool.acquire() as conn:
+                    await self._lead(conn)
+                failures = 0
+            except Exception as error:
+                # The database went away (or the lock connection died): back off, then compete
+                # for the lock again; whoever holds it now publishes meanwhile.
+                failures += 1
+                _log.warning(
+                    "outbox_relay_database_error",
+                    service=self._service,
+                    error=f"{type(error).__name__}: {error}",
+                    transient=is_transient(error),
+                )
+                await self._pause(backoff_delay(failures, base_s=0.1, cap_s=5.0))
+
+    async def _lead(self, conn: asyncpg.Connection) -> None:
+        """Wait to become the publisher on `conn`, then publish until stopped."""
+        while not await conn.fetchval(
+            "SELECT pg_try_advisory_lock(hashtextextended($1, 0))", _LEADER_LOCK
+        ):
+            if await self._pause(self._leader_poll_s):
+                return
+        self._is_leader = True
+        _log.info("outbox_relay_leading", service=self._service)
+        try:
+            await self._publish_until_stopped(conn)
+        finally:
+            self._is_leader = False
+            if not conn.is_closed():
+                with contextlib.suppress(Exception):
+                    await conn.execute(
+                        "SELECT pg_advisory_unlock(hashtextextended($1, 0))", _LEADER_LOCK
+                    )
+
+    async def _publish_until_stopped(self, conn: asyncpg.Connection) -> None:
+        kafka_failures = 0
+        while not self._stopping.is_set():
+            # Cleared before reading, so that a wake() during the pass triggers the next one.
+            self._wake.clear()
+            rows = await conn.fetch(
+                "SELECT id, topic, key, value, headers::text AS headers"
+                " FROM outbox ORDER BY id LIMIT $1",
+                self._batch_size,
+            )
+            await self._observe_backlog(conn, len(rows))
+            try:
+                await self._publish(rows)
+            except Exception as error:
+                # Kafka is away or refusing: keep the lock and the rows, and try the same batch
+                # again (what did get through is published twice; consumers deduplicate).
+                kafka_failures += 1
+                _log.warning(
+                    "outbox_relay_publish_failed",
+                    service=self._service,
+                    error=f"{type(error).__name__}: {error}",
+                    messages=len(rows),
+                )
+                await self._pause(backoff_delay(kafka_failures, base_s=0.1, cap_s=5.0))
+                continue
+            kafka_failures = 0
+            if rows:
+                await conn.execute(
+                    "DELETE FROM outbox WHERE id = ANY($1::bigint[])", [row["id"] for row in rows]
+                )
+                OUTBOX_PUBLISHED.labels(self._service).inc(len(rows))
+            if len(rows) < self._batch_size:
+                await self._wait_for_work()
+
+    async def _observe_backlog(self, conn: asyncpg.Connection, batch: int) -> None:
+        if batch < self._batch_size:
+            OUTBOX_BACKLOG.labels(self._service).set(batch)
+            return
+        # More than a batch is waiting: min/max come from the primary key index; ids skipped by
+        # rolled-back transactions make this an upper bound, which is what an alert wants.
+        span = await conn.fetchval("SELECT max(id) - min(id) + 1 FROM outbox")
+        OUTBOX_BACKLOG.labels(self._service).set(span or 0)
+
+    async def _publish(self, rows: Sequence[asyncpg.Record]) -> None:
+        # Everything is handed to the producer before anything is awaited, so that it batches;
+        # with idempotence it keeps the order of each partition.
+        deliveries: list[asyncio.Future[Any]] = []
+        try:
+            for row in rows:
+                deliveries.append(await self._producer.send(**_record(row)))
+        finally:
+            outcomes = await asyncio.gather(*deliveries, return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+
+    async def _wait_for_work(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), self._idle_poll_s)
+
+    async def _pause(self, seconds: float) -> bool:
+        """Sleep `seconds` unless stopped first; whether the relay is stopping."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+        return self._stopping.is_set()
+
+
+def _record(row: asyncpg.Record) -> dict[str, Any]:
+    headers: dict[str, str] = orjson.loads(row["headers"])
+    return {
+        "topic": row["topic"],
+        "key": row["key"].encode("utf-8") if row["key"] else None,
+        "value": bytes(row["value"]),
+        "headers": [(name, value.encode("utf-8")) for name, value in headers.items()],
+    }

@@ -1,0 +1,93 @@
+"""Test harness of the coordinator's handlers: a clock the test moves, an outbox the test reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import orjson
+from transfer_coordinator.service_layer.context import CoordinatorContext
+from wallet_shared.ids import new_wallet_id
+from wallet_shared.messages import TransferMessage, decode_transfer_message
+from wallet_shared.routing import ShardMap
+from wallet_shared.topics import Topics
+
+PREFIX = "tc."
+SHARDS = ShardMap.even(2)
+TOPICS = Topics(prefix=PREFIX)
+DEADLINE = timedelta(seconds=30)
+REDRIVE_AFTER = timedelta(seconds=5)
+
+
+@dataclass
+class Clock:
+    """The coordinator's clock, moved by the test."""
+
+    now: datetime = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> datetime:
+        self.now += timedelta(seconds=seconds)
+        return self.now
+
+
+@dataclass
+class OutboxWake:
+    """Counts the coordinator's calls to wake the relay."""
+
+    calls: int = 0
+
+    def __call__(self) -> None:
+        self.calls += 1
+
+
+@dataclass(frozen=True)
+class OutboxRecord:
+    topic: str
+    key: str
+    value: bytes
+    headers: dict[str, str]
+
+    def message(self) -> TransferMessage:
+        return decode_transfer_message(self.value)
+
+    def event(self) -> dict[str, Any]:
+        body: dict[str, Any] = orjson.loads(self.value)
+        return body
+
+
+@dataclass
+class Harness:
+    ctx: CoordinatorContext
+    clock: Clock
+    wake: OutboxWake
+    dsn: str
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        return self.ctx.pool
+
+    async def take_outbox(self) -> list[OutboxRecord]:
+        """Everything queued since the last call, in order (then removed, as the relay would)."""
+        async with self.pool.acquire() as conn:
+            rows = await conn.fetch(
+                "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox)"
+                " RETURNING id, topic, key, value, headers"
+            )
+        rows = sorted(rows, key=lambda row: row["id"])
+        return [
+            OutboxRecord(row["topic"], row["key"], bytes(row["value"]), row["headers"])
+            for row in rows
+        ]
+
+    async def row(self, transfer_id: str) -> asyncpg.Record:
+        return await self.pool.fetchrow("SELECT * FROM transfers WHERE id = $1", transfer_id)
+
+
+def wallet_on_shard(shard: int) -> str:
+    """A fresh wallet id whose bucket belongs to `shard`."""
+    return new_wallet_id(SHARDS.buckets_of(shard)[7])

@@ -1,0 +1,188 @@
+"""The coordinator's internal HTTP routes, in process, on a real PostgreSQL (no Kafka: the outbox is
+read directly and replies are fed to the handler)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from transfer_coordinator.adapters.notifications import FinalStatusListener
+from transfer_coordinator.entrypoints.http import router
+from transfer_coordinator.service_layer.replies import handle_replies
+from transfer_coordinator.service_layer.waiting import FinalWaiters
+from wallet_shared.http import ReadinessCheck, create_service_app
+from wallet_shared.messages import (
+    CreditConfirmed,
+    CreditTried,
+    DebitConfirmed,
+    DebitTried,
+    LegReply,
+)
+
+from tests.integration.transfer_coordinator.harness import Harness, wallet_on_shard
+
+SOURCE = wallet_on_shard(0)
+DESTINATION = wallet_on_shard(1)
+BODY = {
+    "source_wallet_id": SOURCE,
+    "destination_wallet_id": DESTINATION,
+    "amount": 2500,
+    "currency": "EUR",
+    "description": "dinner",
+}
+
+
+@asynccontextmanager
+async def _no_lifespan(_: FastAPI) -> AsyncIterator[None]:
+    yield
+
+
+def _no_checks(_: FastAPI) -> Mapping[str, ReadinessCheck]:
+    return {}
+
+
+@pytest.fixture
+async def client(harness: Harness) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_service_app(
+        service="coordinator-test", title="t", lifespan=_no_lifespan, readiness=_no_checks
+    )
+    app.include_router(router)
+    waiters = FinalWaiters()
+    listener = FinalStatusListener(
+        dsn=harness.dsn, on_final=waiters.announce, on_reconnect=waiters.announce_all
+    )
+    await listener.start()
+    app.state.coordinator, app.state.final_waiters = harness.ctx, waiters
+    transport = httpx.ASGITransport(app=app)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://coordinator") as http:
+            yield http
+    finally:
+        await listener.stop()
+
+
+def headers(key: str | None = "k-1", caller: str = "alice") -> dict[str, str]:
+    found = {"X-Caller-Id": caller, "X-Caller-Role": "user"}
+    return found | ({"Idempotency-Key": key} if key is not None else {})
+
+
+def completing_replies(transfer_id: str) -> list[list[LegReply]]:
+    return [
+        [
+            DebitTried(transfer_id=transfer_id, wallet_id=SOURCE, ok=True),
+            CreditTried(transfer_id=transfer_id, wallet_id=DESTINATION, ok=True),
+        ],
+        [
+            CreditConfirmed(transfer_id=transfer_id, wallet_id=DESTINATION),
+            DebitConfirmed(transfer_id=transfer_id, wallet_id=SOURCE),
+        ],
+    ]
+
+
+def problem_code(response: httpx.Response) -> Any:
+    assert response.headers["content-type"].startswith("application/problem+json")
+    return response.json()["code"]
+
+
+async def test_post_answers_202_pending_and_replays_it(client: httpx.AsyncClient) -> None:
+    first = await client.post("/internal/transfers", json=BODY, headers=headers())
+    again = await client.post("/internal/transfers", json=BODY, headers=headers())
+
+    assert first.status_code == 202
+    body = first.json()
+    assert (body["status"], body["amount"], body["currency"]) == ("pending", "2500", "EUR")
+    assert again.status_code == 202
+    assert again.json() == body
+    assert again.headers["idempotent-replayed"] == "true"
+    reused = await client.post("/internal/transfers", json=BODY | {"amount": 1}, headers=headers())
+    assert problem_code(reused) == "idempotency_key_reused"
+
+
+async def test_post_refusals(client: httpx.AsyncClient) -> None:
+    no_key = await client.post("/internal/transfers", json=BODY, headers=headers(key=None))
+    assert (no_key.status_code, problem_code(no_key)) == (400, "idempotency_key_required")
+    same = BODY | {"destination_wallet_id": SOURCE}
+    refused = await client.post("/internal/transfers", json=same, headers=headers())
+    assert (refused.status_code, problem_code(refused)) == (422, "same_wallet")
+    for bad in ({"amount": 0}, {"amount": "1.5"}, {"currency": "usd"}, {"amount": 10.0}):
+        invalid = await client.post("/internal/transfers", json=BODY | bad, headers=headers("x"))
+        assert (invalid.status_code, problem_code(invalid)) == (422, "validation_error"), bad
+    too_long = await client.post("/internal/transfers?wait=31", json=BODY, headers=headers("y"))
+    assert too_long.status_code == 422
+
+
+async def test_wait_answers_200_once_final(harness: Harness, client: httpx.AsyncClient) -> None:
+    async def participants() -> None:
+        # The shards' replies, as soon as the saga row exists.
+        for _ in range(1000):
+            transfer_id = await harness.pool.fetchval("SELECT id FROM transfers")
+            if transfer_id is not None:
+                break
+            await asyncio.sleep(0.01)
+        for batch in completing_replies(transfer_id):
+            await asyncio.sleep(0.05)
+            await handle_replies(harness.ctx, batch)
+
+    replying = asyncio.create_task(participants())
+    response = await client.post("/internal/transfers?wait=10", json=BODY, headers=headers())
+    await replying
+
+    assert response.status_code == 200
+    assert response.json()["status"] == "completed"
+    # The replay is the stored original: the 202 pending answer.
+    replay = await client.post("/internal/transfers?wait=10", json=BODY, headers=headers())
+    assert (replay.status_code, replay.json()["status"]) == (202, "pending")
+
+
+async def test_wait_times_out_with_the_pending_body(client: httpx.AsyncClient) -> None:
+    response = await client.post("/internal/transfers?wait=0.3", json=BODY, headers=headers())
+
+    assert response.status_code == 202
+    assert response.json()["status"] == "pending"
+
+
+async def test_get_and_list(client: httpx.AsyncClient) -> None:
+    created = (await client.post("/internal/transfers", json=BODY, headers=headers())).json()
+
+    one = await client.get(f"/internal/transfers/{created['id']}")
+    assert (one.status_code, one.json()) == (200, created)
+    for unknown in ("trf_" + "0" * 32, "nonsense", "wlt_123"):
+        missing = await client.get(f"/internal/transfers/{unknown}")
+        assert (missing.status_code, problem_code(missing)) == (404, "not_found")
+    listed = await client.get("/internal/transfers", params={"wallet_id": DESTINATION})
+    assert listed.json() == {"items": [created], "next_cursor": None}
+    invalid: list[dict[str, str | int]] = [
+        {"wallet_id": SOURCE, "limit": 0},
+        {"wallet_id": SOURCE, "limit": 201},
+        {},
+    ]
+    for params in invalid:
+        assert (await client.get("/internal/transfers", params=params)).status_code == 422
+    bad_cursor = await client.get(
+        "/internal/transfers", params={"wallet_id": SOURCE, "cursor": "!!"}
+    )
+    assert problem_code(bad_cursor) == "validation_error"
+
+
+async def test_integrity(harness: Harness, client: httpx.AsyncClient) -> None:
+    created = (await client.post("/internal/transfers", json=BODY, headers=headers())).json()
+    tries, _ = completing_replies(created["id"])
+    await handle_replies(harness.ctx, tries)
+    await handle_replies(harness.ctx, [DebitConfirmed(transfer_id=created["id"], wallet_id=SOURCE)])
+
+    report = await client.post(
+        "/internal/integrity", json={"active_leg_transfer_ids": [created["id"]]}
+    )
+
+    assert report.status_code == 200
+    assert report.json() == {
+        "pending": 1,
+        "stuck": [],
+        "final_with_active_legs": [],
+        "in_flight": {"EUR": "2500"},
+    }

@@ -1,0 +1,417 @@
+"""The coordinator's handlers against a real PostgreSQL: starting a transfer (idempotently),
+reply batches with duplicates and out-of-order replies, the deadline sweep and the redrive, the
+wait for a final status, listing, and the integrity figures."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+import pytest
+from transfer_coordinator.adapters.notifications import FinalStatusListener
+from transfer_coordinator.domain.saga import TIMEOUT
+from transfer_coordinator.service_layer.integrity import check_sagas
+from transfer_coordinator.service_layer.replies import UnknownTransfer, handle_replies
+from transfer_coordinator.service_layer.sweeper import sweep_once
+from transfer_coordinator.service_layer.transfers import (
+    StartTransfer,
+    TransferRequest,
+    get_transfer,
+    list_transfers,
+    start_transfer,
+)
+from transfer_coordinator.service_layer.waiting import FinalWaiters, wait_for_final
+from wallet_shared.errors import IdempotencyKeyInUse, IdempotencyKeyReused, NotFound
+from wallet_shared.idempotency import StoredResponse
+from wallet_shared.messages import (
+    CancelCredit,
+    CancelDebit,
+    ConfirmCredit,
+    ConfirmDebit,
+    CreditCancelled,
+    CreditConfirmed,
+    CreditTried,
+    DebitCancelled,
+    DebitConfirmed,
+    DebitTried,
+    LegReply,
+    TryCredit,
+    TryDebit,
+)
+
+from tests.integration.transfer_coordinator.harness import (
+    TOPICS,
+    Harness,
+    OutboxRecord,
+    wallet_on_shard,
+)
+
+SOURCE = wallet_on_shard(0)
+DESTINATION = wallet_on_shard(1)
+
+
+def transfer_request(**changes: Any) -> TransferRequest:
+    fields: dict[str, Any] = {
+        "source_wallet_id": SOURCE,
+        "destination_wallet_id": DESTINATION,
+        "amount": 1500,
+        "currency": "USD",
+        "description": "rent",
+        "initiator": "alice",
+    }
+    return TransferRequest(**(fields | changes))
+
+
+async def start(h: Harness, key: str = "key-1", **changes: Any) -> StoredResponse:
+    command = StartTransfer(
+        request=transfer_request(**changes), caller="alice", idempotency_key=key, trace_id="tr-1"
+    )
+    return await start_transfer(h.ctx, command)
+
+
+async def started_id(h: Harness, key: str = "key-1", **changes: Any) -> str:
+    stored = await start(h, key, **changes)
+    assert stored.status_code == 202, stored.body
+    transfer_id: str = orjson.loads(stored.body)["id"]
+    return transfer_id
+
+
+def tried(
+    transfer_id: str, *, debit: bool | None = None, credit: bool | None = None, code: str = ""
+) -> list[LegReply]:
+    """Try replies: True ok, False refused with `code`, None no reply for that leg."""
+    replies: list[LegReply] = []
+    if debit is not None:
+        failure = None if debit else code
+        replies.append(
+            DebitTried(transfer_id=transfer_id, wallet_id=SOURCE, ok=debit, failure_code=failure)
+        )
+    if credit is not None:
+        failure = None if credit else code
+        replies.append(
+            CreditTried(
+                transfer_id=transfer_id, wallet_id=DESTINATION, ok=credit, failure_code=failure
+            )
+        )
+    return replies
+
+
+def confirmed(transfer_id: str) -> list[LegReply]:
+    return [
+        DebitConfirmed(transfer_id=transfer_id, wallet_id=SOURCE),
+        CreditConfirmed(transfer_id=transfer_id, wallet_id=DESTINATION),
+    ]
+
+
+def cancelled(transfer_id: str) -> list[LegReply]:
+    return [
+        DebitCancelled(transfer_id=transfer_id, wallet_id=SOURCE),
+        CreditCancelled(transfer_id=transfer_id, wallet_id=DESTINATION),
+    ]
+
+
+def command_types(records: Sequence[OutboxRecord]) -> list[type]:
+    return [type(record.message()) for record in records]
+
+
+async def test_start_stores_a_pending_saga_and_queues_both_tries(harness: Harness) -> None:
+    stored = await start(harness)
+
+    body = orjson.loads(stored.body)
+    assert (stored.status_code, stored.replayed) == (202, False)
+    assert body["status"] == "pending"
+    assert body["amount"] == "1500"
+    assert body["failure_code"] is None
+    row = await harness.row(body["id"])
+    assert (row["phase"], row["initiator"], row["trace_id"]) == ("trying", "alice", "tr-1")
+    assert row["deadline_at"] - row["created_at"] == harness.ctx.transfer_deadline
+    records = await harness.take_outbox()
+    assert command_types(records) == [TryDebit, TryCredit]
+    debit, credit = records
+    assert (debit.topic, debit.key) == (TOPICS.shard_commands(0), SOURCE)
+    assert (credit.topic, credit.key) == (TOPICS.shard_commands(1), DESTINATION)
+    assert debit.headers["transfer_id"] == body["id"]
+    assert credit.message().model_dump(include={"amount", "currency", "trace_id"}) == {
+        "amount": 1500,
+        "currency": "USD",
+        "trace_id": "tr-1",
+    }
+    assert harness.wake.calls == 1
+
+
+async def test_a_repeated_request_replays_the_original_and_starts_nothing(
+    harness: Harness,
+) -> None:
+    first = await start(harness)
+    await harness.take_outbox()
+
+    again = await start(harness)
+
+    assert again.replayed
+    assert (again.status_code, again.body) == (first.status_code, first.body)
+    assert await harness.pool.fetchval("SELECT count(*) FROM transfers") == 1
+    assert await harness.take_outbox() == []
+    with pytest.raises(IdempotencyKeyReused):
+        await start(harness, amount=1501)
+    # Keys are scoped to the caller: another key starts another transfer.
+    assert (await start(harness, key="key-2")).status_code == 202
+
+
+async def test_a_key_still_running_answers_in_use(harness: Harness) -> None:
+    async with harness.pool.acquire() as conn, conn.transaction():
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1 || ':' || $2, 0))", "alice", "key-1"
+        )
+        with pytest.raises(IdempotencyKeyInUse):
+            await start(harness)
+
+
+async def test_refusals_are_stored_under_the_key(harness: Harness) -> None:
+    same = await start(harness, destination_wallet_id=SOURCE)
+    assert same.status_code == 422
+    assert orjson.loads(same.body)["code"] == "same_wallet"
+    assert (await start(harness, destination_wallet_id=SOURCE)).replayed
+    unknown = await start(harness, key="key-2", destination_wallet_id="wlt_nope")
+    assert (unknown.status_code, orjson.loads(unknown.body)["code"]) == (404, "not_found")
+    too_much = await start(harness, key="key-3", amount=10**15 + 1)
+    assert orjson.loads(too_much.body)["code"] == "validation_error"
+    assert await harness.pool.fetchval("SELECT count(*) FROM transfers") == 0
+    assert await harness.take_outbox() == []
+
+
+async def test_both_tries_ok_confirm_then_both_confirmed_complete(harness: Harness) -> None:
+    transfer_id = await started_id(harness)
+    await harness.take_outbox()
+
+    # Duplicated, in one batch and again in the next.
+    await handle_replies(harness.ctx, tried(transfer_id, credit=True) * 2)
+    await handle_replies(harness.ctx, tried(transfer_id, debit=True, credit=True))
+    decided = await harness.take_outbox()
+    assert command_types(decided) == [ConfirmDebit, ConfirmCredit]
+    assert [r.topic for r in decided] == [TOPICS.shard_commands(0), TOPICS.shard_commands(1)]
+    assert (await harness.row(transfer_id))["phase"] == "confirming"
+
+    debit_done, credit_done = confirmed(transfer_id)
+    await handle_replies(harness.ctx, [credit_done, credit_done])
+    assert (await harness.row(transfer_id))["status"] == "pending"
+    harness.clock.advance(0.25)
+    await handle_replies(harness.ctx, [debit_done, credit_done, debit_done])
+
+    row = await harness.row(transfer_id)
+    assert (row["status"], row["phase"], row["failure_code"]) == ("completed", "done", None)
+    (event,) = await harness.take_outbox()
+    assert (event.topic, event.key, event.headers["event_type"]) == (
+        TOPICS.events,
+        SOURCE,
+        "transfer.completed",
+    )
+    assert event.event()["transfer"]["status"] == "completed"
+    # Anything arriving afterwards changes nothing and sends nothing.
+    await handle_replies(
+        harness.ctx, [*tried(transfer_id, debit=False, code="x"), *cancelled(transfer_id)]
+    )
+    assert (await harness.row(transfer_id))["updated_at"] == row["updated_at"]
+    assert await harness.take_outbox() == []
+
+
+async def test_a_refusal_cancels_both_legs_and_a_late_ok_changes_nothing(
+    harness: Harness,
+) -> None:
+    transfer_id = await started_id(harness)
+    await harness.take_outbox()
+
+    await handle_replies(harness.ctx, tried(transfer_id, credit=False, code="wallet_not_active"))
+    decided = await harness.take_outbox()
+    assert command_types(decided) == [CancelDebit, CancelCredit]
+    await handle_replies(harness.ctx, tried(transfer_id, debit=True))
+    assert await harness.take_outbox() == []
+    await handle_replies(harness.ctx, list(reversed(cancelled(transfer_id))))
+
+    row = await harness.row(transfer_id)
+    assert (row["status"], row["failure_code"]) == ("cancelled", "wallet_not_active")
+    (event,) = await harness.take_outbox()
+    assert event.headers["event_type"] == "transfer.cancelled"
+    assert event.event()["transfer"]["failure_code"] == "wallet_not_active"
+
+
+async def test_a_batch_of_many_sagas_in_any_order_moves_each_once(harness: Harness) -> None:
+    ids = [await started_id(harness, key=f"k{n}", amount=100 + n) for n in range(40)]
+    await harness.take_outbox()
+    refused = set(ids[::4])
+    batch: list[LegReply] = []
+    for transfer_id in ids:
+        ok = transfer_id not in refused
+        batch += tried(transfer_id, debit=ok, credit=True, code="insufficient_funds")
+    batch = batch * 2
+    random.Random(7).shuffle(batch)
+
+    await handle_replies(harness.ctx, batch)
+
+    records = await harness.take_outbox()
+    confirms = [r.message() for r in records if isinstance(r.message(), ConfirmDebit)]
+    cancels = [r.message() for r in records if isinstance(r.message(), CancelDebit)]
+    assert len(records) == 2 * len(ids)
+    assert {m.transfer_id for m in confirms} == set(ids) - refused
+    assert {m.transfer_id for m in cancels} == refused
+    phases = dict(await harness.pool.fetch("SELECT id, phase FROM transfers"))
+    assert {i for i, phase in phases.items() if phase == "cancelling"} == refused
+
+
+async def test_a_reply_for_an_unknown_transfer_fails_the_batch_and_commits_nothing(
+    harness: Harness,
+) -> None:
+    transfer_id = await started_id(harness)
+    await harness.take_outbox()
+    stray = tried("trf_" + "0" * 32, debit=True)
+
+    with pytest.raises(UnknownTransfer):
+        await handle_replies(harness.ctx, [*tried(transfer_id, debit=True, credit=True), *stray])
+
+    assert (await harness.row(transfer_id))["phase"] == "trying"
+    assert await harness.take_outbox() == []
+
+
+async def test_the_sweeper_cancels_a_transfer_still_trying_past_its_deadline(
+    harness: Harness,
+) -> None:
+    transfer_id = await started_id(harness)
+    await handle_replies(harness.ctx, tried(transfer_id, debit=True))
+    await harness.take_outbox()
+
+    harness.clock.advance(31)
+    result = await sweep_once(harness.ctx)
+
+    assert (result.timed_out, result.redriven) == (1, 0)
+    row = await harness.row(transfer_id)
+    assert (row["phase"], row["failure_code"]) == ("cancelling", TIMEOUT)
+    assert command_types(await harness.take_outbox()) == [CancelDebit, CancelCredit]
+    # The credit leg's Try arriving now is too late.
+    await handle_replies(harness.ctx, tried(transfer_id, credit=True))
+    assert (await harness.row(transfer_id))["phase"] == "cancelling"
+    await handle_replies(harness.ctx, cancelled(transfer_id))
+    assert (await harness.row(transfer_id))["status"] == "cancelled"
+
+
+async def test_the_sweeper_redrives_idle_sagas_and_never_cancels_a_confirm(
+    harness: Harness,
+) -> None:
+    trying = await started_id(harness, key="a")
+    confirming = await started_id(harness, key="b")
+    await handle_replies(harness.ctx, tried(confirming, debit=True, credit=True))
+    await handle_replies(harness.ctx, confirmed(confirming)[1:])
+    await harness.take_outbox()
+    await handle_replies(harness.ctx, tried(trying, credit=True))
+
+    harness.clock.advance(4)
+    assert (await sweep_once(harness.ctx)).redriven == 0
+    harness.clock.advance(2)
+    result = await sweep_once(harness.ctx)
+
+    assert (result.timed_out, result.redriven) == (0, 2)
+    resent = {(r.message().transfer_id, type(r.message())) for r in await harness.take_outbox()}
+    assert resent == {(trying, TryDebit), (confirming, ConfirmDebit)}
+    # updated_at moved: the next pass does not send them again at once.
+    assert (await sweep_once(harness.ctx)).redriven == 0
+    harness.clock.advance(3600)
+    await sweep_once(harness.ctx)
+    assert (await harness.row(confirming))["phase"] == "confirming"
+    assert (await harness.row(trying))["failure_code"] == TIMEOUT
+
+
+async def test_the_sweeper_skips_sagas_another_transaction_holds(harness: Harness) -> None:
+    held = await started_id(harness, key="a")
+    free = await started_id(harness, key="b")
+    harness.clock.advance(60)
+    async with harness.pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT 1 FROM transfers WHERE id = $1 FOR UPDATE", held)
+        result = await asyncio.wait_for(sweep_once(harness.ctx), 5)
+    assert result.timed_out == 1
+    assert (await harness.row(free))["phase"] == "cancelling"
+    assert (await harness.row(held))["phase"] == "trying"
+
+
+async def test_a_waiter_wakes_on_the_final_status(harness: Harness) -> None:
+    waiters = FinalWaiters()
+    listener = FinalStatusListener(
+        dsn=harness.dsn, on_final=waiters.announce, on_reconnect=waiters.announce_all
+    )
+    await listener.start()
+    try:
+        transfer_id = await started_id(harness)
+        # recheck_s is long: only the notification can wake the waiter in time.
+        waiting = asyncio.create_task(
+            wait_for_final(harness.ctx, waiters, transfer_id, timeout_s=20, recheck_s=20)
+        )
+        await handle_replies(harness.ctx, tried(transfer_id, debit=True, credit=True))
+        await asyncio.sleep(0.1)
+        assert not waiting.done()
+        assert len(waiters) == 1
+        await handle_replies(harness.ctx, confirmed(transfer_id))
+        saga = await asyncio.wait_for(waiting, 5)
+        assert saga is not None
+        assert saga.status.value == "completed"
+        assert len(waiters) == 0
+    finally:
+        await listener.stop()
+
+
+async def test_a_waiter_gives_up_at_its_timeout_with_the_pending_saga(harness: Harness) -> None:
+    transfer_id = await started_id(harness)
+    saga = await wait_for_final(
+        harness.ctx, FinalWaiters(), transfer_id, timeout_s=0.3, recheck_s=0.1
+    )
+    assert saga is not None
+    assert saga.status.value == "pending"
+
+
+async def test_listing_a_wallet_pages_newest_first_on_both_sides(harness: Harness) -> None:
+    other = wallet_on_shard(1)
+    ids = []
+    for n in range(5):
+        harness.clock.advance(1)
+        if n % 2:
+            changes = {"source_wallet_id": DESTINATION, "destination_wallet_id": SOURCE}
+        else:
+            changes = {}
+        ids.append(await started_id(harness, key=f"k{n}", **changes))
+    await started_id(harness, key="elsewhere", source_wallet_id=other)
+
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page = await list_transfers(harness.ctx, wallet_id=SOURCE, limit=2, cursor=cursor)
+        seen += [transfer.id for transfer in page.items]
+        if page.next_cursor is None:
+            break
+        # A transfer arriving meanwhile does not shift the pages.
+        harness.clock.advance(1)
+        await started_id(harness, key=f"new-{len(seen)}")
+        cursor = page.next_cursor
+    assert seen == list(reversed(ids))
+    assert (await get_transfer(harness.ctx, ids[0])).amount == 1500
+    with pytest.raises(NotFound):
+        await get_transfer(harness.ctx, "trf_" + "f" * 32)
+    with pytest.raises(NotFound):
+        await get_transfer(harness.ctx, "not-an-id")
+
+
+async def test_integrity_figures(harness: Harness) -> None:
+    in_flight = await started_id(harness, key="a", amount=700)
+    done = await started_id(harness, key="b", amount=50)
+    stuck = await started_id(harness, key="c")
+    await handle_replies(harness.ctx, tried(in_flight, debit=True, credit=True))
+    await handle_replies(harness.ctx, confirmed(in_flight)[:1])
+    await handle_replies(harness.ctx, tried(done, debit=False, code="insufficient_funds"))
+    await handle_replies(harness.ctx, cancelled(done))
+    harness.clock.advance(30 + 11)
+
+    report = await check_sagas(harness.ctx, [done, in_flight, "trf_" + "1" * 32])
+
+    assert report.pending == 2
+    # Past its deadline by twice the redrive interval, confirming or not, is stuck.
+    assert set(report.stuck) == {stuck, in_flight}
+    assert report.final_with_active_legs == [done]
+    assert report.in_flight == {"USD": 700}

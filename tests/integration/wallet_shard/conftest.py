@@ -1,0 +1,89 @@
+"""The shard's handlers on a fresh database of the session's PostgreSQL, with an outbox the test
+reads (no Kafka: the relay is a counter of wake-ups)."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import orjson
+import pytest
+from wallet_shard.bootstrap import MIGRATIONS
+from wallet_shard.service_layer.context import ShardContext
+from wallet_shard.service_layer.unit_of_work import UnitOfWork
+from wallet_shared.db import apply_migrations, create_pool
+from wallet_shared.messages import TransferMessage, decode_transfer_message
+from wallet_shared.routing import ShardMap
+from wallet_shared.topics import Topics
+
+SHARD_ID = 0
+SHARDS = ShardMap.even(2)
+TOPICS = Topics(prefix="ts.")
+
+
+@dataclass
+class RelayWakes:
+    """Counts the unit of work's calls to wake the outbox relay."""
+
+    calls: int = 0
+
+    def wake(self) -> None:
+        self.calls += 1
+
+
+@dataclass(frozen=True)
+class OutboxRecord:
+    topic: str
+    key: str
+    value: bytes
+    headers: dict[str, str]
+
+    def message(self) -> TransferMessage:
+        return decode_transfer_message(self.value)
+
+    def event(self) -> dict[str, Any]:
+        body: dict[str, Any] = orjson.loads(self.value)
+        return body
+
+
+@dataclass
+class Shard:
+    pool: asyncpg.Pool
+    uow: UnitOfWork
+    context: ShardContext
+    wakes: RelayWakes
+
+    async def take_outbox(self) -> list[OutboxRecord]:
+        """Everything queued since the last call, in order (then removed, as the relay would)."""
+        rows = await self.pool.fetch(
+            "DELETE FROM outbox RETURNING id, topic, key, value, headers::text AS headers"
+        )
+        return [
+            OutboxRecord(
+                row["topic"], row["key"], bytes(row["value"]), orjson.loads(row["headers"])
+            )
+            for row in sorted(rows, key=lambda row: row["id"])
+        ]
+
+
+def users_of_shard(shard: int) -> list[str]:
+    """User ids whose bucket belongs to `shard` (deterministic, so failures reproduce)."""
+    candidates = (f"user-{n}" for n in itertools.count())
+    return list(itertools.islice((u for u in candidates if SHARDS.shard_for_user(u) == shard), 50))
+
+
+@pytest.fixture
+async def shard(database_dsn: str) -> AsyncIterator[Shard]:
+    pool = await create_pool(database_dsn, min_size=2, max_size=12)
+    try:
+        await apply_migrations(pool, package=MIGRATIONS)
+        wakes = RelayWakes()
+        context = ShardContext(
+            shard_id=SHARD_ID, shard_map=SHARDS, topics=TOPICS, max_amount=10**15
+        )
+        yield Shard(pool=pool, uow=UnitOfWork(pool=pool, relay=wakes), context=context, wakes=wakes)
+    finally:
+        await pool.close()

@@ -1,0 +1,339 @@
+"""Small honest fakes of the gateway's backends: wallet shards and the transfer coordinator,
+speaking the internal HTTP contract of docs/internals.md through an `httpx.MockTransport`.
+
+They keep real state (wallets, balances, idempotency records, transfers) so that tests check
+behaviour, not calls; every request they receive is recorded for the header assertions.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import jwt
+import orjson
+from gateway.settings import GatewaySettings
+from wallet_shared.errors import WalletError
+from wallet_shared.ids import bucket_of_user, new_transfer_id, new_wallet_id
+from wallet_shared.pagination import (
+    decode_cursor,
+    encode_cursor,
+    parse_time_position,
+    time_position,
+)
+from wallet_shared.problems import PROBLEM_MEDIA_TYPE, problem_body
+from wallet_shared.routing import ShardMap
+
+COORDINATOR_URL = "http://coordinator.test"
+EPOCH = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+def shard_url(shard: int) -> str:
+    return f"http://shard-{shard}.test"
+
+
+def problem(
+    code: str,
+    detail: str,
+    *,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> httpx.Response:
+    body = problem_body(code, detail, errors=errors)
+    return httpx.Response(
+        body["status"],
+        content=orjson.dumps(body),
+        headers={"content-type": PROBLEM_MEDIA_TYPE, **(headers or {})},
+    )
+
+
+def json_reply(status: int, body: Any, *, headers: dict[str, str] | None = None) -> httpx.Response:
+    return httpx.Response(
+        status,
+        content=orjson.dumps(body),
+        headers={"content-type": "application/json", **(headers or {})},
+    )
+
+
+class FakeClock:
+    """Monotonic seconds that move only when a test says so."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@dataclass
+class FakeShard:
+    """A wallet shard: wallets with balances, transactions, idempotency records."""
+
+    shard: int
+    ticks: Callable[[], datetime]
+    wallets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    transactions: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    idempotency: dict[tuple[str, str], httpx.Response] = field(default_factory=dict)
+    integrity: dict[str, Any] = field(
+        default_factory=lambda: {
+            "currencies": {},
+            "problems": [],
+            "active_hold_transfer_ids": [],
+            "pending_credit_transfer_ids": [],
+        }
+    )
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        parts = request.url.path.strip("/").split("/")
+        scope = request.headers.get("x-owner-scope")
+        try:
+            return self._route(request, parts, scope)
+        except WalletError as error:
+            return problem(error.code, error.detail, errors=error.errors)
+
+    def _route(self, request: httpx.Request, parts: list[str], scope: str | None) -> httpx.Response:
+        method = request.method
+        if parts == ["internal", "integrity"] and method == "GET":
+            return json_reply(200, self.integrity)
+        if parts == ["internal", "wallets"]:
+            if method == "POST":
+                return self._create(orjson.loads(request.content))
+            return self._list(request.url.params, scope)
+        if len(parts) >= 3 and parts[:2] == ["internal", "wallets"]:
+            wallet = self.wallets.get(parts[2])
+            if wallet is None or (scope is not None and wallet["user_id"] != scope):
+                return problem("not_found", "No such wallet.")
+            return self._wallet_route(request, wallet, parts[3:])
+        return problem("not_found", "No such route.")
+
+    def _wallet_route(
+        self, request: httpx.Request, wallet: dict[str, Any], rest: list[str]
+    ) -> httpx.Response:
+        if not rest and request.method == "GET":
+            return json_reply(200, wallet)
+        if rest in (["deposits"], ["withdrawals"]):
+            return self._idempotent(request, lambda: self._move(request, wallet, rest[0]))
+        if rest in (["freeze"], ["unfreeze"], ["close"]):
+            wallet["status"] = {"freeze": "frozen", "unfreeze": "active", "close": "closed"}[
+                rest[0]
+            ]
+            return json_reply(200, wallet)
+        if rest == ["transactions"]:
+            items = self.transactions.get(wallet["id"], [])[::-1]
+            return json_reply(200, {"items": items, "next_cursor": None})
+        return problem("not_found", "No such route.")
+
+    def _create(self, body: dict[str, Any]) -> httpx.Response:
+        created_at = self.ticks().isoformat()
+        wallet = {
+            "id": new_wallet_id(bucket_of_user(body["user_id"])),
+            "user_id": body["user_id"],
+            "currency": body["currency"],
+            "label": body["label"],
+            "status": "active",
+            "balance": "0",
+            "available_balance": "0",
+            "frozen_balance": "0",
+            "created_at": created_at,
+            "updated_at": created_at,
+        }
+        self.wallets[wallet["id"]] = wallet
+        return json_reply(201, wallet)
+
+    def _list(self, params: httpx.QueryParams, scope: str | None) -> httpx.Response:
+        owner = params.get("user_id")
+        wallets = [
+            w
+            for w in self.wallets.values()
+            if (owner is None or w["user_id"] == owner) and (scope is None or w["user_id"] == scope)
+        ]
+        wallets.sort(key=lambda w: (datetime.fromisoformat(w["created_at"]), w["id"]), reverse=True)
+        if "cursor" in params:
+            position = parse_time_position(decode_cursor(params["cursor"], arity=2))
+            wallets = [
+                w for w in wallets if (datetime.fromisoformat(w["created_at"]), w["id"]) < position
+            ]
+        limit = int(params.get("limit", "50"))
+        page = wallets[:limit]
+        next_cursor = None
+        if len(wallets) > limit:
+            last = page[-1]
+            next_cursor = encode_cursor(
+                time_position(datetime.fromisoformat(last["created_at"]), last["id"])
+            )
+        return json_reply(200, {"items": page, "next_cursor": next_cursor})
+
+    def _idempotent(
+        self, request: httpx.Request, operation: Callable[[], httpx.Response]
+    ) -> httpx.Response:
+        key = (request.headers["x-caller-id"], request.headers["idempotency-key"])
+        stored = self.idempotency.get(key)
+        if stored is not None:
+            return httpx.Response(
+                stored.status_code,
+                content=stored.content,
+                headers={**stored.headers, "Idempotent-Replayed": "true"},
+            )
+        response = operation()
+        self.idempotency[key] = response
+        return response
+
+    def _move(self, request: httpx.Request, wallet: dict[str, Any], kind: str) -> httpx.Response:
+        body = orjson.loads(request.content)
+        amount = body["amount"]
+        assert isinstance(amount, int), "the gateway forwards amounts as integers"
+        balance = int(wallet["balance"])
+        if kind == "withdrawals" and amount > balance:
+            return problem("insufficient_funds", "The wallet holds too little.")
+        balance += amount if kind == "deposits" else -amount
+        wallet["balance"] = wallet["available_balance"] = str(balance)
+        transaction = {
+            "id": "txn_" + wallet["id"][4:],
+            "wallet_id": wallet["id"],
+            "type": "deposit" if kind == "deposits" else "withdrawal",
+            "amount": str(amount),
+            "balance_after": str(balance),
+            "reference": body.get("reference"),
+            "transfer_id": None,
+            "metadata": body.get("metadata"),
+            "created_at": self.ticks().isoformat(),
+        }
+        self.transactions.setdefault(wallet["id"], []).append(transaction)
+        return json_reply(201, transaction)
+
+
+@dataclass
+class FakeCoordinator:
+    """The transfer coordinator: stores transfers; `?wait=` completes them at once."""
+
+    ticks: Callable[[], datetime]
+    transfers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    integrity: dict[str, Any] = field(
+        default_factory=lambda: {
+            "pending": 0,
+            "stuck": [],
+            "final_with_active_legs": [],
+            "in_flight": {},
+        }
+    )
+    integrity_requests: list[Any] = field(default_factory=list)
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        parts = request.url.path.strip("/").split("/")
+        if parts == ["internal", "integrity"] and request.method == "POST":
+            self.integrity_requests.append(orjson.loads(request.content))
+            return json_reply(200, self.integrity)
+        if parts == ["internal", "transfers"] and request.method == "POST":
+            return self._create(request)
+        if parts == ["internal", "transfers"]:
+            wallet_id = request.url.params["wallet_id"]
+            items = [
+                t
+                for t in self.transfers.values()
+                if wallet_id in (t["source_wallet_id"], t["destination_wallet_id"])
+            ]
+            return json_reply(200, {"items": items[::-1], "next_cursor": None})
+        if len(parts) == 3 and parts[:2] == ["internal", "transfers"]:
+            transfer = self.transfers.get(parts[2])
+            if transfer is None:
+                return problem("not_found", "No such transfer.")
+            return json_reply(200, transfer)
+        return problem("not_found", "No such route.")
+
+    def _create(self, request: httpx.Request) -> httpx.Response:
+        body = orjson.loads(request.content)
+        waited = "wait" in request.url.params
+        now = self.ticks().isoformat()
+        transfer = {
+            "id": new_transfer_id(),
+            "source_wallet_id": body["source_wallet_id"],
+            "destination_wallet_id": body["destination_wallet_id"],
+            "amount": str(body["amount"]),
+            "currency": body["currency"],
+            "description": body["description"],
+            "status": "completed" if waited else "pending",
+            "failure_code": None,
+            "created_at": now,
+            "updated_at": now,
+        }
+        self.transfers[transfer["id"]] = transfer
+        return json_reply(200 if waited else 202, transfer)
+
+
+class FakeCluster:
+    """Every backend of a gateway, reachable through one mock transport."""
+
+    def __init__(self, shard_count: int = 2) -> None:
+        moments = itertools.count()
+        self._ticks = lambda: EPOCH + timedelta(milliseconds=next(moments))
+        self.shard_map = ShardMap.even(shard_count)
+        self.shards = [FakeShard(shard, self._ticks) for shard in range(shard_count)]
+        self.coordinator = FakeCoordinator(self._ticks)
+        self.requests: list[httpx.Request] = []
+        self.down: set[str] = set()
+        """Hosts that refuse connections."""
+
+    @property
+    def shard_urls(self) -> str:
+        return ",".join(shard_url(shard) for shard in range(len(self.shards)))
+
+    def transport(self) -> httpx.MockTransport:
+        return httpx.MockTransport(self._handle)
+
+    def shard_of(self, user_id: str) -> FakeShard:
+        return self.shards[self.shard_map.shard_for_user(user_id)]
+
+    def add_wallet(self, user_id: str, currency: str = "USD", balance: int = 0) -> dict[str, Any]:
+        shard = self.shard_of(user_id)
+        created = shard._create({"user_id": user_id, "currency": currency, "label": None})
+        wallet = shard.wallets[orjson.loads(created.content)["id"]]
+        wallet["balance"] = wallet["available_balance"] = str(balance)
+        return dict(wallet)
+
+    def requests_to(self, host_prefix: str) -> list[httpx.Request]:
+        return [r for r in self.requests if r.url.host.startswith(host_prefix)]
+
+    def _handle(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        host = request.url.host
+        if host in self.down:
+            raise httpx.ConnectError("connection refused", request=request)
+        if request.url.path == "/health/ready":
+            return json_reply(200, {"status": "ok"})
+        if host == "coordinator.test":
+            return self.coordinator.handle(request)
+        shard = int(host.removeprefix("shard-").removesuffix(".test"))
+        return self.shards[shard].handle(request)
+
+
+SECRET = "unit-test-secret-long-enough-for-hs256-and-for-the-hs512-confusion-case"
+
+
+def make_settings(cluster: FakeCluster, **overrides: Any) -> GatewaySettings:
+    values: dict[str, Any] = {
+        "shard_count": len(cluster.shards),
+        "shard_urls": cluster.shard_urls,
+        "coordinator_url": COORDINATOR_URL,
+        "jwt_secret": SECRET,
+        "rate_limit_per_s": 1000,
+        "rate_limit_burst": 1000,
+    }
+    values.update(overrides)
+    return GatewaySettings(**values)
+
+
+def bearer(sub: str = "alice", role: str | None = "user", **claims: Any) -> dict[str, str]:
+    """An Authorization header with an HS256 token of the unit-test secret."""
+    payload: dict[str, Any] = {"sub": sub, "exp": int(time.time()) + 300}
+    if role is not None:
+        payload["role"] = role
+    payload.update(claims)
+    return {"Authorization": f"Bearer {jwt.encode(payload, SECRET, algorithm='HS256')}"}

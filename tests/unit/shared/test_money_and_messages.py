@@ -1,0 +1,148 @@
+"""Amounts are whole minor units; messages survive the wire and refuse what they do not know."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import ValidationError
+from wallet_shared.errors import ValidationFailed
+from wallet_shared.messages import (
+    COMMAND_FOR,
+    MESSAGE_TYPES,
+    CancelCredit,
+    DebitTried,
+    EventType,
+    Leg,
+    Step,
+    TryDebit,
+    UndecodableMessage,
+    decode_transfer_message,
+    encode_public_event,
+    encode_transfer_message,
+    reply_to,
+)
+from wallet_shared.money import InvalidAmount, parse_amount, parse_currency
+from wallet_shared.pagination import decode_cursor, encode_cursor
+from wallet_shared.schemas import Deposit, Wallet
+
+
+@given(st.integers(min_value=1, max_value=10**15))
+def test_amounts_as_integers_or_digit_strings(value: int) -> None:
+    assert parse_amount(value) == value
+    assert parse_amount(str(value)) == value
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [0, -1, 10**15 + 1, 1.5, 10.0, "1.5", "-5", "+5", " 5", "1e3", "", "abc", True, None, [1]],
+)
+def test_anything_else_is_not_an_amount(raw: object) -> None:
+    with pytest.raises(InvalidAmount):
+        parse_amount(raw)
+
+
+def test_currencies_are_iso_4217() -> None:
+    assert parse_currency("EUR") == "EUR"
+    for raw in ["usd", "US", "USDD", "ZZZ", 840, None]:
+        with pytest.raises(ValueError, match="ISO 4217"):
+            parse_currency(raw)
+
+
+def test_request_models_reject_floats_and_responses_write_digit_strings() -> None:
+    assert Deposit.model_validate({"amount": "250"}).amount == 250
+    with pytest.raises(ValidationError):
+        Deposit.model_validate({"amount": 2.5})
+    wallet = Wallet(
+        id="w",
+        user_id="u",
+        currency="USD",
+        label=None,
+        status="active",
+        balance=2**60,
+        available_balance=2**60,
+        frozen_balance=0,
+        created_at="2026-01-01T00:00:00Z",
+        updated_at="2026-01-01T00:00:00Z",  # type: ignore[arg-type]
+    )
+    body = orjson.loads(wallet.model_dump_json())
+    assert body["balance"] == str(2**60)
+    assert body["frozen_balance"] == "0"
+
+
+def test_transfer_messages_round_trip_with_headers() -> None:
+    command = TryDebit(
+        transfer_id="trf_1", wallet_id="wlt_1", amount=500, currency="USD", trace_id="t1"
+    )
+    record = encode_transfer_message(
+        command, topic="p.wallet.shard-0.commands", key=command.wallet_id
+    )
+    assert decode_transfer_message(record.value) == command
+    headers = dict(record.kafka_headers())
+    assert headers["message_type"] == b"TryDebit"
+    assert headers["transfer_id"] == b"trf_1"
+    assert headers["step"] == b"try"
+    assert headers["trace_id"] == b"t1"
+
+
+def test_every_command_has_its_reply() -> None:
+    for (step, leg), command_cls in COMMAND_FOR.items():
+        command = command_cls(transfer_id="trf_1", wallet_id="w", amount=1, currency="USD")
+        fields = {"ok": True} if step is Step.TRY else {}
+        reply = reply_to(command, **fields)
+        assert (reply.step, reply.leg, reply.transfer_id) == (step, leg, "trf_1")
+    assert len(MESSAGE_TYPES) == 12
+
+
+def test_a_failed_try_carries_its_code() -> None:
+    command = TryDebit(transfer_id="trf_2", wallet_id="w", amount=1, currency="USD")
+    reply = reply_to(command, ok=False, failure_code="insufficient_funds")
+    assert isinstance(reply, DebitTried)
+    decoded = decode_transfer_message(encode_transfer_message(reply, topic="t", key="k").value)
+    assert decoded == reply
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        None,
+        b"not json",
+        b"[]",
+        b'{"message_type": "Nope"}',
+        b'{"message_type": "TryDebit", "version": 2}',
+        b'{"message_type": "TryDebit", "version": 1, "step": "cancel", "leg": "debit"}',
+        b'{"message_type": "TryDebit", "version": 1, "step": "try", "leg": "debit", "transfer_id": "t"}',
+    ],
+)
+def test_undecodable_records_are_refused(value: bytes | None) -> None:
+    with pytest.raises(UndecodableMessage):
+        decode_transfer_message(value)
+
+
+def test_cancel_is_a_command_for_the_credit_leg() -> None:
+    assert (CancelCredit.step, CancelCredit.leg) == (Step.CANCEL, Leg.CREDIT)
+
+
+def test_public_events_are_keyed_by_wallet_and_unique() -> None:
+    first = encode_public_event(
+        EventType.TRANSACTION_POSTED, {"id": "txn"}, topic="e", wallet_id="w1"
+    )
+    second = encode_public_event(
+        EventType.TRANSACTION_POSTED, {"id": "txn"}, topic="e", wallet_id="w1"
+    )
+    body = orjson.loads(first.value)
+    assert first.key == "w1"
+    assert body["event_type"] == "transaction.posted"
+    assert body["transaction"] == {"id": "txn"}
+    assert body["occurred_at"].endswith("Z")
+    assert body["event_id"] != orjson.loads(second.value)["event_id"]
+    assert first.headers["event_type"] == "transaction.posted"
+
+
+def test_cursors_round_trip_and_refuse_tampering() -> None:
+    cursor = encode_cursor(["2026-01-01T00:00:00+00:00", "wlt_x"])
+    assert decode_cursor(cursor, arity=2) == ["2026-01-01T00:00:00+00:00", "wlt_x"]
+    for bad in ["", "!!!", encode_cursor([1]), encode_cursor([True, "x"]), "a" * 600]:
+        with pytest.raises(ValidationFailed):
+            decode_cursor(bad, arity=2)

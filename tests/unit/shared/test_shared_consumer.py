@@ -1,0 +1,157 @@
+"""How the batch consumer sorts failures (no broker needed: `process` is the batch logic), and
+what a dead letter carries."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+from wallet_shared.dead_letters import dead_letter_message
+from wallet_shared.errors import TransientError
+from wallet_shared.kafka import BatchConsumer, ConsumedRecord
+from wallet_shared.messages import UndecodableMessage
+
+
+class RecordingDeadLetters:
+    """Stands in for DeadLetterStore: remembers what it was given."""
+
+    def __init__(self) -> None:
+        self.added: list[tuple[ConsumedRecord, str, int]] = []
+
+    async def add(self, record: ConsumedRecord, *, error: str, attempts: int) -> None:
+        self.added.append((record, error, attempts))
+
+
+class Ledger:
+    """A handler that books text messages, refusing the ones it is told to."""
+
+    def __init__(self, *, poison: set[str] | None = None, transient_failures: int = 0) -> None:
+        self.poison = poison or set()
+        self.transient_failures = transient_failures
+        self.calls: list[list[str]] = []
+        self.booked: list[str] = []
+
+    async def handle(self, messages: Sequence[str]) -> None:
+        self.calls.append(list(messages))
+        if self.transient_failures:
+            self.transient_failures -= 1
+            raise TransientError("connection lost")
+        if self.poison.intersection(messages):
+            raise ValueError("cannot book")
+        self.booked.extend(messages)
+
+
+def decode(value: bytes | None) -> str:
+    if not value or not value.startswith(b"m"):
+        raise UndecodableMessage("not ours")
+    return value.decode()
+
+
+def records(*values: bytes) -> list[ConsumedRecord]:
+    return [
+        ConsumedRecord(
+            topic="wallet.shard-0.commands",
+            partition=0,
+            offset=offset,
+            key=b"wlt_1",
+            value=value,
+            headers=(("transfer_id", b"trf_1"), ("message_type", b"TryDebit")),
+        )
+        for offset, value in enumerate(values)
+    ]
+
+
+def consumer(ledger: Ledger, dead: RecordingDeadLetters, **options: Any) -> BatchConsumer[str]:
+    return BatchConsumer(
+        bootstrap="127.0.0.1:1",
+        topic="wallet.shard-0.commands",
+        group_id="shard-0",
+        service="unit",
+        decode=decode,
+        handle_batch=ledger.handle,
+        dead_letters=dead,  # type: ignore[arg-type]
+        retry_base_s=0.001,
+        retry_cap_s=0.002,
+        **options,
+    )
+
+
+async def test_a_good_batch_is_handled_in_one_call() -> None:
+    ledger, dead = Ledger(), RecordingDeadLetters()
+    await consumer(ledger, dead).process(records(b"m1", b"m2", b"m3"))
+    assert ledger.calls == [["m1", "m2", "m3"]]
+    assert dead.added == []
+
+
+async def test_transient_failures_retry_the_whole_batch() -> None:
+    ledger, dead = Ledger(transient_failures=3), RecordingDeadLetters()
+    await consumer(ledger, dead, max_attempts=2).process(records(b"m1", b"m2"))
+    assert ledger.calls == [["m1", "m2"]] * 4
+    assert ledger.booked == ["m1", "m2"]
+    assert dead.added == []
+
+
+async def test_a_poison_message_is_isolated_and_dead_lettered_after_its_attempts() -> None:
+    ledger, dead = Ledger(poison={"m2"}), RecordingDeadLetters()
+    await consumer(ledger, dead, max_attempts=3).process(records(b"m1", b"m2", b"m3"))
+    assert ledger.booked == ["m1", "m3"]
+    assert ledger.calls.count(["m2"]) == 3
+    [(record, error, attempts)] = dead.added
+    assert (record.offset, attempts) == (1, 3)
+    assert "cannot book" in error
+
+
+async def test_transient_failures_in_isolation_do_not_count_as_attempts() -> None:
+    ledger, dead = Ledger(poison={"m1"}), RecordingDeadLetters()
+    calls = 0
+
+    async def flaky_then_poisoned(messages: Sequence[str]) -> None:
+        nonlocal calls
+        calls += 1
+        if len(messages) == 1 and calls in (3, 4):
+            raise TransientError("connection lost")
+        await ledger.handle(messages)
+
+    batch = consumer(ledger, dead, max_attempts=2)
+    batch._handle_batch = flaky_then_poisoned
+    await batch.process(records(b"m1", b"m2"))
+    assert [attempts for _, _, attempts in dead.added] == [2]
+    assert ledger.booked == ["m2"]
+
+
+async def test_an_undecodable_message_is_dead_lettered_at_once_and_never_handled() -> None:
+    ledger, dead = Ledger(), RecordingDeadLetters()
+    await consumer(ledger, dead).process(records(b"m1", b"junk", b"m3"))
+    assert ledger.calls == [["m1", "m3"]]
+    [(record, error, attempts)] = dead.added
+    assert (record.value, attempts) == (b"junk", 1)
+    assert error.startswith("undecodable")
+
+
+def test_limits_are_checked_up_front() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        consumer(Ledger(), RecordingDeadLetters(), max_attempts=0)
+
+
+def test_a_dead_letter_carries_its_origin_and_failure() -> None:
+    [record] = records(b"m1")
+    message = dead_letter_message(record, error="ValueError('cannot book')", attempts=5)
+    assert message.topic == "wallet.shard-0.commands.dlq"
+    assert (message.key, message.value) == ("wlt_1", b"m1")
+    assert message.headers == {
+        "transfer_id": "trf_1",
+        "message_type": "TryDebit",
+        "error": "ValueError('cannot book')",
+        "attempts": "5",
+        "origin_topic": "wallet.shard-0.commands",
+        "origin_partition": "0",
+        "origin_offset": "0",
+    }
+
+
+async def test_a_lone_message_gets_exactly_its_attempts() -> None:
+    ledger, dead = Ledger(poison={"m1"}), RecordingDeadLetters()
+    await consumer(ledger, dead, max_attempts=4).process(records(b"m1"))
+    assert ledger.calls == [["m1"]] * 4
+    assert [attempts for _, _, attempts in dead.added] == [4]

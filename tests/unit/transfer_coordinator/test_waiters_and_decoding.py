@@ -1,0 +1,58 @@
+"""The in-process pieces around the saga: the registry of waiting requests, and what the reply
+consumer accepts."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from transfer_coordinator.entrypoints.replies import decode_reply
+from transfer_coordinator.service_layer.waiting import FinalWaiters
+from wallet_shared.messages import (
+    CreditTried,
+    TryDebit,
+    UndecodableMessage,
+    encode_transfer_message,
+)
+
+TRF = "trf_" + "b" * 32
+WALLET = "wlt_001" + "c" * 32
+
+
+async def test_an_announcement_wakes_every_waiter_of_that_transfer_only() -> None:
+    waiters = FinalWaiters()
+    with waiters.watch(TRF) as first, waiters.watch(TRF) as second, waiters.watch("other") as other:
+        assert len(waiters) == 3
+        waiters.announce(TRF)
+        waiters.announce(TRF)  # twice is harmless
+        assert first.done()
+        assert second.done()
+        assert not other.done()
+        waiters.announce_all()
+        assert other.done()
+    assert len(waiters) == 0
+
+
+async def test_announcing_nobody_is_harmless() -> None:
+    waiters = FinalWaiters()
+    waiters.announce(TRF)
+    with waiters.watch(TRF) as woken:
+        await asyncio.sleep(0)
+        assert not woken.done()
+
+
+def test_replies_decode() -> None:
+    reply = CreditTried(transfer_id=TRF, wallet_id=WALLET, ok=False, failure_code="x")
+    record = encode_transfer_message(reply, topic="t", key=TRF)
+
+    assert decode_reply(record.value) == reply
+
+
+def test_a_command_on_the_reply_topic_is_refused() -> None:
+    command = TryDebit(transfer_id=TRF, wallet_id=WALLET, amount=1, currency="USD")
+    record = encode_transfer_message(command, topic="t", key=TRF)
+
+    with pytest.raises(UndecodableMessage, match="not a reply"):
+        decode_reply(record.value)
+    with pytest.raises(UndecodableMessage):
+        decode_reply(b"{not json")
