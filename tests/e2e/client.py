@@ -16,8 +16,6 @@ from contextlib import asynccontextmanager
 from typing import Any, Literal
 
 import httpx
-import pytest_asyncio
-from wallet_devtools.cluster import WalletCluster
 from wallet_shared.routing import ShardMap
 
 Json = dict[str, Any]
@@ -255,10 +253,3 @@ async def open_gateway(base_url: str, mint: TokenMinter) -> AsyncIterator[Gatewa
     timeout = httpx.Timeout(60.0)
     async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=timeout) as http:
         yield Gateway(http, mint)
-
-
-@pytest_asyncio.fixture
-async def gw(cluster: WalletCluster) -> AsyncIterator[Gateway]:
-    """The gateway of this test's cluster (a pytest fixture; tests/e2e/conftest.py imports it)."""
-    async with open_gateway(cluster.gateway_url, cluster.token) as gateway:
-        yield gateway

@@ -41,12 +41,7 @@ async def _crash_during_workload(
     finally:
         workload.cancel()
 
-    print("RETRIED", [(o.attempts, o.unavailable_answers) for o in outcomes if o.attempts > 1])
-    pending_at_settle = [o.transfer_id for o in outcomes if o.transfer_id]
-    print("ACCEPTED", len(pending_at_settle))
     await settle(gw.admin(), outcomes)
-    from collections import Counter
-    print("FINAL", Counter((o.final or {}).get("failure_code") or (o.final or {}).get("status") or o.refused_code for o in outcomes))
     endings = await check_books(gw, accounts, outcomes)
     assert sum(endings.values()) == 80
 

@@ -45,8 +45,8 @@ EXPORTED_METRICS = frozenset(
         "wallet_ledger_postings_total",
     }
 )
-# Alert rules may also use Prometheus' own `up`, and the integrity gauge proposed for a
-# scheduled integrity check (not exported yet; its alert documents the name).
+# Alert rules may also use Prometheus' own `up`, and the gateway's integrity gauge, set by each
+# run of the integrity check.
 ALERTABLE_METRICS = EXPORTED_METRICS | {"up", "wallet_integrity_consistent"}
 _HISTOGRAM_SERIES = re.compile(r"_(bucket|sum|count)$")
 

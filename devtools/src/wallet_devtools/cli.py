@@ -1,4 +1,4 @@
-"""The `wallet` command: `wallet run` (what `make run` runs) and `wallet token`.
+"""The `wallet` command: `wallet run` (what `make run` runs), `wallet token`, `wallet bench`.
 
 This is the only module of the package that reads the environment; everything below it takes
 its settings as arguments.
@@ -16,6 +16,7 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from wallet_devtools import bench
 from wallet_devtools.cluster import WalletCluster
 from wallet_devtools.kafka import KAFKA_VERSION, KafkaBroker, install_kafka, kafka_installed
 from wallet_devtools.layout import MANAGED_ENV
@@ -29,7 +30,10 @@ _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `wallet` console script."""
-    args = _parser(os.environ).parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["bench"]:  # its own options and --help
+        return bench.main(arguments[1:])
+    args = _parser(os.environ).parse_args(arguments)
     if args.command == "token":
         return _print_token(args)
     return asyncio.run(_run(args, os.environ))
@@ -48,6 +52,7 @@ def _parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     run.add_argument("--state-dir", type=Path, default=RUN_DIR, help="data and logs folder")
     run.add_argument("--topic-prefix", default=env.get("WALLET_TOPIC_PREFIX", ""))
     run.add_argument("--log-format", default=env.get("WALLET_LOG_FORMAT", "console"))
+    commands.add_parser("bench", help="measure transfers and balance reads end to end")
     token = commands.add_parser("token", help="print a JWT the local gateway accepts")
     token.add_argument("--sub", required=True, help="user id (the token's subject)")
     token.add_argument("--role", choices=ROLES, default="user")

@@ -64,7 +64,7 @@ def test_request_models_reject_floats_and_responses_write_digit_strings() -> Non
         available_balance=2**60,
         frozen_balance=0,
         created_at="2026-01-01T00:00:00Z",
-        updated_at="2026-01-01T00:00:00Z",  # type: ignore[arg-type]
+        updated_at="2026-01-01T00:00:00Z",
     )
     body = orjson.loads(wallet.model_dump_json())
     assert body["balance"] == str(2**60)

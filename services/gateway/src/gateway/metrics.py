@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 BACKEND_REQUEST_DURATION = Histogram(
     "wallet_gateway_backend_request_duration_seconds",
@@ -20,4 +20,8 @@ RATE_LIMITED = Counter(
 )
 AUTH_FAILURES = Counter(
     "wallet_gateway_auth_failures_total", "Requests refused for a missing or invalid bearer token"
+)
+INTEGRITY_CONSISTENT = Gauge(
+    "wallet_integrity_consistent",
+    "Outcome of the last integrity check (1 consistent, 0 not); set by GET /v1/admin/integrity",
 )

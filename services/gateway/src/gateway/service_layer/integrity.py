@@ -12,6 +12,7 @@ from gateway.adapters.integrity_wire import coordinator_part, coordinator_reques
 from gateway.auth import Principal
 from gateway.domain.integrity import build_report, transfers_with_active_legs
 from gateway.domain.roles import require_role
+from gateway.metrics import INTEGRITY_CONSISTENT
 
 
 async def check_integrity(backends: Backends, caller: Principal) -> IntegrityReport:
@@ -35,4 +36,6 @@ async def check_integrity(backends: Backends, caller: Principal) -> IntegrityRep
     coordinator = coordinator_part(
         expect_json(reply, backend=COORDINATOR), asked=frozenset(open_transfers)
     )
-    return build_report(shards, coordinator, checked_at=datetime.now(UTC))
+    report = build_report(shards, coordinator, checked_at=datetime.now(UTC))
+    INTEGRITY_CONSISTENT.set(1 if report.consistent else 0)
+    return report
