@@ -240,6 +240,7 @@ async def check_integrity(api: Api, *, wallets_total: int, currency: str = "USD"
         "difference": "0",
     }, report
     assert all(c["difference"] == "0" for c in report["currencies"].values()), report
-    assert len(report["shards"]) >= 2, report  # one part per shard (and maybe the coordinator)
+    assert [s["shard"] for s in report["shards"]] == ["shard-0", "shard-1"], report
+    assert report["coordinator"] == {"consistent": True, "problems": []}, report
     assert all((s["consistent"], s["problems"]) == (True, []) for s in report["shards"]), report
     return report

@@ -131,11 +131,19 @@ class ShardIntegrity(BaseModel):
     problems: list[str]
 
 
+class ComponentIntegrity(BaseModel):
+    """Checks that belong to no single shard (the coordinator's sagas)."""
+
+    consistent: bool
+    problems: list[str]
+
+
 class IntegrityReport(BaseModel):
     consistent: bool
     checked_at: datetime
     currencies: dict[str, CurrencyIntegrity]
     shards: list[ShardIntegrity]
+    coordinator: ComponentIntegrity
 
 
 class ProblemDetail(BaseModel):

@@ -38,7 +38,8 @@ def test_deposits_withdrawals_and_a_finished_transfer_balance_out() -> None:
     usd = report.currencies["USD"]
     assert (usd.wallets_total, usd.in_flight, usd.external_net, usd.difference) == (930, 0, 930, 0)
     assert report.consistent
-    assert [s.shard for s in report.shards] == ["shard-0", "shard-1", "coordinator"]
+    assert [s.shard for s in report.shards] == ["shard-0", "shard-1"]
+    assert report.coordinator.consistent
 
 
 def test_money_in_flight_is_accounted_for() -> None:
@@ -102,12 +103,12 @@ def test_coordinator_problems() -> None:
         stuck_transfer_ids=("trf_a",),
         final_with_active_legs=("trf_b",),
     )
-    report = build_report([shard(0)], coordinator, checked_at=NOW)
-    problems = report.shards[-1].problems
-    assert problems == [
-        "transfer trf_a is not final past its deadline",
-        "transfer trf_b is final but still has an active hold or pending credit",
-    ]
+    holding = ShardIntegrityPart(
+        shard=0, currencies={}, active_hold_transfer_ids=frozenset({"trf_b", "trf_c"})
+    )
+    report = build_report([holding], coordinator, checked_at=NOW)
+    assert report.coordinator.problems == ["transfer trf_a is not final past its deadline"]
+    assert report.shards[0].problems == ["transfer trf_b is final but its hold is still open here"]
     assert not report.consistent
 
 
@@ -116,7 +117,7 @@ def test_clearing_money_without_any_transfer_in_flight_is_a_problem() -> None:
     parts = [shard(0, USD=LedgerTotals(wallets_total=700, clearing=300, cash_in=-1000))]
     at_rest = build_report(parts, AT_REST, checked_at=NOW)
     assert at_rest.currencies["USD"].difference == 0
-    assert at_rest.shards[-1].problems == [
+    assert at_rest.coordinator.problems == [
         "clearing accounts hold 300 USD with no transfer in flight"
     ]
     assert not at_rest.consistent
@@ -176,12 +177,11 @@ async def test_the_report_aggregates_every_shard_and_asks_the_coordinator(
     ]
     # trf_2... is final but shard 1 still has its pending credit; trf_9... was not asked about.
     assert report["shards"][-1] == {
-        "shard": "coordinator",
+        "shard": "shard-1",
         "consistent": False,
-        "problems": [
-            f"transfer trf_{'2' * 32} is final but still has an active hold or pending credit"
-        ],
+        "problems": [f"transfer trf_{'2' * 32} is final but its pending credit is still open here"],
     }
+    assert report["coordinator"] == {"consistent": True, "problems": []}
     assert report["consistent"] is False
     assert datetime.fromisoformat(report["checked_at"]).tzinfo is not None
 

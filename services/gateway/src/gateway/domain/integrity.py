@@ -11,7 +11,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from wallet_shared.schemas import CurrencyIntegrity, IntegrityReport, ShardIntegrity
+from wallet_shared.schemas import (
+    ComponentIntegrity,
+    CurrencyIntegrity,
+    IntegrityReport,
+    ShardIntegrity,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,33 +71,43 @@ def build_report(
     *,
     checked_at: datetime,
 ) -> IntegrityReport:
-    """Per-currency totals, per-shard problems and the coordinator's, and one verdict."""
+    """Per-currency totals, per-shard problems and the coordinator's, and one verdict.
+
+    `shards` lists the wallet shards only (API.md); a final transfer whose leg is still open is
+    a problem of the shard that holds the leg. What only the coordinator can tell (sagas stuck
+    past their deadline, money in clearing while nothing is in flight) goes under `coordinator`.
+    """
     currencies = _currency_totals(shards)
-    shard_entries = [
-        ShardIntegrity(
-            shard=f"shard-{part.shard}",
-            consistent=not part.problems,
-            problems=list(part.problems),
-        )
-        for part in shards
-    ]
+    final = frozenset(coordinator.final_with_active_legs)
+    shard_entries = [_shard_entry(part, final) for part in shards]
     coordinator_problems = _coordinator_problems(coordinator, currencies)
-    shard_entries.append(
-        ShardIntegrity(
-            shard="coordinator",
-            consistent=not coordinator_problems,
-            problems=coordinator_problems,
-        )
-    )
-    consistent = all(c.difference == 0 for c in currencies.values()) and all(
-        entry.consistent for entry in shard_entries
+    consistent = (
+        all(c.difference == 0 for c in currencies.values())
+        and all(entry.consistent for entry in shard_entries)
+        and not coordinator_problems
     )
     return IntegrityReport(
         consistent=consistent,
         checked_at=checked_at,
         currencies=currencies,
         shards=shard_entries,
+        coordinator=ComponentIntegrity(
+            consistent=not coordinator_problems, problems=coordinator_problems
+        ),
     )
+
+
+def _shard_entry(part: ShardIntegrityPart, final_transfer_ids: frozenset[str]) -> ShardIntegrity:
+    problems = list(part.problems)
+    problems += [
+        f"transfer {transfer_id} is final but its {kind} is still open here"
+        for kind, open_ids in (
+            ("hold", part.active_hold_transfer_ids),
+            ("pending credit", part.pending_credit_transfer_ids),
+        )
+        for transfer_id in sorted(open_ids & final_transfer_ids)
+    ]
+    return ShardIntegrity(shard=f"shard-{part.shard}", consistent=not problems, problems=problems)
 
 
 def _currency_totals(shards: Sequence[ShardIntegrityPart]) -> dict[str, CurrencyIntegrity]:
@@ -126,10 +141,6 @@ def _coordinator_problems(
     problems = [
         f"transfer {transfer_id} is not final past its deadline"
         for transfer_id in coordinator.stuck_transfer_ids
-    ]
-    problems += [
-        f"transfer {transfer_id} is final but still has an active hold or pending credit"
-        for transfer_id in coordinator.final_with_active_legs
     ]
     if coordinator.pending_transfers == 0:
         # With no saga in flight, money can only sit in clearing if a transfer was booked on
