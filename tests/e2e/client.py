@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from typing import Any, Literal
 
 import httpx
+from wallet_shared.http_client import pooled_http_client
 from wallet_shared.routing import ShardMap
 
 Json = dict[str, Any]
@@ -249,7 +250,5 @@ class Gateway:
 @asynccontextmanager
 async def open_gateway(base_url: str, mint: TokenMinter) -> AsyncIterator[Gateway]:
     """An HTTP client on `base_url` with room for the tests' concurrent requests."""
-    limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
-    timeout = httpx.Timeout(60.0)
-    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=timeout) as http:
+    async with pooled_http_client(base_url=base_url, max_connections=100, timeout_s=60.0) as http:
         yield Gateway(http, mint)

@@ -28,6 +28,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+from wallet_shared.http_client import pooled_http_client
 from wallet_shared.routing import ShardMap
 
 from wallet_devtools.cluster import WalletCluster
@@ -189,10 +190,9 @@ async def _bench(config: BenchConfig) -> int:
 
 
 async def _measure(url: str, token: str, config: BenchConfig) -> int:
-    limits = httpx.Limits(max_connections=config.concurrency + 16)
     headers = {"Authorization": f"Bearer {token}"}
-    async with httpx.AsyncClient(
-        base_url=url, headers=headers, limits=limits, timeout=httpx.Timeout(60.0)
+    async with pooled_http_client(
+        base_url=url, headers=headers, max_connections=config.concurrency + 16, timeout_s=60.0
     ) as client:
         print(f"Opening and funding {config.wallets} wallets on {config.shards} shards...")
         wallets = await _open_wallets(client, config)

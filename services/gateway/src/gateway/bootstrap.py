@@ -12,6 +12,7 @@ import structlog
 from fastapi import FastAPI
 from starlette.middleware import Middleware
 from wallet_shared.http import ReadinessCheck, create_service_app
+from wallet_shared.http_client import pooled_http_client
 
 from gateway.adapters.backends import Backends
 from gateway.auth import TokenVerifier
@@ -28,7 +29,6 @@ SERVICE: Final = "gateway"
 _log = structlog.get_logger(__name__)
 # Sized for many concurrent transfers waiting on `Prefer: wait` while others flow.
 MAX_BACKEND_CONNECTIONS: Final = 1024
-MAX_KEEPALIVE_CONNECTIONS: Final = 256
 
 _DESCRIPTION: Final = (
     "Public REST API of the wallet system. Every /v1 route needs `Authorization: Bearer <JWT>`; "
@@ -97,15 +97,10 @@ def create_app(
 def _backend_client(
     settings: GatewaySettings, transport: httpx.AsyncBaseTransport | None
 ) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
+    return pooled_http_client(
+        timeout_s=settings.backend_timeout_s,
+        max_connections=MAX_BACKEND_CONNECTIONS,
         transport=transport,
-        timeout=httpx.Timeout(settings.backend_timeout_s),
-        limits=httpx.Limits(
-            max_connections=MAX_BACKEND_CONNECTIONS,
-            max_keepalive_connections=MAX_KEEPALIVE_CONNECTIONS,
-            keepalive_expiry=30,
-        ),
-        follow_redirects=False,
     )
 
 
