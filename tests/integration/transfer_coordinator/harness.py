@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import asyncpg
-import orjson
 from transfer_coordinator.service_layer.context import CoordinatorContext
 from wallet_shared.ids import new_wallet_id
-from wallet_shared.messages import TransferMessage, decode_transfer_message
 from wallet_shared.routing import ShardMap
 from wallet_shared.topics import Topics
+
+from tests.integration.outbox_records import OutboxRecord, take_outbox
 
 PREFIX = "tc."
 SHARDS = ShardMap.even(2)
@@ -45,21 +44,6 @@ class OutboxWake:
         self.calls += 1
 
 
-@dataclass(frozen=True)
-class OutboxRecord:
-    topic: str
-    key: str
-    value: bytes
-    headers: dict[str, str]
-
-    def message(self) -> TransferMessage:
-        return decode_transfer_message(self.value)
-
-    def event(self) -> dict[str, Any]:
-        body: dict[str, Any] = orjson.loads(self.value)
-        return body
-
-
 @dataclass
 class Harness:
     ctx: CoordinatorContext
@@ -73,16 +57,7 @@ class Harness:
 
     async def take_outbox(self) -> list[OutboxRecord]:
         """Everything queued since the last call, in order (then removed, as the relay would)."""
-        async with self.pool.acquire() as conn:
-            rows = await conn.fetch(
-                "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox)"
-                " RETURNING id, topic, key, value, headers"
-            )
-        rows = sorted(rows, key=lambda row: row["id"])
-        return [
-            OutboxRecord(row["topic"], row["key"], bytes(row["value"]), row["headers"])
-            for row in rows
-        ]
+        return await take_outbox(self.pool)
 
     async def row(self, transfer_id: str) -> asyncpg.Record:
         return await self.pool.fetchrow("SELECT * FROM transfers WHERE id = $1", transfer_id)

@@ -42,12 +42,8 @@ from wallet_shared.messages import (
     TryDebit,
 )
 
-from tests.integration.transfer_coordinator.harness import (
-    TOPICS,
-    Harness,
-    OutboxRecord,
-    wallet_on_shard,
-)
+from tests.integration.outbox_records import OutboxRecord
+from tests.integration.transfer_coordinator.harness import TOPICS, Harness, wallet_on_shard
 
 SOURCE = wallet_on_shard(0)
 DESTINATION = wallet_on_shard(1)

@@ -6,18 +6,17 @@ from __future__ import annotations
 import itertools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
 
 import asyncpg
-import orjson
 import pytest
 from wallet_shard.bootstrap import MIGRATIONS
 from wallet_shard.service_layer.context import ShardContext
 from wallet_shard.service_layer.unit_of_work import UnitOfWork
 from wallet_shared.db import apply_migrations, create_pool
-from wallet_shared.messages import TransferMessage, decode_transfer_message
 from wallet_shared.routing import ShardMap
 from wallet_shared.topics import Topics
+
+from tests.integration.outbox_records import OutboxRecord, take_outbox
 
 SHARD_ID = 0
 SHARDS = ShardMap.even(2)
@@ -34,21 +33,6 @@ class RelayWakes:
         self.calls += 1
 
 
-@dataclass(frozen=True)
-class OutboxRecord:
-    topic: str
-    key: str
-    value: bytes
-    headers: dict[str, str]
-
-    def message(self) -> TransferMessage:
-        return decode_transfer_message(self.value)
-
-    def event(self) -> dict[str, Any]:
-        body: dict[str, Any] = orjson.loads(self.value)
-        return body
-
-
 @dataclass
 class Shard:
     pool: asyncpg.Pool
@@ -58,15 +42,7 @@ class Shard:
 
     async def take_outbox(self) -> list[OutboxRecord]:
         """Everything queued since the last call, in order (then removed, as the relay would)."""
-        rows = await self.pool.fetch(
-            "DELETE FROM outbox RETURNING id, topic, key, value, headers::text AS headers"
-        )
-        return [
-            OutboxRecord(
-                row["topic"], row["key"], bytes(row["value"]), orjson.loads(row["headers"])
-            )
-            for row in sorted(rows, key=lambda row: row["id"])
-        ]
+        return await take_outbox(self.pool)
 
 
 def users_of_shard(shard: int) -> list[str]:
