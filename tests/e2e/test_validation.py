@@ -7,6 +7,7 @@ from urllib.parse import quote
 
 import httpx
 from wallet_shared.ids import new_transaction_id, new_transfer_id, new_wallet_id
+from wallet_shared.pagination import encode_cursor
 
 from tests.e2e.client import (
     Api,
@@ -100,6 +101,10 @@ async def test_malformed_oversized_and_mistyped_bodies_are_refused(gw: Gateway) 
         ({"amount": 5, "reference": 12}, "reference"),
         ({"amount": 5, "metadata": {"blob": "x" * 5000}}, "metadata"),
         ({"amount": 5, "metadata": "not an object"}, "metadata"),
+        # What PostgreSQL cannot store must be refused as input, not fail as a server error.
+        ({"amount": 5, "reference": "a\x00b"}, "reference"),
+        ({"amount": 5, "metadata": {"note": "a\x00b"}}, "metadata"),
+        ({"amount": 5, "metadata": {"big": 10**30}}, "metadata"),
     ]
     for body, field in cases:
         assert_validation_problem(await alice.post_money(path, body), field)
@@ -141,6 +146,9 @@ async def test_ids_of_every_odd_form_are_not_found(gw: Gateway) -> None:
         "%00",
         "'; DROP TABLE wallets; --",
     ]
+    lone_surrogate = b'{"amount": 5, "metadata": {"a": "\\ud800"}}'
+    deposit = f"/v1/wallets/{real}/deposits"
+    _assert_client_error_problem(await admin.post(deposit, key=new_key(), content=lone_surrogate))
     for odd in odd_wallet_ids:
         wid = quote(odd, safe="")
         responses = [
@@ -171,9 +179,14 @@ async def test_pagination_parameters_are_validated(gw: Gateway) -> None:
         for limit in (0, 201, -1, "x", "1.5", ""):
             response = await alice.get(path, base | {"limit": limit})
             assert_validation_problem(response, "limit")
-        for cursor in ("garbage", "!!!", "e30", "W10", "x" * 600):
+        crafted = [encode_cursor([2**64 - 1]), encode_cursor(["0001-01-01T00:00:00+14:00", "x"])]
+        for cursor in ("garbage", "!!!", "e30", "W10", "x" * 600, *crafted):
             response = await alice.get(path, base | {"cursor": cursor})
             assert_validation_problem(response, "cursor")
         for limit in (1, 200):
             page = expect(await alice.get(path, base | {"limit": limit}), 200)
             assert set(page) == {"items", "next_cursor"}
+
+    history = f"/v1/wallets/{wid}/transactions"
+    for moment in ("0001-01-01T00:00:00+14:00", "2024-13-01T00:00:00Z", "yesterday"):
+        assert_validation_problem(await alice.get(history, {"since": moment}), "since")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 import orjson
@@ -35,22 +35,38 @@ def encode_cursor(position: list[Any]) -> str:
     return base64.urlsafe_b64encode(orjson.dumps(position)).decode("ascii").rstrip("=")
 
 
-def decode_cursor(cursor: str, *, arity: int) -> list[Any]:
-    """The position in a cursor; `ValidationFailed` (field `cursor`) for anything else."""
-    invalid = ValidationFailed(
+_INT64 = range(-(2**63), 2**63)
+
+
+def _invalid_cursor() -> ValidationFailed:
+    return ValidationFailed(
         "The cursor is not valid.", errors=[{"field": "cursor", "message": "is not a valid cursor"}]
     )
+
+
+def _position_part(part: object) -> bool:
+    # Parts go to the database as bigint or text: a cursor must not smuggle in what those
+    # cannot hold (a 65-bit integer, a NUL) and turn a client's mistake into a server error.
+    if isinstance(part, bool):
+        return False
+    if isinstance(part, int):
+        return part in _INT64
+    return isinstance(part, str) and len(part) <= 200 and "\x00" not in part
+
+
+def decode_cursor(cursor: str, *, arity: int) -> list[Any]:
+    """The position in a cursor; `ValidationFailed` (field `cursor`) for anything else."""
     if not cursor or len(cursor) > 512:
-        raise invalid
+        raise _invalid_cursor()
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         position = orjson.loads(raw)
     except (binascii.Error, ValueError, orjson.JSONDecodeError) as error:
-        raise invalid from error
+        raise _invalid_cursor() from error
     if not isinstance(position, list) or len(position) != arity:
-        raise invalid
-    if not all(isinstance(part, str | int) and not isinstance(part, bool) for part in position):
-        raise invalid
+        raise _invalid_cursor()
+    if not all(_position_part(part) for part in position):
+        raise _invalid_cursor()
     return position
 
 
@@ -62,15 +78,20 @@ def time_position(created_at: datetime, entity_id: str) -> list[Any]:
 def parse_time_position(position: list[Any]) -> tuple[datetime, str]:
     """The inverse of `time_position`, validating both parts."""
     try:
-        created_at = datetime.fromisoformat(str(position[0]))
+        created_at = in_utc(datetime.fromisoformat(str(position[0])))
     except ValueError as error:
-        raise ValidationFailed(
-            "The cursor is not valid.",
-            errors=[{"field": "cursor", "message": "is not a valid cursor"}],
-        ) from error
-    if created_at.tzinfo is None or not isinstance(position[1], str):
-        raise ValidationFailed(
-            "The cursor is not valid.",
-            errors=[{"field": "cursor", "message": "is not a valid cursor"}],
-        )
+        raise _invalid_cursor() from error
+    if not isinstance(position[1], str):
+        raise _invalid_cursor()
     return created_at, position[1]
+
+
+def in_utc(instant: datetime) -> datetime:
+    """An aware instant in UTC; `ValueError` when naive or outside what UTC can express
+    (year 1 at +14:00 is before the first instant a database can store)."""
+    if instant.tzinfo is None:
+        raise ValueError("a timestamp needs an offset")
+    try:
+        return instant.astimezone(UTC)
+    except OverflowError as error:
+        raise ValueError("the timestamp is out of range") from error

@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from wallet_shared.errors import RateLimited, WalletError
+from wallet_shared.errors import RateLimited, TransientError, WalletError
 
 PROBLEM_MEDIA_TYPE: Final = "application/problem+json"
 
@@ -128,6 +128,17 @@ async def _on_http_error(_: Request, error: Exception) -> Response:
     return problem_response(code, detail, headers=dict(error.headers or {}))
 
 
+async def _on_transient(request: Request, error: Exception) -> Response:
+    # Nothing committed (the transaction that met the failure rolled back): the client may
+    # retry, with the same Idempotency-Key for a movement.
+    _log.warning("transient_error", path=request.url.path, error=str(error))
+    return problem_response(
+        "service_unavailable",
+        "A dependency failed for a moment; retry the request (with the same Idempotency-Key).",
+        headers={"Retry-After": "1"},
+    )
+
+
 async def _on_unexpected(request: Request, error: Exception) -> Response:
     # The client gets nothing of the failure's text; the log gets the whole of it.
     _log.error("unhandled_error", path=request.url.path, exc_info=error)
@@ -139,4 +150,5 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(WalletError, _on_wallet_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(TransientError, _on_transient)
     app.add_exception_handler(Exception, _on_unexpected)

@@ -24,15 +24,47 @@ Role = Literal["user", "admin", "auditor"]
 MAX_METADATA_BYTES = 4096
 
 
+def _storable_text(value: str) -> str:
+    # PostgreSQL text cannot hold NUL, and a lone surrogate is not UTF-8: refuse both here
+    # rather than let the database refuse them with an error that reads as ours.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise ValueError("must be valid Unicode text") from error
+    return value
+
+
+def _storable_json(value: Any) -> None:
+    if isinstance(value, str):
+        _storable_text(value)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _storable_text(key)
+            _storable_json(item)
+    elif isinstance(value, list):
+        for item in value:
+            _storable_json(item)
+
+
 def _small_metadata(value: dict[str, Any] | None) -> dict[str, Any] | None:
-    if value is not None and len(orjson.dumps(value)) > MAX_METADATA_BYTES:
+    if value is None:
+        return None
+    _storable_json(value)
+    try:
+        size = len(orjson.dumps(value))
+    except orjson.JSONEncodeError as error:  # integers beyond 64 bits, for one
+        raise ValueError("must be JSON with integers of at most 64 bits") from error
+    if size > MAX_METADATA_BYTES:
         raise ValueError(f"must be at most {MAX_METADATA_BYTES} bytes of JSON")
     return value
 
 
+StorableText = Annotated[str, AfterValidator(_storable_text)]
 Metadata = Annotated[dict[str, Any] | None, AfterValidator(_small_metadata)]
 UserId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
-ShortText = Annotated[str, Field(max_length=255)]
+ShortText = Annotated[StorableText, Field(max_length=255)]
 EntityId = Annotated[str, Field(min_length=1, max_length=100)]
 
 
@@ -44,7 +76,7 @@ class RequestModel(BaseModel):
 
 class CreateWallet(RequestModel):
     currency: Currency
-    label: Annotated[str, Field(max_length=100)] | None = None
+    label: Annotated[StorableText, Field(max_length=100)] | None = None
     user_id: UserId | None = Field(default=None, description="Admin only: the owner.")
 
 
@@ -62,7 +94,7 @@ class CreateTransfer(RequestModel):
     source_wallet_id: EntityId
     destination_wallet_id: EntityId
     amount: AmountIn
-    description: Annotated[str, Field(max_length=500)] | None = None
+    description: Annotated[StorableText, Field(max_length=500)] | None = None
 
 
 class Wallet(BaseModel):

@@ -24,7 +24,7 @@ from wallet_shared.messages import (
     reply_to,
 )
 from wallet_shared.money import InvalidAmount, parse_amount, parse_currency
-from wallet_shared.pagination import decode_cursor, encode_cursor
+from wallet_shared.pagination import decode_cursor, encode_cursor, parse_time_position
 from wallet_shared.schemas import Deposit, Wallet
 
 
@@ -146,3 +146,27 @@ def test_cursors_round_trip_and_refuse_tampering() -> None:
     for bad in ["", "!!!", encode_cursor([1]), encode_cursor([True, "x"]), "a" * 600]:
         with pytest.raises(ValidationFailed):
             decode_cursor(bad, arity=2)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"amount": 5, "reference": "a\x00b"},
+        {"amount": 5, "reference": "\ud800"},
+        {"amount": 5, "metadata": {"note": "a\x00b"}},
+        {"amount": 5, "metadata": {"k\x00": 1}},
+        {"amount": 5, "metadata": {"list": ["\ud800"]}},
+        {"amount": 5, "metadata": {"big": 10**30}},
+    ],
+)
+def test_text_a_database_cannot_store_is_invalid_input(body: dict[str, object]) -> None:
+    with pytest.raises(ValidationError):
+        Deposit.model_validate(body)
+
+
+@pytest.mark.parametrize(
+    "position", [[2**63], [2**64 - 1], ["x\x00"], ["0001-01-01T00:00:00+14:00", "wlt_x"]]
+)
+def test_cursors_cannot_carry_what_the_database_cannot_hold(position: list[object]) -> None:
+    with pytest.raises(ValidationFailed):
+        parse_time_position(decode_cursor(encode_cursor(position), arity=len(position)))

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Final
 
 from wallet_shared.errors import ValidationFailed
+from wallet_shared.pagination import in_utc
 
 _RFC3339: Final = re.compile(
     r"^(?P<date>\d{4}-\d{2}-\d{2})[Tt](?P<time>\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?)"
@@ -31,6 +32,6 @@ def parse_timestamp(raw: str | None, *, field: str) -> datetime | None:
         raise invalid
     offset = match["offset"].replace(" ", "+").upper()
     try:
-        return datetime.fromisoformat(f"{match['date']}T{match['time'][:15]}{offset}")
-    except ValueError as error:  # e.g. month 13
+        return in_utc(datetime.fromisoformat(f"{match['date']}T{match['time'][:15]}{offset}"))
+    except ValueError as error:  # e.g. month 13, or before the first storable instant
         raise invalid from error

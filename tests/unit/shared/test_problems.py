@@ -1,0 +1,48 @@
+"""Every failure a service meets becomes a problem+json answer with a stable code."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from wallet_shared.errors import InsufficientFunds, TransientError
+from wallet_shared.problems import install_problem_handlers
+
+
+def _app() -> FastAPI:
+    app = FastAPI()
+    install_problem_handlers(app)
+
+    @app.get("/refused")
+    async def refused() -> None:
+        raise InsufficientFunds("The wallet holds 5; 10 were asked.")
+
+    @app.get("/database-away")
+    async def database_away() -> None:
+        raise TransientError("connection lost")
+
+    @app.get("/bug")
+    async def bug() -> None:
+        raise RuntimeError("SELECT secret FROM somewhere")
+
+    return app
+
+
+def test_a_business_refusal_keeps_its_code() -> None:
+    response = TestClient(_app()).get("/refused")
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["code"] == "insufficient_funds"
+
+
+def test_a_transient_failure_asks_for_a_retry() -> None:
+    response = TestClient(_app()).get("/database-away")
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "1"
+    assert response.json()["code"] == "service_unavailable"
+
+
+def test_a_bug_tells_nothing_of_itself() -> None:
+    response = TestClient(_app(), raise_server_exceptions=False).get("/bug")
+    assert response.status_code == 500
+    assert response.json()["code"] == "internal_error"
+    assert "SELECT" not in response.text
