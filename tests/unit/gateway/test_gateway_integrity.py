@@ -214,3 +214,23 @@ async def test_a_reply_off_the_contract_is_503_not_500(
     cluster.shards[0].integrity = {"currencies": {"USD": {"wallets_total": 1.5}}}
     response = await client.get("/v1/admin/integrity", headers=bearer("root", "admin"))
     assert response.status_code == 503
+
+
+async def test_a_leg_that_closed_while_the_check_ran_is_no_problem(
+    client: httpx.AsyncClient, cluster: FakeCluster
+) -> None:
+    # The first read of shard 1 sees trf_2's pending credit open; the shard then drops it and
+    # the coordinator marks trf_2 final before it is asked: a race, not a stuck leg.
+    put_integrity(cluster)
+    answer = cluster.coordinator.handle
+
+    def coordinator_after_the_leg_closed(request: httpx.Request) -> httpx.Response:
+        cluster.shards[1].integrity = cluster.shards[1].integrity | {
+            "pending_credit_transfer_ids": ["trf_" + "1" * 32]
+        }
+        return answer(request)
+
+    cluster.coordinator.handle = coordinator_after_the_leg_closed  # type: ignore[method-assign]
+    report = (await client.get("/v1/admin/integrity", headers=bearer("root", "admin"))).json()
+    assert report["shards"][1] == {"shard": "shard-1", "consistent": True, "problems": []}
+    assert report["consistent"] is True
