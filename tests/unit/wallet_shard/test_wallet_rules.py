@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 from wallet_shard.domain.errors import LedgerInvariantViolated
-from wallet_shard.domain.wallet import MAX_BALANCE, WalletStatus
+from wallet_shard.domain.wallet import BIGINT_MAX, MAX_BALANCE, WalletStatus
 from wallet_shared.errors import (
     Conflict,
     CurrencyMismatch,
@@ -48,6 +48,20 @@ def test_a_deposit_that_would_pass_the_maximum_balance_is_a_limit() -> None:
         w.receive(11)
     w.receive(10)
     assert w.balance == MAX_BALANCE
+
+
+def test_credits_promised_together_are_all_booked_even_past_the_maximum() -> None:
+    # Two Try credits each fit on their own; once both are accepted, both Confirms must book.
+    w = wallet(balance=MAX_BALANCE - 10**15)
+    w.check_can_accept(10**15, "USD")
+    w.check_can_accept(10**15, "USD")
+    w.accept_credit(10**15)
+    w.accept_credit(10**15)
+    assert w.balance == MAX_BALANCE + 10**15
+    with pytest.raises(LimitExceeded):
+        w.check_can_accept(1, "USD")
+    with pytest.raises(LedgerInvariantViolated):
+        w.accept_credit(BIGINT_MAX)
 
 
 @pytest.mark.parametrize("status", [WalletStatus.FROZEN, WalletStatus.CLOSED])

@@ -24,8 +24,12 @@ from wallet_shared.ids import bucket_of_user
 from wallet_shard.domain.errors import LedgerInvariantViolated
 
 MAX_BALANCE: Final = 9 * 10**18
-"""The largest balance a wallet may hold: below PostgreSQL's bigint limit (~9.22e18), so that no
-booking can overflow the column."""
+"""The largest balance a deposit or a promised credit may bring a wallet to. It stays well below
+the column's limit (`BIGINT_MAX`, ~9.22e18) because a Try does not reserve room: credits promised
+concurrently are confirmed together, and a Confirm must never be refused, so the headroom (over
+200 credits of the maximum amount) absorbs them."""
+
+BIGINT_MAX: Final = 2**63 - 1
 
 
 class WalletStatus(StrEnum):
@@ -108,9 +112,10 @@ class Wallet:
         self.balance -= amount
 
     def accept_credit(self, amount: int) -> None:
-        """Book an accepted incoming transfer, even if the wallet was frozen since the Try."""
-        if self.balance + amount > MAX_BALANCE:
-            raise LedgerInvariantViolated(f"wallet {self.id} would pass the maximum balance")
+        """Book an accepted incoming transfer, even if the wallet was frozen since the Try, and
+        even past MAX_BALANCE: only what the column cannot hold is refused."""
+        if self.balance + amount > BIGINT_MAX:
+            raise LedgerInvariantViolated(f"wallet {self.id} would overflow its balance column")
         self.balance += amount
 
     # Status ---------------------------------------------------------------------------------
