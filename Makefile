@@ -12,13 +12,14 @@ RUN = $(UV) run --no-sync
 MYPY_TARGETS = shared/src services/gateway/src services/wallet-shard/src \
 	services/transfer-coordinator/src devtools/src tests
 
-.PHONY: help install run test lint clean
+.PHONY: help install run test lint bench clean
 
 help:
 	@echo "make install   install what is missing (PostgreSQL, Java, Maven, uv, .venv, Kafka jars)"
 	@echo "make run       run the whole system locally until Ctrl-C"
 	@echo "make test      lint, then run the tests"
 	@echo "make lint      ruff and mypy"
+	@echo "make bench     measure transfers and balance reads on a throwaway system"
 	@echo "make clean     remove .local (Kafka jars, local data and logs)"
 
 install:
@@ -33,6 +34,9 @@ lint: install
 
 test: lint
 	$(RUN) pytest -q
+
+bench: install
+	$(RUN) wallet bench --start --concurrency 64 --duration 30 --warmup 5
 
 clean:
 	rm -rf .local
