@@ -78,7 +78,11 @@ async def create_pool(
     while True:
         try:
             pool: asyncpg.Pool = await asyncpg.create_pool(
-                dsn, min_size=min_size, max_size=max_size, init=_init_connection
+                dsn,
+                min_size=min_size,
+                max_size=max_size,
+                init=_init_connection,
+                reset=_keep_session,
             )
             return pool
         except Exception as error:
@@ -87,6 +91,15 @@ async def create_pool(
             _log.warning("database_not_ready", error=str(error), retry_in_s=delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 2.0)
+
+
+async def _keep_session(_: asyncpg.Connection) -> None:
+    """Skip asyncpg's session reset (one more round trip on every release of a connection).
+
+    The services keep no session state on pooled connections: advisory locks are
+    transaction-scoped (the outbox relay releases its session lock itself), LISTEN uses a
+    dedicated connection, nothing is SET. asyncpg still rolls back a transaction left open.
+    """
 
 
 async def database_ready(pool: asyncpg.Pool, *, timeout_s: float = 2.0) -> bool:

@@ -64,6 +64,7 @@ async def run_idempotent(
     key: str,
     fingerprint: str,
     operation: Callable[[], Awaitable[tuple[int, Any]]],
+    savepoint: bool = True,
 ) -> StoredResponse:
     """Run `operation` at most once per `(caller, key)`, inside the transaction open on `conn`.
 
@@ -73,6 +74,9 @@ async def run_idempotent(
     - otherwise `operation()` runs in a savepoint and its `(status, JSON-able body)` is stored.
       A `WalletError` it raises (a business refusal such as `InsufficientFunds`) undoes its
       writes and its problem response is stored instead, so a retry gets the same refusal.
+
+    `savepoint=False` saves the savepoint's two round trips; only for an `operation` that raises
+    its refusals before its first write (there is nothing to undo then).
 
     The stored answer commits or rolls back with the caller's transaction (READ COMMITTED).
     """
@@ -93,7 +97,7 @@ async def run_idempotent(
         if stored["fingerprint"] != fingerprint:
             raise IdempotencyKeyReused("This Idempotency-Key was used for another request.")
         return StoredResponse(stored["status_code"], bytes(stored["body"]), replayed=True)
-    status_code, body = await _run_in_savepoint(conn, operation)
+    status_code, body = await _run_refusing(conn, operation, savepoint=savepoint)
     encoded = orjson.dumps(body)
     await conn.execute(
         "INSERT INTO idempotency_keys (caller, key, fingerprint, status_code, body)"
@@ -107,10 +111,16 @@ async def run_idempotent(
     return StoredResponse(status_code, encoded, replayed=False)
 
 
-async def _run_in_savepoint(
-    conn: asyncpg.Connection, operation: Callable[[], Awaitable[tuple[int, Any]]]
+async def _run_refusing(
+    conn: asyncpg.Connection,
+    operation: Callable[[], Awaitable[tuple[int, Any]]],
+    *,
+    savepoint: bool,
 ) -> tuple[int, Any]:
+    """`operation`'s answer, or the problem answer of the refusal it raised."""
     try:
+        if not savepoint:
+            return await operation()
         async with conn.transaction():
             return await operation()
     except WalletError as refusal:

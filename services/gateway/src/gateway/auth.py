@@ -8,7 +8,10 @@ Tokens are never logged nor echoed in an error.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, Final, Literal, get_args
 
 import jwt
@@ -23,6 +26,7 @@ ROLES: Final[dict[str, Role]] = {role: role for role in get_args(Role)}
 
 MIN_HS256_SECRET_BYTES: Final = 32
 MAX_TOKEN_CHARS: Final = 8192
+VERIFIED_TOKENS_CAPACITY: Final = 10_000
 
 _BEARER: Final = re.compile(r"^Bearer[ \t]+(\S+)[ \t]*$", re.IGNORECASE)
 
@@ -54,6 +58,57 @@ class Principal:
 
 
 @dataclass(frozen=True, slots=True)
+class _Verified:
+    principal: Principal
+    not_before: int
+    """The token's `nbf` or `iat`, whichever is later (0 when it has neither)."""
+    expires_at: int
+
+
+class VerifiedTokens:
+    """Tokens already verified, with what they proved: a bounded least-recently-used map.
+
+    Callers send the same token with every request, and checking its signature again costs more
+    than the rest of the gateway's own work on a request. A remembered token proves its caller
+    only within the time window PyJWT would accept it in (`nbf`, `iat` ≤ now < `exp`): past it,
+    the token is verified again, and refused. Keys are the tokens themselves: never log them.
+    """
+
+    def __init__(
+        self, *, capacity: int = VERIFIED_TOKENS_CAPACITY, clock: Callable[[], float] = time.time
+    ) -> None:
+        if capacity < 1:
+            raise ValueError("capacity must be at least 1")
+        self._capacity = capacity
+        self._clock = clock
+        self._verified: OrderedDict[str, _Verified] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._verified)
+
+    def principal(self, token: str) -> Principal | None:
+        """The caller `token` proved, when it was verified and still holds at this instant."""
+        verified = self._verified.get(token)
+        if verified is None:
+            return None
+        now = self._clock()
+        if not verified.not_before <= now < verified.expires_at:
+            del self._verified[token]
+            return None
+        self._verified.move_to_end(token)
+        return verified.principal
+
+    def remember(self, token: str, principal: Principal, claims: dict[str, Any]) -> None:
+        """Remember a token that has just passed every check, with its verified `claims`."""
+        # PyJWT compares the claims truncated to integers (it has checked that they are numbers).
+        not_before = max(int(claims.get("nbf", 0)), int(claims.get("iat", 0)))
+        self._verified[token] = _Verified(principal, not_before, int(claims["exp"]))
+        self._verified.move_to_end(token)
+        if len(self._verified) > self._capacity:
+            self._verified.popitem(last=False)
+
+
+@dataclass(frozen=True, slots=True)
 class TokenVerifier:
     """Verifies JWTs against one key, one pinned algorithm, and the configured issuer/audience."""
 
@@ -61,6 +116,7 @@ class TokenVerifier:
     algorithm: Literal["HS256", "RS256"]
     issuer: str | None = None
     audience: str | None = None
+    verified: VerifiedTokens = field(default_factory=VerifiedTokens, compare=False, repr=False)
 
     @classmethod
     def create(
@@ -89,7 +145,13 @@ class TokenVerifier:
 
     def authenticate(self, authorization: str | None) -> Principal:
         """The caller named by an `Authorization: Bearer <JWT>` header, or `InvalidToken`."""
-        return self._principal(self._claims(_bearer_token(authorization)))
+        token = _bearer_token(authorization)
+        principal = self.verified.principal(token)
+        if principal is None:
+            claims = self._claims(token)
+            principal = self._principal(claims)
+            self.verified.remember(token, principal, claims)
+        return principal
 
     def _claims(self, token: str) -> dict[str, Any]:
         try:

@@ -12,7 +12,7 @@ import structlog
 from fastapi import FastAPI
 from starlette.middleware import Middleware
 from wallet_shared.http import ReadinessCheck, create_service_app
-from wallet_shared.http_client import pooled_http_client
+from wallet_shared.http_client import InternalHttpClient
 
 from gateway.adapters.backends import Backends
 from gateway.auth import TokenVerifier
@@ -96,8 +96,8 @@ def create_app(
 
 def _backend_client(
     settings: GatewaySettings, transport: httpx.AsyncBaseTransport | None
-) -> httpx.AsyncClient:
-    return pooled_http_client(
+) -> InternalHttpClient:
+    return InternalHttpClient(
         timeout_s=settings.backend_timeout_s,
         max_connections=MAX_BACKEND_CONNECTIONS,
         transport=transport,

@@ -13,10 +13,10 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-import httpx
 import orjson
 import structlog
 from wallet_shared.errors import ServiceUnavailable
+from wallet_shared.http_client import InternalHttpClient, InternalRequestError, InternalResponse
 from wallet_shared.problems import PROBLEM_MEDIA_TYPE
 
 from gateway.auth import Principal
@@ -87,12 +87,12 @@ def expect_json(reply: BackendReply, *, backend: str) -> Any:
 
 
 class Backends:
-    """The shards (index = shard id) and the coordinator, behind one `httpx.AsyncClient`."""
+    """The shards (index = shard id) and the coordinator, behind one `InternalHttpClient`."""
 
     def __init__(
         self,
         *,
-        client: httpx.AsyncClient,
+        client: InternalHttpClient,
         shard_urls: Sequence[str],
         coordinator_url: str,
         timeout_s: float,
@@ -163,10 +163,10 @@ class Backends:
     def _ready_check(self, base_url: str) -> Callable[[], Awaitable[bool]]:
         async def ready() -> bool:
             try:
-                response = await self._client.get(
-                    base_url + "/health/ready", timeout=READINESS_TIMEOUT_S
+                response = await self._client.request(
+                    "GET", base_url + "/health/ready", timeout_s=READINESS_TIMEOUT_S
                 )
-            except httpx.RequestError:
+            except InternalRequestError:
                 return False
             return response.status_code == 200
 
@@ -190,9 +190,9 @@ class Backends:
         started = time.perf_counter()
         try:
             response = await self._client.request(
-                method, url, params=params, content=content, headers=headers, timeout=timeout_s
+                method, url, params=params, content=content, headers=headers, timeout_s=timeout_s
             )
-        except httpx.RequestError as error:
+        except InternalRequestError as error:
             BACKEND_UNAVAILABLE.labels(backend).inc()
             _log.warning("backend_unavailable", backend=backend, error=type(error).__name__)
             raise unavailable() from error
@@ -200,7 +200,7 @@ class Backends:
         return _reply(backend, response)
 
 
-def _reply(backend: str, response: httpx.Response) -> BackendReply:
+def _reply(backend: str, response: InternalResponse) -> BackendReply:
     media_type = response.headers.get("content-type", "application/octet-stream")
     if response.status_code >= 500 and not media_type.startswith(PROBLEM_MEDIA_TYPE):
         # A bare 5xx (a proxy, a crashed worker) says nothing the client can use.

@@ -40,12 +40,12 @@ MAX_KEY_LENGTH: Final = 255
 router = APIRouter(prefix="/internal", tags=["transfers"])
 
 
-def coordinator(request: Request) -> CoordinatorContext:
+async def coordinator(request: Request) -> CoordinatorContext:
     context: CoordinatorContext = request.app.state.coordinator
     return context
 
 
-def final_waiters(request: Request) -> FinalWaiters:
+async def final_waiters(request: Request) -> FinalWaiters:
     waiters: FinalWaiters = request.app.state.final_waiters
     return waiters
 
@@ -108,7 +108,7 @@ async def post_transfer(
     if stored.replayed or stored.status_code != 202 or wait <= 0:
         return stored_response_to_http(stored)
     transfer_id = str(orjson.loads(stored.body)["id"])
-    saga = await wait_for_final(ctx, waiters, transfer_id, timeout_s=wait)
+    saga = await wait_for_final(ctx, waiters, transfer_id, timeout_s=wait, just_started=True)
     if saga is None or not saga.is_final:
         return stored_response_to_http(stored)
     return FastJSONResponse(transfer_json(saga), status_code=200)

@@ -66,6 +66,7 @@ async def start_transfer(ctx: CoordinatorContext, command: StartTransfer) -> Sto
     async with transaction(ctx.pool) as conn:
 
         async def begin() -> tuple[int, Any]:
+            # Every refusal is raised here, before any write: nothing to undo, so no savepoint.
             saga, records = _begin_saga(ctx, command)
             await repository.insert_saga(conn, saga)
             await enqueue(conn, records)
@@ -77,6 +78,7 @@ async def start_transfer(ctx: CoordinatorContext, command: StartTransfer) -> Sto
             key=command.idempotency_key,
             fingerprint=fingerprint,
             operation=begin,
+            savepoint=False,
         )
     if not stored.replayed and stored.status_code < 400:
         ctx.wake_outbox()

@@ -63,20 +63,31 @@ async def wait_for_final(
     *,
     timeout_s: float,
     recheck_s: float = 1.0,
+    just_started: bool = False,
 ) -> TransferSaga | None:
     """The saga once final, or as it stands when `timeout_s` ran out; None when it cannot be
-    read (unknown, or the database is away)."""
+    read (unknown, or the database is away).
+
+    `just_started`: the caller has just committed the saga, pending. A first read would only say
+    so, so the wait comes first (a saga that became final in between, unannounced to this watch,
+    is still seen by the re-read after `recheck_s`).
+    """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
+    read_first = not just_started
     while True:
         # Watch before reading: an announcement between the read and the wait is not lost.
         with waiters.watch(transfer_id) as woken:
-            try:
-                saga = await repository.get_saga(ctx.pool, transfer_id)
-            except Exception as error:  # the transfer is started: "still pending" stays true
-                _log.warning("final_wait_read_failed", transfer_id=transfer_id, error=str(error))
-                return None
+            if read_first:
+                try:
+                    saga = await repository.get_saga(ctx.pool, transfer_id)
+                except Exception as error:  # the transfer is started: "still pending" stays true
+                    _log.warning(
+                        "final_wait_read_failed", transfer_id=transfer_id, error=str(error)
+                    )
+                    return None
+                if saga is None or saga.is_final or loop.time() >= deadline:
+                    return saga
+            read_first = True
             remaining = deadline - loop.time()
-            if saga is None or saga.is_final or remaining <= 0:
-                return saga
-            await asyncio.wait({woken}, timeout=min(remaining, recheck_s))
+            await asyncio.wait({woken}, timeout=max(0.0, min(remaining, recheck_s)))

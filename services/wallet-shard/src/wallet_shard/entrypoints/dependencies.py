@@ -19,7 +19,7 @@ class ShardServices:
     shard: ShardContext
 
 
-def shard_services(request: Request) -> ShardServices:
+async def shard_services(request: Request) -> ShardServices:
     services: ShardServices = request.app.state.shard_services
     return services
 
