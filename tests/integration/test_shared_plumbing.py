@@ -180,9 +180,10 @@ async def test_migrations_apply_once_even_twice_and_concurrently(
             (package, 1),
             (package, 2),
             (SHARED_MIGRATIONS, 1),
+            (SHARED_MIGRATIONS, 2),
         ]
         assert await first.fetchval("SELECT count(*) FROM ledger_note") == 1
-        for table in ("outbox", "idempotency_keys", "dead_letters"):
+        for table in ("outbox", "outbox_parked", "idempotency_keys", "dead_letters"):
             assert await first.fetchval("SELECT to_regclass($1) IS NOT NULL", table)
         assert await database_ready(first)
     finally:
@@ -242,6 +243,24 @@ async def test_outbox_publishes_committed_messages_in_order_and_nothing_rolled_b
     assert all(dict(record.headers)["note"] == record.value for record in records)
     await eventually(lambda: _outbox_empty(pool))
     assert _published() - published_before == len(committed)
+
+
+async def test_a_message_kafka_refuses_for_good_is_parked_not_blocking_the_rest(
+    pool: asyncpg.Pool, relay: OutboxRelay, topics: Any, kafka_bootstrap: str
+) -> None:
+    topic = await topics("parking")
+    too_large = OutgoingMessage(topic=topic, key="wlt_a", value=b"msg-" + b"x" * 2_000_000)
+    around = [outgoing(topic, "wlt_a", "msg-before"), outgoing(topic, "wlt_a", "msg-after")]
+    async with transaction(pool) as conn:
+        await enqueue(conn, [around[0], too_large, around[1]])
+    relay.wake()
+
+    records = await read_topic(kafka_bootstrap, topic, count=2)
+    assert [record.value for record in records] == [b"msg-before", b"msg-after"]
+    await eventually(lambda: _outbox_empty(pool))
+    parked = await pool.fetch("SELECT key, length(value) AS size, error FROM outbox_parked")
+    assert [(row["key"], row["size"]) for row in parked] == [("wlt_a", len(too_large.value))]
+    assert "MessageSizeTooLarge" in parked[0]["error"]
 
 
 def _published() -> float:

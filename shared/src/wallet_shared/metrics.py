@@ -28,6 +28,11 @@ TRANSFER_DURATION = Histogram(
 OUTBOX_PUBLISHED = Counter(
     "wallet_outbox_published_total", "Messages the outbox relay published", ["service"]
 )
+OUTBOX_PARKED = Counter(
+    "wallet_outbox_parked_total",
+    "Messages Kafka refused for good (e.g. too large), moved to the outbox_parked table",
+    ["service"],
+)
 OUTBOX_BACKLOG = Gauge(
     "wallet_outbox_backlog", "Messages waiting in the outbox at the last relay pass", ["service"]
 )

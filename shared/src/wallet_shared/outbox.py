@@ -19,15 +19,40 @@ import asyncpg
 import orjson
 import structlog
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import (
+    CorruptRecordException,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+)
 
 from wallet_shared.backoff import backoff_delay
 from wallet_shared.db import is_transient
 from wallet_shared.messages import OutgoingMessage
-from wallet_shared.metrics import OUTBOX_BACKLOG, OUTBOX_PUBLISHED
+from wallet_shared.metrics import OUTBOX_BACKLOG, OUTBOX_PARKED, OUTBOX_PUBLISHED
 
 _log = structlog.get_logger(__name__)
 
 _LEADER_LOCK: Final = "wallet_shared.outbox_relay"
+
+# Errors that say this message can never be published (not that Kafka is away): retrying it
+# would hold back every message queued after it, so it is parked instead.
+_REFUSED_FOR_GOOD: Final = (
+    MessageSizeTooLargeError,
+    RecordTooLargeError,
+    RecordListTooLargeError,
+    CorruptRecordException,
+    TypeError,
+    ValueError,
+)
+
+_PARK: Final = """
+INSERT INTO outbox_parked (id, topic, key, value, headers, error, created_at)
+SELECT o.id, o.topic, o.key, o.value, o.headers, refused.error, o.created_at
+FROM unnest($1::bigint[], $2::text[]) AS refused(id, error)
+JOIN outbox AS o ON o.id = refused.id
+ON CONFLICT (id) DO NOTHING
+"""
 
 _INSERT: Final = """
 INSERT INTO outbox (topic, key, value, headers)
@@ -180,7 +205,7 @@ class OutboxRelay:
             )
             await self._observe_backlog(conn, len(rows))
             try:
-                await self._publish(rows)
+                refused = await self._publish(rows)
             except Exception as error:
                 # Kafka is away or refusing: keep the lock and the rows, and try the same batch
                 # again (what did get through is published twice; consumers deduplicate).
@@ -195,10 +220,7 @@ class OutboxRelay:
                 continue
             kafka_failures = 0
             if rows:
-                await conn.execute(
-                    "DELETE FROM outbox WHERE id = ANY($1::bigint[])", [row["id"] for row in rows]
-                )
-                OUTBOX_PUBLISHED.labels(self._service).inc(len(rows))
+                await self._settle(conn, rows, refused)
             if len(rows) < self._batch_size:
                 await self._wait_for_work()
 
@@ -211,18 +233,42 @@ class OutboxRelay:
         span = await conn.fetchval("SELECT max(id) - min(id) + 1 FROM outbox")
         OUTBOX_BACKLOG.labels(self._service).set(span or 0)
 
-    async def _publish(self, rows: Sequence[asyncpg.Record]) -> None:
+    async def _publish(self, rows: Sequence[asyncpg.Record]) -> dict[int, str]:
+        """Publish `rows`; raise when a retry may get them through. Returns the rows Kafka
+        refused for good (id → error), to be parked instead of retried forever."""
         # Everything is handed to the producer before anything is awaited, so that it batches;
         # with idempotence it keeps the order of each partition.
-        deliveries: list[asyncio.Future[Any]] = []
+        refused: dict[int, str] = {}
+        deliveries: list[tuple[int, asyncio.Future[Any]]] = []
         try:
             for row in rows:
-                deliveries.append(await self._producer.send(**_record(row)))
+                try:
+                    deliveries.append((row["id"], await self._producer.send(**_record(row))))
+                except _REFUSED_FOR_GOOD as error:
+                    refused[row["id"]] = f"{type(error).__name__}: {error}"
         finally:
-            outcomes = await asyncio.gather(*deliveries, return_exceptions=True)
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException):
+            outcomes = await asyncio.gather(*(d for _, d in deliveries), return_exceptions=True)
+        for (row_id, _), outcome in zip(deliveries, outcomes, strict=True):
+            if isinstance(outcome, _REFUSED_FOR_GOOD):
+                refused[row_id] = f"{type(outcome).__name__}: {outcome}"
+            elif isinstance(outcome, BaseException):
                 raise outcome
+        return refused
+
+    async def _settle(
+        self, conn: asyncpg.Connection, rows: Sequence[asyncpg.Record], refused: dict[int, str]
+    ) -> None:
+        """Delete what was published and park what Kafka refused for good, in one transaction."""
+        async with conn.transaction():
+            if refused:
+                await conn.execute(_PARK, list(refused), list(refused.values()))
+            await conn.execute(
+                "DELETE FROM outbox WHERE id = ANY($1::bigint[])", [row["id"] for row in rows]
+            )
+        for row_id, error in refused.items():
+            _log.error("outbox_message_parked", service=self._service, id=row_id, error=error)
+        OUTBOX_PARKED.labels(self._service).inc(len(refused))
+        OUTBOX_PUBLISHED.labels(self._service).inc(len(rows) - len(refused))
 
     async def _wait_for_work(self) -> None:
         with contextlib.suppress(TimeoutError):

@@ -62,10 +62,11 @@ def test_two_files_with_one_number_are_refused(package_dir: Path) -> None:
 
 
 def test_the_shared_tables_come_first_and_complete() -> None:
-    [plumbing] = migration_files(SHARED_MIGRATIONS)
-    assert plumbing.version == 1
+    plumbing, parking = migration_files(SHARED_MIGRATIONS)
+    assert (plumbing.version, parking.version) == (1, 2)
     for table in ("outbox", "idempotency_keys", "dead_letters"):
         assert f"CREATE TABLE {table} (" in plumbing.sql
+    assert "CREATE TABLE outbox_parked (" in parking.sql
 
 
 @pytest.mark.parametrize(
