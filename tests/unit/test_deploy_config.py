@@ -40,6 +40,7 @@ EXPORTED_METRICS = frozenset(
         "wallet_transfer_duration_seconds",
         "wallet_outbox_published_total",
         "wallet_outbox_backlog",
+        "wallet_outbox_parked_total",
         "wallet_consumer_messages_total",
         "wallet_dead_letters_total",
         "wallet_ledger_postings_total",
