@@ -72,6 +72,25 @@ async def test_same_key_with_another_body_is_refused(gw: Gateway) -> None:
     assert (await alice.wallet(second))["balance"] == "0"
 
 
+async def test_a_key_serves_one_request_across_shards_and_transfers(gw: Gateway) -> None:
+    admin = gw.admin()
+    on_0 = (await gw.user(user_on_shard(0, "carol")).create_wallet("USD"))["id"]
+    on_1 = (await gw.user(user_on_shard(1, "dave")).create_wallet("USD"))["id"]
+    key = new_key()
+    await admin.deposit(on_0, 100, key=key)
+    # The same key on another shard's wallet, or for a transfer, is another request.
+    assert_problem(await admin.deposit_raw(on_1, 100, key=key), 422, "idempotency_key_reused")
+    transfer = {"source_wallet_id": on_0, "destination_wallet_id": on_1, "amount": 10}
+    assert_problem(
+        await admin.post("/v1/transfers", transfer, key=key), 422, "idempotency_key_reused"
+    )
+    # And a transfer's key cannot then move money on a shard.
+    other_key = new_key()
+    expect(await admin.post("/v1/transfers", transfer, key=other_key), 202)
+    assert_problem(await admin.deposit_raw(on_1, 5, key=other_key), 422, "idempotency_key_reused")
+    assert (await admin.wallet(on_1))["balance"] in ("0", "10")  # the transfer may still run
+
+
 async def test_money_moving_posts_require_a_key(gw: Gateway) -> None:
     alice = gw.user("alice")
     wid = (await alice.create_wallet("USD"))["id"]

@@ -103,6 +103,34 @@ async def test_post_answers_202_pending_and_replays_it(client: httpx.AsyncClient
     assert problem_code(reused) == "idempotency_key_reused"
 
 
+async def test_a_key_is_claimed_once_across_deposits_and_transfers(
+    client: httpx.AsyncClient,
+) -> None:
+    def claim(key: str, fingerprint: str) -> dict[str, str]:
+        return {"caller": "alice", "key": key, "fingerprint": fingerprint}
+
+    # A deposit booked on a shard claimed k-dep: the same claim again is fine, another is not.
+    assert (
+        await client.post("/internal/idempotency-claims", json=claim("k-dep", "f1"))
+    ).status_code == 204
+    assert (
+        await client.post("/internal/idempotency-claims", json=claim("k-dep", "f1"))
+    ).status_code == 204
+    other = await client.post("/internal/idempotency-claims", json=claim("k-dep", "f2"))
+    assert (other.status_code, problem_code(other)) == (422, "idempotency_key_reused")
+    # ... and a transfer under that key is refused; another caller's k-dep is theirs.
+    with_fingerprint = headers("k-dep") | {"X-Request-Fingerprint": "f3"}
+    transfer = await client.post("/internal/transfers", json=BODY, headers=with_fingerprint)
+    assert (transfer.status_code, problem_code(transfer)) == (422, "idempotency_key_reused")
+    bob = headers("k-dep", caller="bob") | {"X-Request-Fingerprint": "f3"}
+    assert (await client.post("/internal/transfers", json=BODY, headers=bob)).status_code == 202
+    # A transfer's key cannot then serve a deposit.
+    taken = await client.post(
+        "/internal/idempotency-claims", json=claim("k-dep", "f1") | {"caller": "bob"}
+    )
+    assert problem_code(taken) == "idempotency_key_reused"
+
+
 async def test_post_refusals(client: httpx.AsyncClient) -> None:
     no_key = await client.post("/internal/transfers", json=BODY, headers=headers(key=None))
     assert (no_key.status_code, problem_code(no_key)) == (400, "idempotency_key_required")

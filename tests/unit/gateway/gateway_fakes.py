@@ -225,9 +225,13 @@ class FakeCoordinator:
         }
     )
     integrity_requests: list[Any] = field(default_factory=list)
+    claims: dict[tuple[str, str], str] = field(default_factory=dict)
+    """(caller, Idempotency-Key) → the fingerprint of the request it was claimed for."""
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         parts = request.url.path.strip("/").split("/")
+        if parts == ["internal", "idempotency-claims"] and request.method == "POST":
+            return self._claim(orjson.loads(request.content))
         if parts == ["internal", "integrity"] and request.method == "POST":
             self.integrity_requests.append(orjson.loads(request.content))
             return json_reply(200, self.integrity)
@@ -248,8 +252,19 @@ class FakeCoordinator:
             return json_reply(200, transfer)
         return problem("not_found", "No such route.")
 
+    def _claim(self, body: dict[str, str]) -> httpx.Response:
+        held = self.claims.setdefault((body["caller"], body["key"]), body["fingerprint"])
+        if held != body["fingerprint"]:
+            return problem("idempotency_key_reused", "This key was used for another request.")
+        return httpx.Response(204)
+
     def _create(self, request: httpx.Request) -> httpx.Response:
         body = orjson.loads(request.content)
+        fingerprint = request.headers.get("x-request-fingerprint")
+        if fingerprint is not None:
+            caller, key = request.headers["x-caller-id"], request.headers["idempotency-key"]
+            if self.claims.setdefault((caller, key), fingerprint) != fingerprint:
+                return problem("idempotency_key_reused", "This key was used for another request.")
         waited = "wait" in request.url.params
         now = self.ticks().isoformat()
         transfer = {

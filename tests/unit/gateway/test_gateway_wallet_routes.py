@@ -148,7 +148,9 @@ async def test_a_deposit_is_forwarded_with_the_key_and_replays(
     assert first.status_code == 201
     assert first.json()["amount"] == "1500"
     assert first.json()["balance_after"] == "1500"
-    forwarded = cluster.requests[0]
+    claim, forwarded = cluster.requests[:2]
+    assert claim.url.path == "/internal/idempotency-claims"
+    assert orjson.loads(claim.content)["key"] == "dep-1"
     assert forwarded.headers["idempotency-key"] == "dep-1"
     assert orjson.loads(forwarded.content) == {
         "amount": 1500,
@@ -160,6 +162,24 @@ async def test_a_deposit_is_forwarded_with_the_key_and_replays(
     assert again.headers["idempotent-replayed"] == "true"
     assert again.json() == first.json()
     assert cluster.shard_of("alice").wallets[wallet["id"]]["balance"] == "1500"
+
+
+async def test_a_key_used_for_one_movement_is_refused_for_another_anywhere(
+    client: httpx.AsyncClient, cluster: FakeCluster
+) -> None:
+    first = cluster.add_wallet("root-owned-a")
+    second = cluster.add_wallet("root-owned-b")
+    admin = with_key(bearer("root", "admin"), "k-1")
+    deposit = await client.post(
+        f"/v1/wallets/{first['id']}/deposits", json={"amount": 5}, headers=admin
+    )
+    assert deposit.status_code == 201
+    shard_calls = len([r for r in cluster.requests if "/internal/wallets/" in r.url.path])
+    for path in (f"/v1/wallets/{second['id']}/deposits", f"/v1/wallets/{first['id']}/withdrawals"):
+        reused = await client.post(path, json={"amount": 5}, headers=admin)
+        assert reused.status_code == 422
+        assert reused.json()["code"] == "idempotency_key_reused"
+    assert len([r for r in cluster.requests if "/internal/wallets/" in r.url.path]) == shard_calls
 
 
 async def test_a_business_refusal_passes_through_unchanged(

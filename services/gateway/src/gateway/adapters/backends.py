@@ -139,14 +139,19 @@ class Backends:
         params: Mapping[str, str | int] | None = None,
         json: Any = None,
         idempotency_key: str | None = None,
+        fingerprint: str | None = None,
         wait_s: int = 0,
     ) -> BackendReply:
-        """Call the coordinator's internal route; `wait_s` extends the timeout for `?wait=`."""
+        """Call the coordinator's internal route; `wait_s` extends the timeout for `?wait=`;
+        `fingerprint` names the public request an Idempotency-Key is claimed for."""
+        headers = _caller_headers(caller, idempotency_key)
+        if fingerprint is not None:
+            headers["X-Request-Fingerprint"] = fingerprint
         return await self._send(
             COORDINATOR,
             method,
             self._coordinator_url + path,
-            headers=_caller_headers(caller, idempotency_key),
+            headers=headers,
             params=params,
             json=json,
             timeout_s=self._timeout_s + wait_s,

@@ -22,6 +22,7 @@ from gateway.domain.known_wallets import KnownWallets, WalletFacts
 from gateway.domain.requests import check_amount_limit, idempotency_key, wait_preference
 from gateway.domain.roles import require_role
 from gateway.routing import ShardRouter, wallet_not_found
+from gateway.service_layer.idempotency import public_fingerprint
 
 
 def transfer_not_found() -> NotFound:
@@ -68,6 +69,7 @@ async def create_transfer(
         caller=caller,
         json=body,
         idempotency_key=key,
+        fingerprint=public_fingerprint("/v1/transfers", command),
         params={"wait": wait_s} if wait_s is not None else None,
         wait_s=wait_s or 0,
     )

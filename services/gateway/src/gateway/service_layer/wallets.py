@@ -16,6 +16,7 @@ from gateway.domain.listing import merge_newest_first
 from gateway.domain.requests import check_amount_limit, check_time_range, idempotency_key
 from gateway.domain.roles import owner_of_new_wallet, owner_to_list, require_role
 from gateway.routing import ShardRouter
+from gateway.service_layer.idempotency import public_fingerprint
 
 Movement = Literal["deposits", "withdrawals"]
 StatusChange = Literal["freeze", "unfreeze", "close"]
@@ -94,6 +95,14 @@ async def move_money(
     key = idempotency_key(raw_idempotency_key)
     check_amount_limit(command.amount, max_amount=max_amount)
     shard = router.shard_of_visible_wallet(wallet_id, caller)
+    # Keys are the caller's across the whole system: claimed centrally before the shard books.
+    fingerprint = public_fingerprint(f"/v1/wallets/{wallet_id}/{movement}", command)
+    claim = {"caller": caller.user_id, "key": key, "fingerprint": fingerprint}
+    expect_ok(
+        await backends.coordinator(
+            "POST", "/internal/idempotency-claims", caller=caller, json=claim
+        )
+    )
     body = {"amount": command.amount, "reference": command.reference, "metadata": command.metadata}
     reply = await backends.shard(
         shard,

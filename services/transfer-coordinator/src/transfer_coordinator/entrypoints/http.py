@@ -3,6 +3,7 @@ authenticated the caller and checked that they may use the source wallet."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Final
 
 import orjson
@@ -22,6 +23,7 @@ from wallet_shared.money import AmountIn, Currency, MoneyOut
 from wallet_shared.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 from wallet_shared.schemas import EntityId, ProblemDetail, RequestModel, Transfer
 
+from transfer_coordinator.service_layer.claims import claim_key
 from transfer_coordinator.service_layer.context import CoordinatorContext
 from transfer_coordinator.service_layer.integrity import check_sagas
 from transfer_coordinator.service_layer.outgoing import transfer_json
@@ -97,11 +99,14 @@ async def post_transfer(
     waiters: Waiters,
     caller: CallerDep,
     idempotency_key: Annotated[str | None, Header()] = None,
+    x_request_fingerprint: Annotated[str | None, Header(max_length=64)] = None,
     wait: Annotated[float, Query(ge=0, le=MAX_WAIT_S)] = 0,
 ) -> Response:
     """Start a transfer saga (202 pending); with `wait`, answer 200 once it is final."""
+    command = _start_command(body, caller, idempotency_key)
+    command = replace(command, claim_fingerprint=x_request_fingerprint)
     try:
-        stored = await start_transfer(ctx, _start_command(body, caller, idempotency_key))
+        stored = await start_transfer(ctx, command)
     except TransientError as error:
         # Nothing was committed: the caller may retry with the same key.
         raise ServiceUnavailable("The transfer store is unavailable; retry.") from error
@@ -112,6 +117,29 @@ async def post_transfer(
     if saga is None or not saga.is_final:
         return stored_response_to_http(stored)
     return FastJSONResponse(transfer_json(saga), status_code=200)
+
+
+class ClaimBody(BaseModel):
+    """An Idempotency-Key to claim for a request booked elsewhere."""
+
+    caller: str = Field(min_length=1, max_length=64)
+    key: str = Field(min_length=1, max_length=MAX_KEY_LENGTH)
+    fingerprint: str = Field(min_length=1, max_length=64)
+
+
+@router.post(
+    "/idempotency-claims",
+    status_code=204,
+    responses={422: {"description": "The key was used for another request"}},
+)
+async def post_claim(body: ClaimBody, ctx: Coordinator) -> Response:
+    """Claim a caller's Idempotency-Key system-wide (a deposit or withdrawal about to run on
+    a shard); 422 `idempotency_key_reused` when it served another request."""
+    try:
+        await claim_key(ctx, caller=body.caller, key=body.key, fingerprint=body.fingerprint)
+    except TransientError as error:
+        raise ServiceUnavailable("The claim store is unavailable; retry.") from error
+    return Response(status_code=204)
 
 
 def _start_command(

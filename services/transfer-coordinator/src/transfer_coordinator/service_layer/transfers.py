@@ -22,6 +22,7 @@ from wallet_shared.schemas import Transfer
 
 from transfer_coordinator.adapters import repository
 from transfer_coordinator.domain.saga import TransferSaga
+from transfer_coordinator.service_layer.claims import claim_key_in
 from transfer_coordinator.service_layer.context import CoordinatorContext
 from transfer_coordinator.service_layer.outgoing import (
     command_records,
@@ -53,6 +54,9 @@ class StartTransfer:
     caller: str
     idempotency_key: str
     trace_id: str = ""
+    claim_fingerprint: str | None = None
+    """The fingerprint of the public request (the gateway's), under which the key is claimed
+    system-wide; by default that of this internal request."""
 
 
 async def start_transfer(ctx: CoordinatorContext, command: StartTransfer) -> StoredResponse:
@@ -68,6 +72,12 @@ async def start_transfer(ctx: CoordinatorContext, command: StartTransfer) -> Sto
         async def begin() -> tuple[int, Any]:
             # Every refusal is raised here, before any write: nothing to undo, so no savepoint.
             saga, records = _begin_saga(ctx, command)
+            await claim_key_in(
+                conn,
+                caller=command.caller,
+                key=command.idempotency_key,
+                fingerprint=command.claim_fingerprint or fingerprint,
+            )
             await repository.insert_saga(conn, saga)
             await enqueue(conn, records)
             return 202, transfer_json(saga)

@@ -1,0 +1,24 @@
+"""SQL of the system-wide Idempotency-Key claims (table `idempotency_claims`)."""
+
+from __future__ import annotations
+
+import asyncpg
+
+
+async def claim(conn: asyncpg.Connection, *, caller: str, key: str, fingerprint: str) -> str:
+    """Claim `(caller, key)` for `fingerprint` unless claimed before; the fingerprint it holds.
+
+    Two statements on purpose: a concurrent claim of the same key makes the INSERT wait for
+    that transaction, and only a statement started after it (READ COMMITTED) sees its row.
+    """
+    await conn.execute(
+        "INSERT INTO idempotency_claims (caller, key, fingerprint) VALUES ($1, $2, $3)"
+        " ON CONFLICT (caller, key) DO NOTHING",
+        caller,
+        key,
+        fingerprint,
+    )
+    held: str = await conn.fetchval(
+        "SELECT fingerprint FROM idempotency_claims WHERE caller = $1 AND key = $2", caller, key
+    )
+    return held
