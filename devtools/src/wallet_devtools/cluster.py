@@ -25,9 +25,9 @@ import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 
 import httpx
+from wallet_shared.lifecycle import StartStop
 
 from wallet_devtools import postgres
 from wallet_devtools.kafka import delete_topics_with_prefix
@@ -86,7 +86,7 @@ class DatabaseNames:
         return (*self.shards, self.coordinator)
 
 
-class WalletCluster:
+class WalletCluster(StartStop):
     """All services of one wallet system, as local processes."""
 
     def __init__(
@@ -250,18 +250,6 @@ class WalletCluster:
         await self.terminate(name)
         self._spawn(spec)
         await self._wait_ready(name)
-
-    async def __aenter__(self) -> WalletCluster:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     # --- internals -----------------------------------------------------------------------------
 

@@ -21,11 +21,11 @@ import sys
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
+from wallet_shared.lifecycle import StartStop
 
 from wallet_devtools.paths import KAFKA_LIBS_DIR, KAFKA_POM
 from wallet_devtools.processes import (
@@ -109,7 +109,7 @@ def new_cluster_id() -> str:
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
 
 
-class KafkaBroker:
+class KafkaBroker(StartStop):
     """A single-node KRaft broker (broker and controller in one JVM) under `base_dir`.
 
     Data (`data/`) is kept between runs: a broker started again on the same folder keeps its
@@ -208,18 +208,6 @@ class KafkaBroker:
             await stop_process(process, grace_s=self._stop_timeout)
         self._pid_path.unlink(missing_ok=True)
         self._port = None
-
-    async def __aenter__(self) -> KafkaBroker:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     def _java_command(self, main_class: str, *args: str) -> list[str]:
         return [

@@ -22,10 +22,10 @@ import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+from wallet_shared.lifecycle import StartStop
 
 from wallet_devtools.processes import (
     ProcessExitedError,
@@ -77,7 +77,7 @@ def _major_version(bindir: Path) -> float:
         return 0.0
 
 
-class PostgresServer:
+class PostgresServer(StartStop):
     """A local PostgreSQL server under `base_dir` (data in `data/`, log in `postgres.log`).
 
     The data folder is kept between runs, so a server started again on the same folder finds
@@ -161,18 +161,6 @@ class PostgresServer:
             await asyncio.to_thread(self._pg_ctl_stop, find_postgres_bindir(self._bindir))
         await stop_process(process, grace_s=10.0)
         self._port = None
-
-    async def __aenter__(self) -> PostgresServer:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     async def _start_on(self, bindir: Path, port: int) -> str:
         self._process = spawn(

@@ -13,8 +13,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
@@ -22,6 +21,7 @@ from aiokafka.errors import KafkaError
 
 from wallet_shared.backoff import backoff_delay
 from wallet_shared.errors import TransientError
+from wallet_shared.lifecycle import StartStop
 from wallet_shared.messages import UndecodableMessage
 from wallet_shared.metrics import CONSUMER_MESSAGES
 
@@ -69,7 +69,7 @@ class _AssignmentListener(ConsumerRebalanceListener):  # type: ignore[misc]
         self.assigned.set()
 
 
-class BatchConsumer(Generic[M]):
+class BatchConsumer(StartStop, Generic[M]):
     """Consumes one topic in batches for one consumer group; see the module docstring."""
 
     def __init__(
@@ -153,18 +153,6 @@ class BatchConsumer(Generic[M]):
                 _log.warning("consumer_stop_timeout", topic=self._topic)
         if consumer is not None:
             await consumer.stop()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     async def _run(self, consumer: AIOKafkaConsumer) -> None:
         failures = 0

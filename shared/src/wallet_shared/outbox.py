@@ -12,8 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Sequence
-from types import TracebackType
-from typing import Any, Final, Self
+from typing import Any, Final
 
 import asyncpg
 import orjson
@@ -28,6 +27,7 @@ from aiokafka.errors import (
 
 from wallet_shared.backoff import backoff_delay
 from wallet_shared.db import is_transient
+from wallet_shared.lifecycle import StartStop
 from wallet_shared.messages import OutgoingMessage
 from wallet_shared.metrics import OUTBOX_BACKLOG, OUTBOX_PARKED, OUTBOX_PUBLISHED
 
@@ -79,7 +79,7 @@ async def enqueue(conn: asyncpg.Connection, messages: Sequence[OutgoingMessage])
     )
 
 
-class OutboxRelay:
+class OutboxRelay(StartStop):
     """Publishes the outbox of one database, in id order and in batches, then deletes it.
 
     Every replica of a service runs one; a session advisory lock on a dedicated connection makes
@@ -142,18 +142,6 @@ class OutboxRelay:
             await asyncio.wait_for(task, self._stop_timeout_s)
         except TimeoutError:
             _log.warning("outbox_relay_stop_timeout", service=self._service)
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     async def _run(self) -> None:
         failures = 0
