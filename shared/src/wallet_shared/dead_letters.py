@@ -13,7 +13,7 @@ import orjson
 
 from wallet_shared.consumer import ConsumedRecord
 from wallet_shared.db import transaction
-from wallet_shared.errors import NotFound
+from wallet_shared.errors import Conflict, NotFound
 from wallet_shared.messages import OutgoingMessage
 from wallet_shared.metrics import DEAD_LETTERS
 from wallet_shared.outbox import OutboxRelay, enqueue
@@ -112,9 +112,26 @@ class DeadLetterStore:
         )
         return [_dead_letter(row) for row in rows]
 
-    async def replay(self, dead_letter_id: int) -> DeadLetter:
+    async def page(
+        self, *, limit: int = 50, before: tuple[datetime, int] | None = None
+    ) -> list[DeadLetter]:
+        """Dead letters newest first by `(created_at, id)`, strictly after the position `before`
+        (the order and position of the admin API's lists, which merge several services)."""
+        after_time, after_id = before if before is not None else (None, None)
+        rows = await self._pool.fetch(
+            f"SELECT {_COLUMNS} FROM dead_letters"
+            " WHERE $1::timestamptz IS NULL OR (created_at, id) < ($1, $2::bigint)"
+            " ORDER BY created_at DESC, id DESC LIMIT $3",
+            after_time,
+            after_id,
+            limit,
+        )
+        return [_dead_letter(row) for row in rows]
+
+    async def replay(self, dead_letter_id: int, *, once: bool = False) -> DeadLetter:
         """Publish a dead letter again to its original topic (through the outbox) and mark it
-        replayed. Raises NotFound for an unknown id."""
+        replayed. Raises NotFound for an unknown id; with `once`, Conflict for a dead letter
+        replayed before (checked under the row's lock, so two concurrent replays publish once)."""
         async with transaction(self._pool) as conn:
             row = await conn.fetchrow(
                 f"SELECT {_COLUMNS} FROM dead_letters WHERE id = $1 FOR UPDATE", dead_letter_id
@@ -122,6 +139,12 @@ class DeadLetterStore:
             if row is None:
                 raise NotFound(f"No dead letter {dead_letter_id}.")
             letter = _dead_letter(row)
+            if once and letter.replayed_at is not None:
+                raise Conflict(
+                    "This dead letter was replayed already, at "
+                    f"{letter.replayed_at.isoformat()}; a replay that failed again is a new "
+                    "dead letter, replay that one."
+                )
             headers = {**letter.headers, "replayed_dead_letter": str(letter.id)}
             await enqueue(
                 conn,

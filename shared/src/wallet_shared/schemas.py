@@ -178,6 +178,42 @@ class IntegrityReport(BaseModel):
     coordinator: ComponentIntegrity
 
 
+class DeadLetterFields(BaseModel):
+    """A message a consumer could not handle, as the admin API shows it."""
+
+    service: str = Field(description="The service whose consumer gave up on the message.")
+    topic: str = Field(description="Where the message came from.")
+    partition: int
+    offset: int
+    key: str | None = Field(description="The record's key as text (invalid UTF-8 replaced).")
+    error: str = Field(description="Why it failed (the last error, cut to 2000 characters).")
+    attempts: int = Field(description="How often it was tried (1 for an undecodable message).")
+    headers: dict[str, str]
+    value: str | None = Field(
+        description="The original bytes: UTF-8 text, or base64 when `value_encoding` says so."
+    )
+    value_encoding: Literal["utf-8", "base64"]
+    created_at: datetime
+    replayed_at: datetime | None = Field(
+        description="When it was published again to its topic; a dead letter is replayed once."
+    )
+
+
+class DeadLetter(DeadLetterFields):
+    id: str = Field(description="Opaque; names the service that holds the dead letter.")
+
+
+class DeadLetterPage(BaseModel):
+    items: list[DeadLetter]
+    next_cursor: str | None
+
+
+class InternalDeadLetter(DeadLetterFields):
+    """A dead letter as a service's internal API shows it: the id is its own row number."""
+
+    id: int
+
+
 class ProblemDetail(BaseModel):
     """`application/problem+json` body (documentation of every error response)."""
 

@@ -18,6 +18,7 @@ import httpx
 import jwt
 import orjson
 from gateway.settings import GatewaySettings
+from wallet_shared.dead_letter_api import dead_letter_position, parse_dead_letter_position
 from wallet_shared.errors import WalletError
 from wallet_shared.ids import bucket_of_user, new_transfer_id, new_wallet_id
 from wallet_shared.pagination import (
@@ -74,6 +75,82 @@ class FakeClock:
 
 
 @dataclass
+class FakeDeadLetters:
+    """A service's dead letters behind `/internal/dead-letters` (wallet_shared.dead_letter_api):
+    newest first by `(created_at, id)`, the shared position cursor, one replay each."""
+
+    service: str
+    topic: str
+    ticks: Callable[[], datetime]
+    letters: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+    def add(self, *, value: str = "garbage", error: str = "undecodable: not JSON") -> int:
+        """A new dead letter (as a consumer would store it); its number."""
+        number = len(self.letters) + 1
+        self.letters[number] = {
+            "id": number,
+            "service": self.service,
+            "topic": self.topic,
+            "partition": 0,
+            "offset": number - 1,
+            "key": "wlt_x",
+            "error": error,
+            "attempts": 1,
+            "headers": {"message_type": "TryDebit"},
+            "value": value,
+            "value_encoding": "utf-8",
+            "created_at": self.ticks().isoformat(),
+            "replayed_at": None,
+        }
+        return number
+
+    def handle(self, request: httpx.Request, parts: list[str]) -> httpx.Response | None:
+        """The answer to a dead-letter route; None for any other route."""
+        if parts == ["internal", "dead-letters"] and request.method == "GET":
+            return self._list(request.url.params)
+        if (
+            len(parts) == 4
+            and parts[:2] == ["internal", "dead-letters"]
+            and parts[3] == "replay"
+            and request.method == "POST"
+        ):
+            return self._replay(int(parts[2]))
+        return None
+
+    def _list(self, params: httpx.QueryParams) -> httpx.Response:
+        limit = int(params.get("limit", "50"))
+        if not 1 <= limit <= 200:
+            return problem(
+                "validation_error", "bad limit", errors=[{"field": "limit", "message": "1-200"}]
+            )
+        letters = sorted(self.letters.values(), key=self._position, reverse=True)
+        if "cursor" in params:
+            try:
+                after = parse_dead_letter_position(params["cursor"])
+            except WalletError as error:
+                return problem(error.code, error.detail, errors=error.errors)
+            letters = [letter for letter in letters if self._position(letter) < after]
+        page = letters[:limit]
+        next_cursor = None
+        if len(letters) > limit:
+            next_cursor = dead_letter_position(*self._position(page[-1]))
+        return json_reply(200, {"items": page, "next_cursor": next_cursor})
+
+    def _replay(self, number: int) -> httpx.Response:
+        letter = self.letters.get(number)
+        if letter is None:
+            return problem("not_found", f"No dead letter {number}.")
+        if letter["replayed_at"] is not None:
+            return problem("conflict", "This dead letter was replayed already.")
+        letter["replayed_at"] = self.ticks().isoformat()
+        return json_reply(200, letter)
+
+    @staticmethod
+    def _position(letter: dict[str, Any]) -> tuple[datetime, int]:
+        return datetime.fromisoformat(letter["created_at"]), letter["id"]
+
+
+@dataclass
 class FakeShard:
     """A wallet shard: wallets with balances, transactions, idempotency records."""
 
@@ -82,6 +159,7 @@ class FakeShard:
     wallets: dict[str, dict[str, Any]] = field(default_factory=dict)
     transactions: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     idempotency: dict[tuple[str, str], httpx.Response] = field(default_factory=dict)
+    dead_letters: FakeDeadLetters = field(init=False)
     integrity: dict[str, Any] = field(
         default_factory=lambda: {
             "currencies": {},
@@ -99,8 +177,15 @@ class FakeShard:
         except WalletError as error:
             return problem(error.code, error.detail, errors=error.errors)
 
+    def __post_init__(self) -> None:
+        self.dead_letters = FakeDeadLetters(
+            f"wallet-shard-{self.shard}", f"wallet.shard-{self.shard}.commands", self.ticks
+        )
+
     def _route(self, request: httpx.Request, parts: list[str], scope: str | None) -> httpx.Response:
         method = request.method
+        if (answer := self.dead_letters.handle(request, parts)) is not None:
+            return answer
         if parts == ["internal", "integrity"] and method == "GET":
             return json_reply(200, self.integrity)
         if parts == ["internal", "wallets"]:
@@ -227,9 +312,17 @@ class FakeCoordinator:
     integrity_requests: list[Any] = field(default_factory=list)
     claims: dict[tuple[str, str], str] = field(default_factory=dict)
     """(caller, Idempotency-Key) → the fingerprint of the request it was claimed for."""
+    dead_letters: FakeDeadLetters = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.dead_letters = FakeDeadLetters(
+            "transfer-coordinator", "wallet.transfer-replies", self.ticks
+        )
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         parts = request.url.path.strip("/").split("/")
+        if (answer := self.dead_letters.handle(request, parts)) is not None:
+            return answer
         if parts == ["internal", "idempotency-claims"] and request.method == "POST":
             return self._claim(orjson.loads(request.content))
         if parts == ["internal", "integrity"] and request.method == "POST":

@@ -11,6 +11,7 @@ from typing import Final
 import asyncpg
 from fastapi import FastAPI
 from wallet_shared.db import apply_migrations, create_pool, database_ready
+from wallet_shared.dead_letter_api import dead_letter_router
 from wallet_shared.dead_letters import DeadLetterStore
 from wallet_shared.http import ReadinessCheck, create_service_app
 from wallet_shared.kafka import ensure_topics, kafka_ready, start_producer
@@ -44,6 +45,7 @@ def create_app(settings: CoordinatorSettings) -> FastAPI:
         readiness=_readiness,
     )
     app.include_router(router)
+    app.include_router(dead_letter_router())
     return app
 
 
@@ -83,6 +85,7 @@ async def _start(app: FastAPI, settings: CoordinatorSettings, stack: AsyncExitSt
     app.state.pool, app.state.producer = pool, producer
     app.state.coordinator, app.state.final_waiters = ctx, waiters
     dead_letters = DeadLetterStore(pool=pool, service=SERVICE, relay=relay)
+    app.state.dead_letters = dead_letters
     await stack.enter_async_context(reply_consumer(ctx, settings, dead_letters))
     sweeper = SagaSweeper(ctx=ctx, interval_s=settings.sweep_interval_s)
     await sweeper.start()

@@ -12,6 +12,7 @@ from typing import Final
 import structlog
 from fastapi import FastAPI
 from wallet_shared.db import apply_migrations, create_pool, database_ready
+from wallet_shared.dead_letter_api import dead_letter_router
 from wallet_shared.dead_letters import DeadLetterStore
 from wallet_shared.http import ReadinessCheck, create_service_app
 from wallet_shared.kafka import kafka_ready, start_producer
@@ -65,15 +66,17 @@ def create_app(settings: ShardSettings) -> FastAPI:
             relay = OutboxRelay(pool=pool, producer=producer, service=service)
             await running.enter_async_context(relay)
             uow = UnitOfWork(pool=pool, relay=relay)
+            dead_letters = DeadLetterStore(pool=pool, service=service, relay=relay)
             consumer = create_commands_consumer(
                 bootstrap=settings.kafka_bootstrap,
                 service=service,
                 uow=uow,
                 shard=shard,
-                dead_letters=DeadLetterStore(pool=pool, service=service, relay=relay),
+                dead_letters=dead_letters,
             )
             await running.enter_async_context(consumer)
             app.state.shard_services = ShardServices(uow=uow, shard=shard)
+            app.state.dead_letters = dead_letters
             app.state.readiness_checks = {
                 "database": partial(database_ready, pool),
                 "kafka": partial(kafka_ready, producer),
@@ -90,6 +93,7 @@ def create_app(settings: ShardSettings) -> FastAPI:
         readiness=_readiness,
     )
     app.include_router(router)
+    app.include_router(dead_letter_router())
     return app
 
 

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Path
 from wallet_shared.http import FastJSONResponse
-from wallet_shared.schemas import IntegrityReport
+from wallet_shared.pagination import DEFAULT_LIMIT
+from wallet_shared.schemas import DeadLetter, DeadLetterPage, IntegrityReport
 
 from gateway.entrypoints.dependencies import BackendsDep, CallerDep
 from gateway.entrypoints.openapi import problem_responses
+from gateway.entrypoints.wallets import Cursor, Limit
+from gateway.service_layer import dead_letters
 from gateway.service_layer.integrity import check_integrity
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
@@ -23,3 +28,41 @@ router = APIRouter(prefix="/v1/admin", tags=["admin"])
 async def integrity(caller: CallerDep, backends: BackendsDep) -> FastJSONResponse:
     report = await check_integrity(backends, caller)
     return FastJSONResponse(report.model_dump(mode="json"))
+
+
+@router.get(
+    "/dead-letters",
+    response_model=DeadLetterPage,
+    summary="Messages a consumer could not handle, on every shard and the coordinator, newest "
+    "first (admin)",
+    description="Each has its error, attempt count, origin (topic, partition, offset), headers "
+    "and original value (UTF-8 text, or base64 when `value_encoding` says so). The cursor is "
+    "the position of the last item, stable while new dead letters arrive.",
+    responses=problem_responses(403, 422),
+)
+async def list_dead_letters(
+    caller: CallerDep,
+    backends: BackendsDep,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> FastJSONResponse:
+    page = await dead_letters.list_dead_letters(backends, caller, limit=limit, cursor=cursor)
+    return FastJSONResponse(page.model_dump(mode="json"))
+
+
+@router.post(
+    "/dead-letters/{dead_letter_id}/replay",
+    response_model=DeadLetter,
+    summary="Publish a dead letter again to its original topic (admin)",
+    description="Answers the dead letter with `replayed_at` set. A dead letter is replayed once: "
+    "a second replay answers 409 `conflict`. A replayed message that fails again becomes a new "
+    "dead letter (header `replayed_dead_letter`), which can be replayed in turn.",
+    responses=problem_responses(403, 404, 409),
+)
+async def replay_dead_letter(
+    dead_letter_id: Annotated[str, Path(description="A dead letter id (opaque).")],
+    caller: CallerDep,
+    backends: BackendsDep,
+) -> FastJSONResponse:
+    letter = await dead_letters.replay_dead_letter(backends, caller, dead_letter_id)
+    return FastJSONResponse(letter.model_dump(mode="json"))

@@ -1,0 +1,137 @@
+"""The internal admin routes of a service's dead letters, the same on every service that consumes
+Kafka (wallet shards, the coordinator): mount `dead_letter_router()` and put the service's
+`DeadLetterStore` in `app.state.dead_letters`.
+
+- `GET /internal/dead-letters?limit=&cursor=`: newest first by `(created_at, id)`; the cursor is
+  that opaque position, so a caller merging several services' lists can page them all alike.
+- `POST /internal/dead-letters/{id}/replay`: publish the original message again to its topic;
+  404 `not_found` for an unknown id, 409 `conflict` when it was replayed before (a replay that
+  fails again is dead-lettered anew, with header `replayed_dead_letter`: replay that one).
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from typing import Annotated, Any, Final
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+
+from wallet_shared.dead_letters import DeadLetter, DeadLetterStore
+from wallet_shared.errors import ValidationFailed
+from wallet_shared.pagination import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    Page,
+    decode_cursor,
+    encode_cursor,
+    in_utc,
+)
+from wallet_shared.schemas import InternalDeadLetter, ProblemDetail
+
+MAX_ID: Final = 2**63 - 1
+
+
+def dead_letter_view(letter: DeadLetter) -> InternalDeadLetter:
+    """A stored dead letter as JSON can carry it: the value as text when it is UTF-8, else
+    base64 (`value_encoding` says which)."""
+    value, encoding = _value_text(letter.value)
+    return InternalDeadLetter(
+        id=letter.id,
+        service=letter.service,
+        topic=letter.topic,
+        partition=letter.partition,
+        offset=letter.offset,
+        key=letter.key.decode("utf-8", "replace") if letter.key is not None else None,
+        error=letter.error,
+        attempts=letter.attempts,
+        headers=letter.headers,
+        value=value,
+        value_encoding=encoding,
+        created_at=letter.created_at,
+        replayed_at=letter.replayed_at,
+    )
+
+
+def dead_letter_position(created_at: datetime, dead_letter_id: int) -> str:
+    """The opaque cursor of the list position `(created_at, id)`."""
+    return encode_cursor([created_at.isoformat(), dead_letter_id])
+
+
+def parse_dead_letter_position(cursor: str) -> tuple[datetime, int]:
+    """The position in a cursor of `dead_letter_position`; `ValidationFailed` otherwise."""
+    raw_time, raw_id = decode_cursor(cursor, arity=2)
+    invalid = ValidationFailed(
+        "The cursor is not valid.", errors=[{"field": "cursor", "message": "is not a valid cursor"}]
+    )
+    if not isinstance(raw_time, str) or not isinstance(raw_id, int) or raw_id < 0:
+        raise invalid
+    try:
+        return in_utc(datetime.fromisoformat(raw_time)), raw_id
+    except ValueError as error:
+        raise invalid from error
+
+
+async def list_dead_letters(
+    store: DeadLetterStore, *, limit: int, cursor: str | None
+) -> Page[InternalDeadLetter]:
+    """A page of dead letters, newest first, after the cursor's position."""
+    before = parse_dead_letter_position(cursor) if cursor is not None else None
+    letters = await store.page(limit=limit + 1, before=before)
+    page = letters[:limit]
+    next_cursor = None
+    if len(letters) > limit:
+        next_cursor = dead_letter_position(page[-1].created_at, page[-1].id)
+    return Page[InternalDeadLetter](
+        items=[dead_letter_view(letter) for letter in page], next_cursor=next_cursor
+    )
+
+
+async def replay_dead_letter(store: DeadLetterStore, dead_letter_id: int) -> InternalDeadLetter:
+    """Publish a dead letter again, once: `NotFound` when unknown, `Conflict` when replayed."""
+    return dead_letter_view(await store.replay(dead_letter_id, once=True))
+
+
+async def store_of_app(request: Request) -> DeadLetterStore:
+    """The store a service's lifespan left in `app.state.dead_letters`."""
+    store: DeadLetterStore = request.app.state.dead_letters
+    return store
+
+
+Store = Annotated[DeadLetterStore, Depends(store_of_app)]
+
+
+def dead_letter_router() -> APIRouter:
+    """The `/internal/dead-letters` routes of one app, on the store in `app.state.dead_letters`."""
+    router = APIRouter(prefix="/internal/dead-letters", tags=["dead letters"])
+    problems: dict[int | str, dict[str, Any]] = {
+        code: {"model": ProblemDetail} for code in (404, 409, 422)
+    }
+
+    @router.get("", response_model=Page[InternalDeadLetter], responses=problems)
+    async def get_dead_letters(
+        letters: Store,
+        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+        cursor: Annotated[str | None, Query(max_length=512)] = None,
+    ) -> Page[InternalDeadLetter]:
+        """This service's dead letters, newest first."""
+        return await list_dead_letters(letters, limit=limit, cursor=cursor)
+
+    @router.post("/{dead_letter_id}/replay", response_model=InternalDeadLetter, responses=problems)
+    async def post_replay(
+        letters: Store,
+        dead_letter_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    ) -> InternalDeadLetter:
+        """Publish a dead letter again to its topic (once)."""
+        return await replay_dead_letter(letters, dead_letter_id)
+
+    return router
+
+
+def _value_text(value: bytes | None) -> tuple[str | None, str]:
+    if value is None:
+        return None, "utf-8"
+    try:
+        return value.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        return base64.b64encode(value).decode("ascii"), "base64"
