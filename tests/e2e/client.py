@@ -13,14 +13,14 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from typing import Any, Literal
+from typing import Any
 
 import httpx
 from wallet_shared.http_client import pooled_http_client
 from wallet_shared.routing import ShardMap
+from wallet_shared.schemas import Role
 
 Json = dict[str, Any]
-Role = Literal["user", "admin", "auditor"]
 TokenMinter = Callable[[str, Role], str]
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"

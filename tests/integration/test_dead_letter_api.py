@@ -6,31 +6,20 @@ cursor, and the one replay that publishes the original again.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer
 from fastapi import FastAPI
-from wallet_shared.db import SHARED_MIGRATIONS, apply_migrations, create_pool
 from wallet_shared.dead_letter_api import dead_letter_router
 from wallet_shared.dead_letters import DeadLetterStore
-from wallet_shared.kafka import ConsumedRecord, ensure_topics, start_producer
+from wallet_shared.kafka import ConsumedRecord, ensure_topics
 from wallet_shared.outbox import OutboxRelay
 from wallet_shared.problems import install_problem_handlers
 
-SERVICE = "dead-letter-api-test"
-
-
-@pytest.fixture
-async def pool(database_dsn: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(database_dsn, min_size=1, max_size=6)
-    await apply_migrations(pool, package=SHARED_MIGRATIONS)
-    yield pool
-    await pool.close()
+from tests.integration.plumbing import SERVICE, read_topic
 
 
 @pytest.fixture
@@ -41,13 +30,8 @@ async def topic(kafka_bootstrap: str, topic_prefix: str) -> str:
 
 
 @pytest.fixture
-async def store(pool: asyncpg.Pool, kafka_bootstrap: str) -> AsyncIterator[DeadLetterStore]:
-    producer = await start_producer(kafka_bootstrap, client_id=SERVICE)
-    try:
-        async with OutboxRelay(pool=pool, producer=producer, service=SERVICE) as relay:
-            yield DeadLetterStore(pool=pool, service=SERVICE, relay=relay)
-    finally:
-        await producer.stop()
+def store(pool: asyncpg.Pool, relay: OutboxRelay) -> DeadLetterStore:
+    return DeadLetterStore(pool=pool, service=SERVICE, relay=relay)
 
 
 @pytest.fixture
@@ -73,22 +57,6 @@ async def dead_letter(
         headers=(("message_type", b"TryDebit"),),
     )
     await store.add(record, error=error, attempts=5)
-
-
-async def read_topic(bootstrap: str, topic: str, *, count: int) -> list[Any]:
-    consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest"
-    )
-    await consumer.start()
-    records: list[Any] = []
-    try:
-        deadline = time.monotonic() + 20
-        while len(records) < count and time.monotonic() < deadline:
-            for batch in (await consumer.getmany(timeout_ms=200)).values():
-                records.extend(batch)
-    finally:
-        await consumer.stop()
-    return records
 
 
 async def test_lists_dead_letters_newest_first_with_their_origin_and_value(

@@ -2,7 +2,8 @@
 the outbox relay, the batch consumer with its dead letters, and idempotency keys.
 
 Each test gets a fresh database (`database_dsn`) and its own topic prefix (`topic_prefix`) on the
-session's servers (tests/conftest.py).
+session's servers (tests/conftest.py); `pool`, `producer` and `relay` come from
+tests/integration/conftest.py.
 """
 
 from __future__ import annotations
@@ -10,14 +11,14 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaTimeoutError
 from prometheus_client import REGISTRY
@@ -41,24 +42,13 @@ from wallet_shared.kafka import (
     ConsumedRecord,
     ensure_topics,
     kafka_ready,
-    start_producer,
 )
 from wallet_shared.messages import OutgoingMessage, UndecodableMessage
 from wallet_shared.outbox import OutboxRelay, enqueue
 
-SERVICE = "plumbing-test"
-
+from tests.integration.plumbing import SERVICE, read_topic
 
 # --- fixtures --------------------------------------------------------------------------------
-
-
-@pytest.fixture
-async def pool(database_dsn: str) -> AsyncIterator[asyncpg.Pool]:
-    """A pool on the test's fresh database, shared tables migrated."""
-    pool = await create_pool(database_dsn, min_size=1, max_size=6)
-    await apply_migrations(pool, package=SHARED_MIGRATIONS)
-    yield pool
-    await pool.close()
 
 
 @pytest.fixture
@@ -74,44 +64,7 @@ def topics(kafka_bootstrap: str, topic_prefix: str) -> Callable[[str], Awaitable
     return make
 
 
-@pytest.fixture
-async def producer(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
-    producer = await start_producer(kafka_bootstrap, client_id=SERVICE)
-    yield producer
-    await producer.stop()
-
-
-@pytest.fixture
-async def relay(pool: asyncpg.Pool, producer: AIOKafkaProducer) -> AsyncIterator[OutboxRelay]:
-    async with OutboxRelay(pool=pool, producer=producer, service=SERVICE) as relay:
-        yield relay
-
-
 # --- helpers ---------------------------------------------------------------------------------
-
-
-async def read_topic(
-    bootstrap: str, topic: str, *, count: int, timeout_s: float = 20.0, linger_s: float = 0.5
-) -> list[Any]:
-    """The records of `topic` from the beginning: `count` of them, plus whatever else arrives
-    within `linger_s` after (so that tests see surplus records, not only the expected ones)."""
-    consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest"
-    )
-    await consumer.start()
-    records: list[Any] = []
-    try:
-        deadline = time.monotonic() + timeout_s
-        while len(records) < count and time.monotonic() < deadline:
-            for batch in (await consumer.getmany(timeout_ms=200)).values():
-                records.extend(batch)
-        linger_until = time.monotonic() + linger_s
-        while time.monotonic() < linger_until:
-            for batch in (await consumer.getmany(timeout_ms=100)).values():
-                records.extend(batch)
-    finally:
-        await consumer.stop()
-    return records
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], *, timeout_s: float = 20.0) -> None:
@@ -577,7 +530,7 @@ async def test_a_replayed_dead_letter_goes_back_to_its_topic(
     )
     async with consumer:
         await eventually(lambda: _dead_letter_count(pool, 1))
-    [letter] = await store.latest()
+    [letter] = await store.page()
     assert letter.replayed_at is None
     replayed = await store.replay(letter.id)
     assert replayed.replayed_at is not None

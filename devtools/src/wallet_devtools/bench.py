@@ -31,11 +31,9 @@ import httpx
 from wallet_shared.http_client import pooled_http_client
 from wallet_shared.routing import ShardMap
 
-from wallet_devtools.cluster import WalletCluster
-from wallet_devtools.kafka import KafkaBroker, install_kafka
+from wallet_devtools.cluster import WalletCluster, start_servers
+from wallet_devtools.kafka import install_kafka
 from wallet_devtools.paths import KAFKA_LIBS_DIR
-from wallet_devtools.postgres import PostgresServer
-from wallet_devtools.processes import await_all_or_cancel
 
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 _FINAL = frozenset({"completed", "cancelled"})
@@ -159,11 +157,7 @@ async def _own_system(shards: int) -> AsyncIterator[tuple[str, str]]:
     with tempfile.TemporaryDirectory(prefix="wallet-bench-") as folder:
         base = Path(folder)
         async with contextlib.AsyncExitStack() as stack:
-            pg = PostgresServer(base_dir=base / "postgres", durable=True)
-            kafka = KafkaBroker(base_dir=base / "kafka", libs_dir=KAFKA_LIBS_DIR)
-            stack.push_async_callback(pg.stop)
-            stack.push_async_callback(kafka.stop)
-            await await_all_or_cancel([pg.start(), kafka.start()])
+            pg, kafka = await start_servers(stack, base)
             cluster = WalletCluster(
                 admin_dsn=pg.dsn,
                 kafka_bootstrap=kafka.bootstrap,

@@ -17,12 +17,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from wallet_devtools import bench
-from wallet_devtools.cluster import WalletCluster
+from wallet_devtools.cluster import WalletCluster, start_servers
 from wallet_devtools.kafka import KAFKA_VERSION, KafkaBroker, install_kafka, kafka_installed
 from wallet_devtools.layout import MANAGED_ENV
 from wallet_devtools.paths import KAFKA_LIBS_DIR, REPO_ROOT, RUN_DIR
 from wallet_devtools.postgres import PostgresServer, database_dsn
-from wallet_devtools.processes import await_all_or_cancel, port_is_free
+from wallet_devtools.processes import port_is_free
 from wallet_devtools.tokens import DEV_JWT_SECRET, ROLES, mint_token
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -127,13 +127,7 @@ async def _serve(args: argparse.Namespace, env: Mapping[str, str]) -> None:
     jwt_secret = env.get("WALLET_JWT_SECRET") or DEV_JWT_SECRET
     print("Starting PostgreSQL and Kafka...", flush=True)
     async with contextlib.AsyncExitStack() as stack:
-        pg = PostgresServer(base_dir=state_dir / "postgres", durable=True)
-        kafka = KafkaBroker(base_dir=state_dir / "kafka", libs_dir=KAFKA_LIBS_DIR)
-        # Stops are registered first: each is a no-op for what never started, and a start
-        # cut short by Ctrl-C or by the other one failing still gets cleaned up.
-        stack.push_async_callback(pg.stop)
-        stack.push_async_callback(kafka.stop)
-        await await_all_or_cancel([pg.start(), kafka.start()])
+        pg, kafka = await start_servers(stack, state_dir)
         print("Starting the services...", flush=True)
         cluster = WalletCluster(
             admin_dsn=pg.dsn,

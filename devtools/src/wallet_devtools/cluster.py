@@ -28,9 +28,10 @@ from pathlib import Path
 
 import httpx
 from wallet_shared.lifecycle import StartStop
+from wallet_shared.schemas import Role
 
 from wallet_devtools import postgres
-from wallet_devtools.kafka import delete_topics_with_prefix
+from wallet_devtools.kafka import KafkaBroker, delete_topics_with_prefix
 from wallet_devtools.layout import (
     COORDINATOR,
     GATEWAY,
@@ -40,6 +41,7 @@ from wallet_devtools.layout import (
     shard_name,
 )
 from wallet_devtools.processes import (
+    ProcessExitedError,
     await_all_or_cancel,
     exit_status,
     free_port,
@@ -48,9 +50,10 @@ from wallet_devtools.processes import (
     reap_stale_process,
     spawn,
     stop_process,
+    wait_until_ready,
     write_pid_file,
 )
-from wallet_devtools.tokens import Role, mint_token, random_secret
+from wallet_devtools.tokens import mint_token, random_secret
 
 logger = logging.getLogger(__name__)
 
@@ -165,19 +168,6 @@ class WalletCluster(StartStop):
         """Base URL of every service, by name."""
         return {name: spec.url for name, spec in self._specs.items()}
 
-    @property
-    def database_urls(self) -> dict[str, str]:
-        """DSN of every database, by service name (`shard-<n>`, `coordinator`)."""
-        return {
-            name: spec.env["WALLET_DATABASE_URL"]
-            for name, spec in self._specs.items()
-            if "WALLET_DATABASE_URL" in spec.env
-        }
-
-    def spec(self, name: str) -> ServiceSpec:
-        """Port, module and environment of service `name`."""
-        return self._spec(name)
-
     def log_path(self, name: str) -> Path:
         """The log file of service `name` (stdout and stderr, appended across restarts)."""
         return self.log_dir / f"{name}.log"
@@ -190,10 +180,6 @@ class WalletCluster(StartStop):
         """Whether service `name` has a live process."""
         process = self._processes.get(name)
         return process is not None and exit_status(process) is None
-
-    def pid(self, name: str) -> int:
-        """The pid of service `name`'s process."""
-        return self._processes[name].pid
 
     def token(self, sub: str, role: Role = "user", *, ttl_s: int = 3600) -> str:
         """A JWT the gateway of this cluster accepts."""
@@ -301,24 +287,19 @@ class WalletCluster(StartStop):
         write_pid_file(self._pid_path(spec.name), process.pid)
 
     async def _wait_ready(self, name: str) -> None:
-        spec, process = self._specs[name], self._processes[name]
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._ready_timeout
+        spec = self._specs[name]
         async with httpx.AsyncClient(timeout=2.0) as client:
-            while True:
-                if (status := exit_status(process)) is not None:
-                    raise ServiceStartError(
-                        f"{name} exited with {status} while starting; "
-                        f"{self.log_path(name)}:\n{self.log_tail(name)}"
-                    )
-                if await _answers_ready(client, spec.url):
-                    return
-                if loop.time() > deadline:
-                    raise ServiceStartError(
-                        f"{name} not ready after {self._ready_timeout}s at {spec.url}; "
-                        f"{self.log_path(name)}:\n{self.log_tail(name)}"
-                    )
-                await asyncio.sleep(0.1)
+            try:
+                await wait_until_ready(
+                    self._processes[name],
+                    lambda: _answers_ready(client, spec.url),
+                    what=f"{name} at {spec.url}",
+                    timeout_s=self._ready_timeout,
+                    interval_s=0.1,
+                    logs=lambda: f"{self.log_path(name)}:\n{self.log_tail(name)}",
+                )
+            except (ProcessExitedError, TimeoutError) as error:
+                raise ServiceStartError(str(error)) from error
 
     async def _clean_up_throwaway_state(self) -> None:
         # Best effort: a failed clean-up must not hide the outcome of the test it follows.
@@ -329,6 +310,21 @@ class WalletCluster(StartStop):
                     await postgres.drop_database(self.admin_dsn, name)
         with _logged_failure(f"delete topics {self.topic_prefix}*"):
             await delete_topics_with_prefix(self.kafka_bootstrap, self.topic_prefix)
+
+
+async def start_servers(
+    stack: contextlib.AsyncExitStack, base_dir: Path
+) -> tuple[postgres.PostgresServer, KafkaBroker]:
+    """A durable PostgreSQL (`base_dir/postgres`) and a Kafka broker (`base_dir/kafka`, on the
+    installed jars), started together; `stack` stops them."""
+    pg = postgres.PostgresServer(base_dir=base_dir / "postgres", durable=True)
+    kafka = KafkaBroker(base_dir=base_dir / "kafka")
+    # Stops are registered first: each is a no-op for what never started, and a start cut
+    # short by Ctrl-C or by the other one failing still gets cleaned up.
+    stack.push_async_callback(pg.stop)
+    stack.push_async_callback(kafka.stop)
+    await await_all_or_cancel([pg.start(), kafka.start()])
+    return pg, kafka
 
 
 async def _answers_ready(client: httpx.AsyncClient, url: str) -> bool:

@@ -1,11 +1,12 @@
-"""A real single-node Apache Kafka broker (KRaft) for `make run` and the tests, plus topic helpers.
+"""A real single-node Apache Kafka broker (KRaft) for `make run` and the tests, plus the topic
+clean-up of throwaway clusters (topics are created with `wallet_shared.kafka.ensure_topics`).
 
 The broker's jars come from Maven Central (`devtools/kafka/pom.xml`, resolved with the
 dependency plugin into `.local/kafka/libs`), so no Docker and no tarball download is needed:
 
     python -m wallet_devtools.kafka install        # once; quick when already there
     async with KafkaBroker(base_dir=Path(".local/run/kafka")) as broker:
-        await create_topics(broker.bootstrap, ["demo"], partitions=2)
+        await ensure_topics(broker.bootstrap, ["demo"], partitions=2)
 """
 
 from __future__ import annotations
@@ -19,24 +20,23 @@ import shutil
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from wallet_shared.lifecycle import StartStop
 
 from wallet_devtools.paths import KAFKA_LIBS_DIR, KAFKA_POM
 from wallet_devtools.processes import (
-    ProcessExitedError,
-    exit_status,
     free_port,
     log_tail,
     port_is_open,
     reap_stale_process,
     spawn,
     stop_process,
+    wait_until_ready,
     write_pid_file,
 )
 
@@ -45,7 +45,6 @@ from wallet_devtools.processes import (
 KAFKA_VERSION = "3.9.2"
 DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
 _INSTALLED_MARKER = ".installed"
-_TOPIC_ALREADY_EXISTS = 36
 _UNKNOWN_TOPIC = 3
 
 
@@ -209,6 +208,10 @@ class KafkaBroker(StartStop):
         self._pid_path.unlink(missing_ok=True)
         self._port = None
 
+    async def _serves(self) -> bool:
+        assert self._port is not None
+        return port_is_open(self._port) and await _broker_answers(self.bootstrap)
+
     def _java_command(self, main_class: str, *args: str) -> list[str]:
         return [
             self._java,
@@ -282,22 +285,16 @@ class KafkaBroker(StartStop):
 
     async def _wait_ready(self) -> None:
         assert self._process is not None
-        assert self._port is not None
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._startup_timeout
-        while True:
-            if (status := exit_status(self._process)) is not None:
-                raise ProcessExitedError(
-                    f"Kafka exited with {status}:\n"
-                    f"{log_tail(self._out_path)}\n{log_tail(self.log_path)}"
-                )
-            if port_is_open(self._port) and await _broker_answers(self.bootstrap):
-                return
-            if loop.time() > deadline:
-                raise TimeoutError(
-                    f"Kafka not ready after {self._startup_timeout}s:\n{log_tail(self.log_path)}"
-                )
-            await asyncio.sleep(0.25)
+        await wait_until_ready(
+            self._process,
+            self._serves,
+            what="Kafka",
+            timeout_s=self._startup_timeout,
+            interval_s=0.25,
+            logs=lambda: (
+                f"{self._out_path}:\n{log_tail(self._out_path)}\n{log_tail(self.log_path)}"
+            ),
+        )
 
 
 def _log4j_properties(log_path: Path) -> str:
@@ -346,25 +343,6 @@ def _errors(response: Any, field: str) -> list[tuple[str, int, str]]:
     for entry in response.to_object().get(field, []):
         found.append((entry["topic"], entry["error_code"], entry.get("error_message") or ""))
     return found
-
-
-async def create_topics(
-    bootstrap: str, names: Iterable[str], *, partitions: int = 1, replication_factor: int = 1
-) -> None:
-    """Create the topics that do not exist yet; existing ones are left as they are."""
-    topics = [NewTopic(name, partitions, replication_factor) for name in names]
-    if not topics:
-        return
-    admin = await _started_admin(bootstrap)
-    try:
-        response = await admin.create_topics(topics)
-    finally:
-        await admin.close()
-    failed = [
-        e for e in _errors(response, "topic_errors") if e[1] not in (0, _TOPIC_ALREADY_EXISTS)
-    ]
-    if failed:
-        raise RuntimeError(f"could not create topics: {failed}")
 
 
 async def list_topics(bootstrap: str) -> list[str]:

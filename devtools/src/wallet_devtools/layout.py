@@ -81,14 +81,17 @@ def _common_env(config: ClusterConfig) -> dict[str, str]:
 def plan_services(config: ClusterConfig) -> list[ServiceSpec]:
     """The processes of a cluster, shards first and the gateway last."""
     common = _common_env(config)
-    services = [
-        ServiceSpec(
-            name=shard_name(shard_id),
-            module=MODULES[SHARD_PREFIX],
-            host=config.host,
-            port=port,
-            env=common
-            | {
+
+    def service(name: str, module: str, port: int, env: Mapping[str, str]) -> ServiceSpec:
+        # `extra_env` comes last: what the caller passes through wins.
+        return ServiceSpec(name, module, config.host, port, {**common, **env, **config.extra_env})
+
+    shards = [
+        service(
+            shard_name(shard_id),
+            MODULES[SHARD_PREFIX],
+            port,
+            {
                 "WALLET_SHARD_ID": str(shard_id),
                 "WALLET_DATABASE_URL": database_url,
                 "WALLET_SHARD_PORT": str(port),
@@ -98,38 +101,27 @@ def plan_services(config: ClusterConfig) -> list[ServiceSpec]:
             zip(config.shard_database_urls, config.shard_ports, strict=True)
         )
     ]
-    coordinator = ServiceSpec(
-        name=COORDINATOR,
-        module=MODULES[COORDINATOR],
-        host=config.host,
-        port=config.coordinator_port,
-        env=common
-        | {
+    coordinator = service(
+        COORDINATOR,
+        MODULES[COORDINATOR],
+        config.coordinator_port,
+        {
             "WALLET_DATABASE_URL": config.coordinator_database_url,
             "WALLET_COORDINATOR_PORT": str(config.coordinator_port),
         },
     )
-    gateway = ServiceSpec(
-        name=GATEWAY,
-        module=MODULES[GATEWAY],
-        host=config.host,
-        port=config.gateway_port,
-        env=common
-        | {
+    gateway = service(
+        GATEWAY,
+        MODULES[GATEWAY],
+        config.gateway_port,
+        {
             "WALLET_GATEWAY_PORT": str(config.gateway_port),
-            "WALLET_SHARD_URLS": ",".join(shard.url for shard in services),
+            "WALLET_SHARD_URLS": ",".join(shard.url for shard in shards),
             "WALLET_COORDINATOR_URL": coordinator.url,
             "WALLET_JWT_SECRET": config.jwt_secret,
         },
     )
-    services += [coordinator, gateway]
-    return [_with_extra_env(spec, config.extra_env) for spec in services]
-
-
-def _with_extra_env(spec: ServiceSpec, extra_env: Mapping[str, str]) -> ServiceSpec:
-    if not extra_env:
-        return spec
-    return ServiceSpec(spec.name, spec.module, spec.host, spec.port, {**spec.env, **extra_env})
+    return [*shards, coordinator, gateway]
 
 
 # Variables the launcher sets itself; anything else named WALLET_* may be passed through.

@@ -37,6 +37,7 @@ from wallet_devtools.processes import (
     read_pid_file,
     spawn,
     stop_process,
+    wait_until_ready,
 )
 
 SUPERUSER = "postgres"
@@ -193,21 +194,14 @@ class PostgresServer(StartStop):
 
     async def _wait_ready(self) -> None:
         assert self._process is not None
-        deadline = asyncio.get_running_loop().time() + self._startup_timeout
-        while True:
-            if (status := exit_status(self._process)) is not None:
-                raise ProcessExitedError(
-                    f"postgres exited with {status}; "
-                    f"log {self.log_path}:\n{log_tail(self.log_path)}"
-                )
-            if await _accepts_connections(self.dsn):
-                return
-            if asyncio.get_running_loop().time() > deadline:
-                raise TimeoutError(
-                    f"postgres not ready after {self._startup_timeout}s; "
-                    f"log {self.log_path}:\n{log_tail(self.log_path)}"
-                )
-            await asyncio.sleep(0.1)
+        await wait_until_ready(
+            self._process,
+            lambda: _accepts_connections(self.dsn),
+            what="postgres",
+            timeout_s=self._startup_timeout,
+            interval_s=0.1,
+            logs=lambda: f"log {self.log_path}:\n{log_tail(self.log_path)}",
+        )
 
     def _initdb_once(self, bindir: Path) -> None:
         marker = self._base_dir / _INITDB_DONE

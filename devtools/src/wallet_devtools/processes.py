@@ -16,7 +16,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 
 # Ports already handed out by this process: two launchers asking at once must not get the same.
@@ -235,6 +235,32 @@ def _leads_group(pid: int) -> bool:
         return os.getpgid(pid) == pid
     except ProcessLookupError:
         return False
+
+
+async def wait_until_ready(
+    process: subprocess.Popen[bytes],
+    ready: Callable[[], Awaitable[bool]],
+    *,
+    what: str,
+    timeout_s: float,
+    interval_s: float,
+    logs: Callable[[], str],
+) -> None:
+    """Poll `ready()` every `interval_s` until it answers True.
+
+    Raises ProcessExitedError when `process` ends first, TimeoutError after `timeout_s`; both
+    messages name `what` and end with `logs()` (the tail of its logs).
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while True:
+        if (status := exit_status(process)) is not None:
+            raise ProcessExitedError(f"{what} exited with {status}; {logs()}")
+        if await ready():
+            return
+        if loop.time() > deadline:
+            raise TimeoutError(f"{what} not ready after {timeout_s}s; {logs()}")
+        await asyncio.sleep(interval_s)
 
 
 def log_tail(path: Path, lines: int = 40) -> str:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import secrets
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import get_args
 
 import jwt
+from wallet_shared.schemas import Role
 
-Role = Literal["user", "admin", "auditor"]
-ROLES: tuple[Role, ...] = ("user", "admin", "auditor")
+ROLES: tuple[Role, ...] = get_args(Role)
 
 # Printed by `wallet run` when WALLET_JWT_SECRET is unset. At least 32 bytes, as RFC 7518 wants
 # for HS256 (PyJWT warns below that). Never to be used outside a developer's machine.

@@ -13,23 +13,23 @@ from __future__ import annotations
 
 import base64
 from datetime import datetime
-from typing import Annotated, Any, Final
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
 from wallet_shared.dead_letters import DeadLetter, DeadLetterStore
-from wallet_shared.errors import ValidationFailed
 from wallet_shared.pagination import (
+    BIGINT_MAX,
     DEFAULT_LIMIT,
     MAX_LIMIT,
     Page,
+    cut_page,
     decode_cursor,
     encode_cursor,
     in_utc,
+    invalid_cursor,
 )
 from wallet_shared.schemas import InternalDeadLetter, ProblemDetail
-
-MAX_ID: Final = 2**63 - 1
 
 
 def dead_letter_view(letter: DeadLetter) -> InternalDeadLetter:
@@ -55,21 +55,22 @@ def dead_letter_view(letter: DeadLetter) -> InternalDeadLetter:
 
 def dead_letter_position(created_at: datetime, dead_letter_id: int) -> str:
     """The opaque cursor of the list position `(created_at, id)`."""
-    return encode_cursor([created_at.isoformat(), dead_letter_id])
+    return encode_cursor(_position(created_at, dead_letter_id))
+
+
+def _position(created_at: datetime, dead_letter_id: int) -> list[Any]:
+    return [created_at.isoformat(), dead_letter_id]
 
 
 def parse_dead_letter_position(cursor: str) -> tuple[datetime, int]:
     """The position in a cursor of `dead_letter_position`; `ValidationFailed` otherwise."""
     raw_time, raw_id = decode_cursor(cursor, arity=2)
-    invalid = ValidationFailed(
-        "The cursor is not valid.", errors=[{"field": "cursor", "message": "is not a valid cursor"}]
-    )
     if not isinstance(raw_time, str) or not isinstance(raw_id, int) or raw_id < 0:
-        raise invalid
+        raise invalid_cursor()
     try:
         return in_utc(datetime.fromisoformat(raw_time)), raw_id
     except ValueError as error:
-        raise invalid from error
+        raise invalid_cursor() from error
 
 
 async def list_dead_letters(
@@ -78,10 +79,9 @@ async def list_dead_letters(
     """A page of dead letters, newest first, after the cursor's position."""
     before = parse_dead_letter_position(cursor) if cursor is not None else None
     letters = await store.page(limit=limit + 1, before=before)
-    page = letters[:limit]
-    next_cursor = None
-    if len(letters) > limit:
-        next_cursor = dead_letter_position(page[-1].created_at, page[-1].id)
+    page, next_cursor = cut_page(
+        letters, limit=limit, position=lambda last: _position(last.created_at, last.id)
+    )
     return Page[InternalDeadLetter](
         items=[dead_letter_view(letter) for letter in page], next_cursor=next_cursor
     )
@@ -89,7 +89,7 @@ async def list_dead_letters(
 
 async def replay_dead_letter(store: DeadLetterStore, dead_letter_id: int) -> InternalDeadLetter:
     """Publish a dead letter again, once: `NotFound` when unknown, `Conflict` when replayed."""
-    return dead_letter_view(await store.replay(dead_letter_id, once=True))
+    return dead_letter_view(await store.replay(dead_letter_id))
 
 
 async def store_of_app(request: Request) -> DeadLetterStore:
@@ -120,7 +120,7 @@ def dead_letter_router() -> APIRouter:
     @router.post("/{dead_letter_id}/replay", response_model=InternalDeadLetter, responses=problems)
     async def post_replay(
         letters: Store,
-        dead_letter_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+        dead_letter_id: Annotated[int, Path(ge=1, le=BIGINT_MAX)],
     ) -> InternalDeadLetter:
         """Publish a dead letter again to its topic (once)."""
         return await replay_dead_letter(letters, dead_letter_id)

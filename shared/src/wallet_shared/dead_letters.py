@@ -102,16 +102,6 @@ class DeadLetterStore:
             DEAD_LETTERS.labels(self._service, record.topic).inc()
             self._relay.wake()
 
-    async def latest(self, *, limit: int = 50, before_id: int | None = None) -> list[DeadLetter]:
-        """Dead letters, newest first; `before_id` pages on from the last one seen."""
-        rows = await self._pool.fetch(
-            f"SELECT {_COLUMNS} FROM dead_letters"
-            " WHERE $1::bigint IS NULL OR id < $1 ORDER BY id DESC LIMIT $2",
-            before_id,
-            limit,
-        )
-        return [_dead_letter(row) for row in rows]
-
     async def page(
         self, *, limit: int = 50, before: tuple[datetime, int] | None = None
     ) -> list[DeadLetter]:
@@ -128,10 +118,10 @@ class DeadLetterStore:
         )
         return [_dead_letter(row) for row in rows]
 
-    async def replay(self, dead_letter_id: int, *, once: bool = False) -> DeadLetter:
+    async def replay(self, dead_letter_id: int) -> DeadLetter:
         """Publish a dead letter again to its original topic (through the outbox) and mark it
-        replayed. Raises NotFound for an unknown id; with `once`, Conflict for a dead letter
-        replayed before (checked under the row's lock, so two concurrent replays publish once)."""
+        replayed. Raises NotFound for an unknown id and Conflict for a dead letter replayed before
+        (checked under the row's lock, so two concurrent replays publish once)."""
         async with transaction(self._pool) as conn:
             row = await conn.fetchrow(
                 f"SELECT {_COLUMNS} FROM dead_letters WHERE id = $1 FOR UPDATE", dead_letter_id
@@ -139,7 +129,7 @@ class DeadLetterStore:
             if row is None:
                 raise NotFound(f"No dead letter {dead_letter_id}.")
             letter = _dead_letter(row)
-            if once and letter.replayed_at is not None:
+            if letter.replayed_at is not None:
                 raise Conflict(
                     "This dead letter was replayed already, at "
                     f"{letter.replayed_at.isoformat()}; a replay that failed again is a new "
@@ -174,17 +164,4 @@ def _text_headers(record: ConsumedRecord) -> dict[str, str]:
 
 
 def _dead_letter(row: asyncpg.Record) -> DeadLetter:
-    return DeadLetter(
-        id=row["id"],
-        service=row["service"],
-        topic=row["topic"],
-        partition=row["partition"],
-        offset=row["offset"],
-        key=row["key"],
-        value=row["value"],
-        headers=orjson.loads(row["headers"]),
-        error=row["error"],
-        attempts=row["attempts"],
-        created_at=row["created_at"],
-        replayed_at=row["replayed_at"],
-    )
+    return DeadLetter(**{**dict(row), "headers": orjson.loads(row["headers"])})

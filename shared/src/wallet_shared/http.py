@@ -8,10 +8,11 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import orjson
 import structlog
+import uvicorn
 from fastapi import FastAPI, Header, Request
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -22,10 +23,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wallet_shared.metrics import HTTP_REQUEST_DURATION, HTTP_REQUESTS
 from wallet_shared.problems import install_problem_handlers
+from wallet_shared.schemas import Role
 
 ReadinessCheck = Callable[[], Awaitable[bool]]
-
-Role = Literal["user", "admin", "auditor"]
 
 
 class FastJSONResponse(JSONResponse):
@@ -158,3 +158,21 @@ async def _safe(check: ReadinessCheck) -> bool:
         return await check()
     except Exception:  # a failing check is an unhealthy dependency, not a 500
         return False
+
+
+def serve(app: FastAPI, *, host: str, port: int) -> None:
+    """Run `app` until SIGINT/SIGTERM, the same way in every service.
+
+    uvloop and httptools for speed; no access log (the request observer counts and traces every
+    request) and no uvicorn logging config (structlog's applies); no `server` header.
+    """
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_config=None,
+        server_header=False,
+    )

@@ -154,13 +154,9 @@ class OutboxRelay(StartStop):
                 # The database went away (or the lock connection died): back off, then compete
                 # for the lock again; whoever holds it now publishes meanwhile.
                 failures += 1
-                _log.warning(
-                    "outbox_relay_database_error",
-                    service=self._service,
-                    error=f"{type(error).__name__}: {error}",
-                    transient=is_transient(error),
+                await self._back_off(
+                    "outbox_relay_database_error", error, failures, transient=is_transient(error)
                 )
-                await self._pause(backoff_delay(failures, base_s=0.1, cap_s=5.0))
 
     async def _lead(self, conn: asyncpg.Connection) -> None:
         """Wait to become the publisher on `conn`, then publish until stopped."""
@@ -198,13 +194,9 @@ class OutboxRelay(StartStop):
                 # Kafka is away or refusing: keep the lock and the rows, and try the same batch
                 # again (what did get through is published twice; consumers deduplicate).
                 kafka_failures += 1
-                _log.warning(
-                    "outbox_relay_publish_failed",
-                    service=self._service,
-                    error=f"{type(error).__name__}: {error}",
-                    messages=len(rows),
+                await self._back_off(
+                    "outbox_relay_publish_failed", error, kafka_failures, messages=len(rows)
                 )
-                await self._pause(backoff_delay(kafka_failures, base_s=0.1, cap_s=5.0))
                 continue
             kafka_failures = 0
             if rows:
@@ -261,6 +253,15 @@ class OutboxRelay(StartStop):
     async def _wait_for_work(self) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), self._idle_poll_s)
+
+    async def _back_off(
+        self, event: str, error: Exception, failures: int, **context: object
+    ) -> None:
+        """Log failure number `failures` as `event`, then wait before trying again."""
+        _log.warning(
+            event, service=self._service, error=f"{type(error).__name__}: {error}", **context
+        )
+        await self._pause(backoff_delay(failures, base_s=0.1, cap_s=5.0))
 
     async def _pause(self, seconds: float) -> bool:
         """Sleep `seconds` unless stopped first; whether the relay is stopping."""

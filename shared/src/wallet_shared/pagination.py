@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
@@ -30,15 +31,34 @@ class Page(BaseModel, Generic[T]):
     next_cursor: str | None = None
 
 
+R = TypeVar("R")
+
+
+def cut_page(
+    rows: Sequence[R], *, limit: int, position: Callable[[R], list[Any]]
+) -> tuple[list[R], str | None]:
+    """The first `limit` of `rows` and the cursor after the last of them, or None at the end.
+
+    Fetch `limit + 1` rows: the one more than asked tells whether a next page exists, without a
+    count.
+    """
+    page = list(rows[:limit])
+    return page, encode_cursor(position(page[-1])) if len(rows) > limit else None
+
+
 def encode_cursor(position: list[Any]) -> str:
     """An opaque cursor for a position (a short list of JSON scalars)."""
     return base64.urlsafe_b64encode(orjson.dumps(position)).decode("ascii").rstrip("=")
 
 
-_INT64 = range(-(2**63), 2**63)
+BIGINT_MAX = 2**63 - 1
+"""The largest integer a cursor position (or any PostgreSQL bigint) may hold."""
+
+_INT64 = range(-BIGINT_MAX - 1, BIGINT_MAX + 1)
 
 
-def _invalid_cursor() -> ValidationFailed:
+def invalid_cursor() -> ValidationFailed:
+    """The error for a cursor that is not one this service handed out."""
     return ValidationFailed(
         "The cursor is not valid.", errors=[{"field": "cursor", "message": "is not a valid cursor"}]
     )
@@ -57,16 +77,16 @@ def _position_part(part: object) -> bool:
 def decode_cursor(cursor: str, *, arity: int) -> list[Any]:
     """The position in a cursor; `ValidationFailed` (field `cursor`) for anything else."""
     if not cursor or len(cursor) > 512:
-        raise _invalid_cursor()
+        raise invalid_cursor()
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         position = orjson.loads(raw)
     except (binascii.Error, ValueError, orjson.JSONDecodeError) as error:
-        raise _invalid_cursor() from error
+        raise invalid_cursor() from error
     if not isinstance(position, list) or len(position) != arity:
-        raise _invalid_cursor()
+        raise invalid_cursor()
     if not all(_position_part(part) for part in position):
-        raise _invalid_cursor()
+        raise invalid_cursor()
     return position
 
 
@@ -80,9 +100,9 @@ def parse_time_position(position: list[Any]) -> tuple[datetime, str]:
     try:
         created_at = in_utc(datetime.fromisoformat(str(position[0])))
     except ValueError as error:
-        raise _invalid_cursor() from error
+        raise invalid_cursor() from error
     if not isinstance(position[1], str):
-        raise _invalid_cursor()
+        raise invalid_cursor()
     return created_at, position[1]
 
 

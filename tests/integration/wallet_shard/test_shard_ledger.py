@@ -399,6 +399,23 @@ async def test_cancel_releases_the_hold_and_a_redelivered_cancel_is_a_no_op(shar
     await assert_consistent(shard)
 
 
+async def test_a_hold_survives_withdrawals_which_only_spend_the_available_balance(
+    shard: Shard,
+) -> None:
+    source = await open_wallet(shard)
+    await deposit(shard, source.id, 1000)
+    transfer = new_transfer_id()
+    await run_batch(shard, [leg(TryDebit, source.id, transfer)])
+    refused = await withdraw(shard, source.id, 701)
+    assert orjson.loads(refused.body)["code"] == "insufficient_funds"
+    assert await balances(shard, source.id) == (1000, 300)
+    assert (await withdraw(shard, source.id, 700)).status_code == 201
+    assert await balances(shard, source.id) == (300, 300)
+    await run_batch(shard, [leg(ConfirmDebit, source.id, transfer)])
+    assert await balances(shard, source.id) == (0, 0)
+    await assert_consistent(shard)
+
+
 async def test_confirm_succeeds_after_both_wallets_were_frozen_since_the_try(shard: Shard) -> None:
     source, destination = await open_wallet(shard, USERS[0]), await open_wallet(shard, USERS[1])
     await deposit(shard, source.id, 1000)

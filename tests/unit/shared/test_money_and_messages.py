@@ -24,7 +24,7 @@ from wallet_shared.messages import (
     reply_to,
 )
 from wallet_shared.money import InvalidAmount, parse_amount, parse_currency
-from wallet_shared.pagination import decode_cursor, encode_cursor, parse_time_position
+from wallet_shared.pagination import cut_page, decode_cursor, encode_cursor, parse_time_position
 from wallet_shared.schemas import Deposit, Wallet
 
 
@@ -170,3 +170,13 @@ def test_text_a_database_cannot_store_is_invalid_input(body: dict[str, object]) 
 def test_cursors_cannot_carry_what_the_database_cannot_hold(position: list[object]) -> None:
     with pytest.raises(ValidationFailed):
         parse_time_position(decode_cursor(encode_cursor(position), arity=len(position)))
+
+
+def test_a_page_is_cut_at_the_limit_with_a_cursor_only_when_more_follow() -> None:
+    rows = [5, 4, 3]
+    page, cursor = cut_page(rows, limit=2, position=lambda last: [last])
+    assert page == [5, 4]
+    assert cursor is not None
+    assert decode_cursor(cursor, arity=1) == [4]
+    assert cut_page(rows, limit=3, position=lambda last: [last]) == ([5, 4, 3], None)
+    assert cut_page([], limit=3, position=lambda last: [last]) == ([], None)

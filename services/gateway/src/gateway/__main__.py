@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sys
 
-import uvicorn
 from pydantic import ValidationError
+from wallet_shared.http import serve
 from wallet_shared.logging import configure_logging
 
 from gateway.auth import TokenKeyError
@@ -43,16 +43,7 @@ def main() -> None:
         app = create_app(settings)
     except TokenKeyError as error:
         sys.exit(f"gateway: {error}")
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.gateway_port,
-        loop="uvloop",
-        http="httptools",
-        access_log=False,
-        log_config=None,
-        server_header=False,
-    )
+    serve(app, host=settings.host, port=settings.gateway_port)
 
 
 if __name__ == "__main__":

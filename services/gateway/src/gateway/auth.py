@@ -20,8 +20,8 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from jwt.exceptions import InvalidSubjectError
 from wallet_shared.errors import Unauthorized
 from wallet_shared.ids import is_valid_user_id
+from wallet_shared.schemas import Role
 
-Role = Literal["user", "admin", "auditor"]
 ROLES: Final[dict[str, Role]] = {role: role for role in get_args(Role)}
 
 MIN_HS256_SECRET_BYTES: Final = 32

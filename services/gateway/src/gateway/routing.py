@@ -16,6 +16,11 @@ from wallet_shared.routing import ShardMap
 from gateway.auth import Principal
 
 
+def shard_name(shard: int) -> str:
+    """How a shard is named in logs, metrics and the integrity report."""
+    return f"shard-{shard}"
+
+
 def wallet_not_found() -> NotFound:
     """The one answer for a wallet the caller may not see, whatever the reason."""
     return NotFound("No such wallet.")

@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-import uvicorn
+from wallet_shared.http import serve
 from wallet_shared.logging import configure_logging
 
 from transfer_coordinator.bootstrap import create_app
-from transfer_coordinator.entrypoints.replies import SERVICE
-from transfer_coordinator.settings import CoordinatorSettings
+from transfer_coordinator.settings import SERVICE, CoordinatorSettings
 
 
 def main() -> None:
     # The only place that reads the environment.
     settings = CoordinatorSettings()
     configure_logging(service=SERVICE, level=settings.log_level, fmt=settings.log_format)
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.coordinator_port,
-        log_config=None,
-        access_log=False,
-    )
+    serve(create_app(settings), host=settings.host, port=settings.coordinator_port)
 
 
 if __name__ == "__main__":

@@ -19,11 +19,11 @@ from wallet_shared.outbox import OutboxRelay
 
 from transfer_coordinator.adapters.notifications import FinalStatusListener
 from transfer_coordinator.entrypoints.http import router
-from transfer_coordinator.entrypoints.replies import SERVICE, reply_consumer
+from transfer_coordinator.entrypoints.replies import reply_consumer
 from transfer_coordinator.entrypoints.sweeper import SagaSweeper
 from transfer_coordinator.service_layer.context import CoordinatorContext
 from transfer_coordinator.service_layer.waiting import FinalWaiters
-from transfer_coordinator.settings import CoordinatorSettings
+from transfer_coordinator.settings import SERVICE, CoordinatorSettings
 
 MIGRATIONS: Final = "transfer_coordinator.adapters.migrations"
 

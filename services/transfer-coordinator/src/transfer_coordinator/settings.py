@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Final
+
 from pydantic import PositiveFloat, PositiveInt
 from wallet_shared.settings import DatabaseSettings
+
+SERVICE: Final = "transfer-coordinator"
+"""How the coordinator names itself in logs, metrics, outbox, dead letters and its group id."""
 
 
 class CoordinatorSettings(DatabaseSettings):

@@ -1,14 +1,11 @@
-"""`python -m wallet_shard`: read the settings, set up logging and topics, serve."""
+"""`python -m wallet_shard`: read the settings, configure logging, serve."""
 
 from __future__ import annotations
 
-import asyncio
-
-import uvicorn
-from wallet_shared.kafka import ensure_topics
+from wallet_shared.http import serve
 from wallet_shared.logging import configure_logging
 
-from wallet_shard.bootstrap import create_app, shard_topics
+from wallet_shard.bootstrap import create_app
 from wallet_shard.settings import ShardSettings
 
 
@@ -17,20 +14,7 @@ def main() -> None:
     configure_logging(
         service=settings.service_name, level=settings.log_level, fmt=settings.log_format
     )
-    asyncio.run(
-        ensure_topics(
-            settings.kafka_bootstrap,
-            shard_topics(settings),
-            partitions=settings.topic_partitions,
-        )
-    )
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.shard_port,
-        log_config=None,
-        access_log=False,
-    )
+    serve(create_app(settings), host=settings.host, port=settings.shard_port)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
-"""Wires a shard process: pool, migrations, producer, outbox relay, dead letters, the command
-consumer and the HTTP app. Everything starts in the app's lifespan and stops in reverse order
+"""Wires a shard process: topics, pool, migrations, producer, outbox relay, dead letters, the
+command consumer and the HTTP app. Everything starts in the app's lifespan and stops in reverse order
 (consumer before relay before producer before pool)."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from wallet_shared.db import apply_migrations, create_pool, database_ready
 from wallet_shared.dead_letter_api import dead_letter_router
 from wallet_shared.dead_letters import DeadLetterStore
 from wallet_shared.http import ReadinessCheck, create_service_app
-from wallet_shared.kafka import kafka_ready, start_producer
+from wallet_shared.kafka import ensure_topics, kafka_ready, start_producer
 from wallet_shared.outbox import OutboxRelay
 
 from wallet_shard.entrypoints.commands_consumer import create_commands_consumer
@@ -54,6 +54,11 @@ def create_app(settings: ShardSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as running:
+            await ensure_topics(
+                settings.kafka_bootstrap,
+                shard_topics(settings),
+                partitions=settings.topic_partitions,
+            )
             pool = await create_pool(
                 settings.database_url,
                 min_size=settings.database_pool_min,

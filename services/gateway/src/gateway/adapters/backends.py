@@ -21,6 +21,7 @@ from wallet_shared.problems import PROBLEM_MEDIA_TYPE
 
 from gateway.auth import Principal
 from gateway.metrics import BACKEND_REQUEST_DURATION, BACKEND_UNAVAILABLE
+from gateway.routing import shard_name
 
 COORDINATOR: Final = "coordinator"
 READINESS_TIMEOUT_S: Final = 2.0
@@ -30,15 +31,12 @@ _RELAYED_HEADERS: Final = ("idempotent-replayed", "retry-after")
 _log = structlog.get_logger(__name__)
 
 
-def shard_name(shard: int) -> str:
-    """How a shard is named in logs, metrics and the integrity report."""
-    return f"shard-{shard}"
-
-
 @dataclass(frozen=True, slots=True)
 class BackendReply:
     """A backend's answer, kept as received."""
 
+    backend: str
+    """Who answered (`shard-<n>`, `coordinator`, or `gateway` for a merged page)."""
     status_code: int
     body: bytes
     media_type: str
@@ -76,13 +74,13 @@ def expect_ok(reply: BackendReply) -> BackendReply:
     return reply
 
 
-def expect_json(reply: BackendReply, *, backend: str) -> Any:
+def expect_json(reply: BackendReply) -> Any:
     """The JSON body of a successful reply; `BackendProblem` for a refusal."""
     expect_ok(reply)
     try:
         return orjson.loads(reply.body)
     except orjson.JSONDecodeError as error:
-        _log.error("backend_reply_not_json", backend=backend, status=reply.status_code)
+        _log.error("backend_reply_not_json", backend=reply.backend, status=reply.status_code)
         raise BackendContractError("A backend service answered unexpectedly.") from error
 
 
@@ -216,6 +214,7 @@ def _reply(backend: str, response: InternalResponse) -> BackendReply:
         name: response.headers[name] for name in _RELAYED_HEADERS if name in response.headers
     }
     return BackendReply(
+        backend=backend,
         status_code=response.status_code,
         body=response.content,
         media_type=media_type,

@@ -41,4 +41,6 @@ def listed_items(body: Any) -> list[ListedItem]:
 def page_reply(page: MergedPage) -> BackendReply:
     """A merged page as a successful reply in the public list shape."""
     body = {"items": [item.body for item in page.items], "next_cursor": page.next_cursor}
-    return BackendReply(status_code=200, body=orjson.dumps(body), media_type="application/json")
+    return BackendReply(
+        backend="gateway", status_code=200, body=orjson.dumps(body), media_type="application/json"
+    )

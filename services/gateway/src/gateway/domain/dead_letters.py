@@ -20,11 +20,16 @@ from datetime import datetime
 from itertools import chain
 from typing import Final
 
-from wallet_shared.errors import NotFound, ValidationFailed
-from wallet_shared.pagination import decode_cursor, encode_cursor, in_utc
+from wallet_shared.errors import NotFound
+from wallet_shared.pagination import (
+    BIGINT_MAX,
+    decode_cursor,
+    encode_cursor,
+    invalid_cursor,
+    parse_time_position,
+)
 from wallet_shared.schemas import DeadLetter, DeadLetterPage, InternalDeadLetter
 
-MAX_NUMBER: Final = 2**63 - 1
 _PUBLIC_ID: Final = re.compile(r"dl_([a-z0-9-]{1,40})_([1-9][0-9]{0,18})")
 
 
@@ -66,7 +71,7 @@ def parse_dead_letter_id(
     """The service and number a public id names; `NotFound` for any id of another form."""
     match = _PUBLIC_ID.fullmatch(dead_letter_id)
     by_name = {source.name: source for source in sources}
-    if match is None or match[1] not in by_name or int(match[2]) > MAX_NUMBER:
+    if match is None or match[1] not in by_name or int(match[2]) > BIGINT_MAX:
         raise NotFound("No such dead letter.")
     return by_name[match[1]], int(match[2])
 
@@ -78,16 +83,10 @@ def encode_list_cursor(position: ListPosition) -> str:
 
 def decode_list_cursor(cursor: str, sources: Sequence[DeadLetterSource]) -> ListPosition:
     """The position in a cursor; `ValidationFailed` (field `cursor`) for anything else."""
-    raw_time, source, number = decode_cursor(cursor, arity=3)
-    invalid = ValidationFailed(
-        "The cursor is not valid.", errors=[{"field": "cursor", "message": "is not a valid cursor"}]
-    )
+    *time_and_source, number = decode_cursor(cursor, arity=3)
+    created_at, source = parse_time_position(time_and_source)
     if source not in {s.name for s in sources} or not isinstance(number, int) or number < 0:
-        raise invalid
-    try:
-        created_at = in_utc(datetime.fromisoformat(str(raw_time)))
-    except ValueError as error:
-        raise invalid from error
+        raise invalid_cursor()
     return ListPosition(created_at=created_at, source=source, number=number)
 
 
@@ -98,7 +97,7 @@ def bound_for(position: ListPosition, source: DeadLetterSource) -> tuple[datetim
     if source.name == position.source:
         return position.created_at, position.number
     if source.name < position.source:
-        return position.created_at, MAX_NUMBER
+        return position.created_at, BIGINT_MAX
     return position.created_at, 0
 
 

@@ -18,6 +18,8 @@ from wallet_shared.schemas import (
     ShardIntegrity,
 )
 
+from gateway.routing import shard_name
+
 
 @dataclass(frozen=True, slots=True)
 class LedgerTotals:
@@ -107,7 +109,7 @@ def _shard_entry(part: ShardIntegrityPart, final_transfer_ids: frozenset[str]) -
         )
         for transfer_id in sorted(open_ids & final_transfer_ids)
     ]
-    return ShardIntegrity(shard=f"shard-{part.shard}", consistent=not problems, problems=problems)
+    return ShardIntegrity(shard=shard_name(part.shard), consistent=not problems, problems=problems)
 
 
 def _currency_totals(shards: Sequence[ShardIntegrityPart]) -> dict[str, CurrencyIntegrity]:

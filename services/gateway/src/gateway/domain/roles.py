@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from wallet_shared.errors import Forbidden
+from wallet_shared.schemas import Role
 
-from gateway.auth import Principal, Role
+from gateway.auth import Principal
 
 
 def require_role(caller: Principal, *allowed: Role, action: str) -> None:

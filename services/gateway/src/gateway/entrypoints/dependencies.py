@@ -7,7 +7,8 @@ thread hop per dependency per request.
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 from wallet_shared.errors import ServiceUnavailable
@@ -36,26 +37,20 @@ async def backends(request: Request) -> Backends:
     return opened
 
 
-async def shard_router(request: Request) -> ShardRouter:
-    router: ShardRouter = request.app.state.shard_router
-    return router
+def _app_state(name: str) -> Callable[[Request], Awaitable[Any]]:
+    """A dependency on what `bootstrap.create_app` put in `app.state.<name>`."""
 
+    async def from_app_state(request: Request) -> Any:
+        return getattr(request.app.state, name)
 
-async def known_wallets(request: Request) -> KnownWallets:
-    known: KnownWallets = request.app.state.known_wallets
-    return known
-
-
-async def settings(request: Request) -> GatewaySettings:
-    configured: GatewaySettings = request.app.state.settings
-    return configured
+    return from_app_state
 
 
 CallerDep = Annotated[Principal, Depends(current_caller)]
 BackendsDep = Annotated[Backends, Depends(backends)]
-ShardRouterDep = Annotated[ShardRouter, Depends(shard_router)]
-KnownWalletsDep = Annotated[KnownWallets, Depends(known_wallets)]
-SettingsDep = Annotated[GatewaySettings, Depends(settings)]
+ShardRouterDep = Annotated[ShardRouter, Depends(_app_state("shard_router"))]
+KnownWalletsDep = Annotated[KnownWallets, Depends(_app_state("known_wallets"))]
+SettingsDep = Annotated[GatewaySettings, Depends(_app_state("settings"))]
 
 IdempotencyKeyHeader = Annotated[
     str | None,

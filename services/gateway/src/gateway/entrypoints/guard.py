@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from wallet_shared.problems import problem_response
 
 from gateway.auth import InvalidToken, Principal, TokenVerifier
+from gateway.entrypoints.responses import token_problem
 from gateway.metrics import AUTH_FAILURES, RATE_LIMITED
 from gateway.rate_limit import TokenBucketLimiter
 
@@ -123,10 +124,7 @@ async def _refuse_unauthenticated(
     rejection: InvalidToken | None, scope: Scope, receive: Receive, send: Send
 ) -> None:
     error = rejection or InvalidToken("Authentication required.", missing=True)
-    response = problem_response(
-        error.code, error.detail, headers={"WWW-Authenticate": error.challenge}
-    )
-    await response(scope, receive, send)
+    await token_problem(error)(scope, receive, send)
 
 
 async def _refuse_too_large(limit: int, scope: Scope, receive: Receive, send: Send) -> None:

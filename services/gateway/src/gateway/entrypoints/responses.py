@@ -42,9 +42,14 @@ async def _on_request_invalid(_: Request, error: Exception) -> Response:
     )
 
 
+def token_problem(error: InvalidToken) -> Response:
+    """A 401 problem with its Bearer challenge (RFC 6750)."""
+    return problem_response(error.code, error.detail, headers={"WWW-Authenticate": error.challenge})
+
+
 async def _on_invalid_token(_: Request, error: Exception) -> Response:
     assert isinstance(error, InvalidToken)
-    return problem_response(error.code, error.detail, headers={"WWW-Authenticate": error.challenge})
+    return token_problem(error)
 
 
 def install_gateway_problem_handlers(app: FastAPI) -> None:

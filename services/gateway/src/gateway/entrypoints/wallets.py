@@ -163,19 +163,6 @@ async def withdraw(
     return relay(reply)
 
 
-async def _change_status(
-    wallet_id: str,
-    change: wallets.StatusChange,
-    caller: CallerDep,
-    backends: BackendsDep,
-    shards: ShardRouterDep,
-) -> Response:
-    reply = await wallets.change_status(
-        backends, shards, caller, wallet_id=wallet_id, change=change
-    )
-    return relay(reply)
-
-
 @router.post(
     "/{wallet_id}/freeze",
     response_model=Wallet,
@@ -185,7 +172,7 @@ async def _change_status(
 async def freeze(
     wallet_id: WalletId, caller: CallerDep, backends: BackendsDep, shards: ShardRouterDep
 ) -> Response:
-    return await _change_status(wallet_id, "freeze", caller, backends, shards)
+    return relay(await wallets.change_status(backends, shards, caller, wallet_id, "freeze"))
 
 
 @router.post(
@@ -197,7 +184,7 @@ async def freeze(
 async def unfreeze(
     wallet_id: WalletId, caller: CallerDep, backends: BackendsDep, shards: ShardRouterDep
 ) -> Response:
-    return await _change_status(wallet_id, "unfreeze", caller, backends, shards)
+    return relay(await wallets.change_status(backends, shards, caller, wallet_id, "unfreeze"))
 
 
 @router.post(
@@ -209,7 +196,7 @@ async def unfreeze(
 async def close(
     wallet_id: WalletId, caller: CallerDep, backends: BackendsDep, shards: ShardRouterDep
 ) -> Response:
-    return await _change_status(wallet_id, "close", caller, backends, shards)
+    return relay(await wallets.change_status(backends, shards, caller, wallet_id, "close"))
 
 
 @router.get(

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from wallet_shared.dead_letter_api import dead_letter_position
 from wallet_shared.schemas import DeadLetter, DeadLetterPage
 
-from gateway.adapters.backends import COORDINATOR, BackendReply, Backends, expect_json, shard_name
+from gateway.adapters.backends import COORDINATOR, BackendReply, Backends, expect_json
 from gateway.adapters.dead_letter_wire import dead_letter_of, dead_letter_page
 from gateway.auth import Principal
 from gateway.domain.dead_letters import (
@@ -21,6 +21,7 @@ from gateway.domain.dead_letters import (
     public_dead_letter,
 )
 from gateway.domain.roles import require_role
+from gateway.routing import shard_name
 
 LIST_PATH = "/internal/dead-letters"
 
@@ -44,7 +45,7 @@ async def list_dead_letters(
         if position is not None:
             params["cursor"] = dead_letter_position(*bound_for(position, source))
         reply = await _call(backends, source, "GET", LIST_PATH, caller=caller, params=params)
-        items, has_more = dead_letter_page(expect_json(reply, backend=source.name))
+        items, has_more = dead_letter_page(expect_json(reply))
         return SourcePage(source=source, items=items, has_more=has_more)
 
     pages = await asyncio.gather(*(page_of(source) for source in sources))
@@ -59,7 +60,7 @@ async def replay_dead_letter(
     source, number = parse_dead_letter_id(dead_letter_id, dead_letter_sources(backends))
     path = f"{LIST_PATH}/{number}/replay"
     reply = await _call(backends, source, "POST", path, caller=caller)
-    return public_dead_letter(source, dead_letter_of(expect_json(reply, backend=source.name)))
+    return public_dead_letter(source, dead_letter_of(expect_json(reply)))
 
 
 async def _call(

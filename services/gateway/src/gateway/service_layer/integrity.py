@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from wallet_shared.schemas import IntegrityReport
 
-from gateway.adapters.backends import COORDINATOR, Backends, expect_json, shard_name
+from gateway.adapters.backends import Backends, expect_json
 from gateway.adapters.integrity_wire import coordinator_part, coordinator_request, shard_part
 from gateway.auth import Principal
 from gateway.domain.integrity import (
@@ -29,9 +29,7 @@ async def check_integrity(backends: Backends, caller: Principal) -> IntegrityRep
     reply = await backends.coordinator(
         "POST", "/internal/integrity", caller=caller, json=coordinator_request(open_transfers)
     )
-    coordinator = coordinator_part(
-        expect_json(reply, backend=COORDINATOR), asked=frozenset(open_transfers)
-    )
+    coordinator = coordinator_part(expect_json(reply), asked=frozenset(open_transfers))
     if coordinator.final_with_active_legs:
         # A shard resolves a leg before the coordinator hears of it, so a leg seen open by the
         # first read may have closed, and its transfer turned final, since. Only a leg still
@@ -55,7 +53,4 @@ async def _read_shards(backends: Backends, caller: Principal) -> list[ShardInteg
             for shard in range(backends.shard_count)
         )
     )
-    return [
-        shard_part(shard, expect_json(reply, backend=shard_name(shard)))
-        for shard, reply in enumerate(replies)
-    ]
+    return [shard_part(shard, expect_json(reply)) for shard, reply in enumerate(replies)]

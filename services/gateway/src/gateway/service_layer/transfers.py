@@ -9,13 +9,11 @@ from wallet_shared.ids import is_transfer_id
 from wallet_shared.schemas import CreateTransfer
 
 from gateway.adapters.backends import (
-    COORDINATOR,
     BackendContractError,
     BackendReply,
     Backends,
     expect_json,
     expect_ok,
-    shard_name,
 )
 from gateway.auth import Principal
 from gateway.domain.known_wallets import KnownWallets, WalletFacts
@@ -91,7 +89,7 @@ async def get_transfer(
     )
     if caller.owner_scope is None:
         return reply
-    transfer = expect_json(reply, backend=COORDINATOR)
+    transfer = expect_json(reply)
     for side in ("source_wallet_id", "destination_wallet_id"):
         if await _owns_wallet(backends, router, known, caller, transfer.get(side)):
             return reply
@@ -149,7 +147,7 @@ async def _facts(
         reply = await backends.shard(shard, "GET", f"/internal/wallets/{wallet_id}", caller=caller)
         if reply.status_code == 404:
             return None
-        facts = _facts_of(expect_json(reply, backend=shard_name(shard)))
+        facts = _facts_of(expect_json(reply))
         known.remember(wallet_id, facts)
     if caller.owner_scope is not None and facts.owner != caller.owner_scope:
         return None

@@ -9,7 +9,7 @@ from typing import Literal
 
 from wallet_shared.schemas import CreateWallet, Deposit, TransactionType
 
-from gateway.adapters.backends import BackendReply, Backends, expect_json, expect_ok, shard_name
+from gateway.adapters.backends import BackendReply, Backends, expect_json, expect_ok
 from gateway.adapters.pages import listed_items, page_reply
 from gateway.auth import Principal
 from gateway.domain.listing import merge_newest_first
@@ -62,10 +62,7 @@ async def list_wallets(
             for shard in range(router.shard_count)
         )
     )
-    pages = [
-        listed_items(expect_json(reply, backend=shard_name(shard)))
-        for shard, reply in enumerate(replies)
-    ]
+    pages = [listed_items(expect_json(reply)) for reply in replies]
     return page_reply(merge_newest_first(pages, limit=limit))
 
 
@@ -119,7 +116,6 @@ async def change_status(
     backends: Backends,
     router: ShardRouter,
     caller: Principal,
-    *,
     wallet_id: str,
     change: StatusChange,
 ) -> BackendReply:

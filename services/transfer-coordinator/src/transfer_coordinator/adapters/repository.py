@@ -124,23 +124,8 @@ async def save_sagas(conn: asyncpg.Connection, sagas: Sequence[TransferSaga]) ->
     """Write the mutable state of sagas already stored, all in one statement."""
     if not sagas:
         return
-    columns: list[list[Any]] = [[] for _ in range(10)]
-    for saga in sagas:
-        values = (
-            saga.id,
-            saga.status.value,
-            saga.phase.value,
-            _value(saga.debit.tried),
-            _value(saga.credit.tried),
-            _value(saga.debit.resolved),
-            _value(saga.credit.resolved),
-            saga.failure_code,
-            saga.updated_at,
-            saga.decided_at,
-        )
-        for column, value in zip(columns, values, strict=True):
-            column.append(value)
-    await conn.execute(_SAVE, *columns)
+    rows = [(saga.id, *_state_values(saga), saga.updated_at, saga.decided_at) for saga in sagas]
+    await conn.execute(_SAVE, *(list(column) for column in zip(*rows, strict=True)))
 
 
 async def get_saga(
@@ -231,6 +216,20 @@ def _row_values(saga: TransferSaga) -> tuple[Any, ...]:
         saga.amount,
         saga.currency,
         saga.description,
+        *_state_values(saga),
+        saga.initiator,
+        saga.trace_id,
+        saga.deadline_at,
+        saga.created_at,
+        saga.updated_at,
+        saga.decided_at,
+    )
+
+
+def _state_values(saga: TransferSaga) -> tuple[str | None, ...]:
+    """status, phase, debit_tried, credit_tried, debit_resolved, credit_resolved, failure_code:
+    what a saga's steps change, in the order of `_COLUMNS` and of `_SAVE`."""
+    return (
         saga.status.value,
         saga.phase.value,
         _value(saga.debit.tried),
@@ -238,12 +237,6 @@ def _row_values(saga: TransferSaga) -> tuple[Any, ...]:
         _value(saga.debit.resolved),
         _value(saga.credit.resolved),
         saga.failure_code,
-        saga.initiator,
-        saga.trace_id,
-        saga.deadline_at,
-        saga.created_at,
-        saga.updated_at,
-        saga.decided_at,
     )
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from functools import partial
-from typing import Final
 
 from wallet_shared.dead_letters import DeadLetterStore
 from wallet_shared.kafka import BatchConsumer
@@ -11,9 +10,7 @@ from wallet_shared.messages import LegReply, UndecodableMessage, decode_transfer
 
 from transfer_coordinator.service_layer.context import CoordinatorContext
 from transfer_coordinator.service_layer.replies import handle_replies
-from transfer_coordinator.settings import CoordinatorSettings
-
-SERVICE: Final = "transfer-coordinator"
+from transfer_coordinator.settings import SERVICE, CoordinatorSettings
 
 
 def decode_reply(value: bytes | None) -> LegReply:
@@ -33,7 +30,7 @@ def reply_consumer(
     return BatchConsumer(
         bootstrap=settings.kafka_bootstrap,
         topic=settings.topics().transfer_replies,
-        group_id=f"{settings.topic_prefix}transfer-coordinator",
+        group_id=f"{settings.topic_prefix}{SERVICE}",
         service=SERVICE,
         decode=decode_reply,
         handle_batch=partial(handle_replies, ctx),

@@ -13,8 +13,8 @@ from wallet_shared.messages import OutgoingMessage
 from wallet_shared.outbox import enqueue
 from wallet_shared.pagination import (
     Page,
+    cut_page,
     decode_cursor,
-    encode_cursor,
     parse_time_position,
     time_position,
 )
@@ -143,11 +143,8 @@ async def list_transfers(
 ) -> Page[Transfer]:
     """A wallet's transfers, as source or destination, newest first."""
     after = parse_time_position(decode_cursor(cursor, arity=2)) if cursor is not None else None
-    # One more than asked tells whether a next page exists without a count.
     sagas = await repository.list_for_wallet(ctx.pool, wallet_id, limit=limit + 1, after=after)
-    page = sagas[:limit]
-    next_cursor = None
-    if len(sagas) > limit:
-        last = page[-1]
-        next_cursor = encode_cursor(time_position(last.created_at, last.id))
+    page, next_cursor = cut_page(
+        sagas, limit=limit, position=lambda last: time_position(last.created_at, last.id)
+    )
     return Page[Transfer](items=[transfer_view(saga) for saga in page], next_cursor=next_cursor)

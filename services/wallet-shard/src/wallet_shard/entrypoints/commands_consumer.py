@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from functools import partial
 
 from wallet_shared.dead_letters import DeadLetterStore
 from wallet_shared.kafka import BatchConsumer
@@ -35,16 +35,12 @@ def create_commands_consumer(
     dead_letters: DeadLetterStore,
 ) -> BatchConsumer[LegCommand]:
     """The consumer of this shard's command topic; each batch is one DB transaction."""
-
-    async def handle_batch(commands: Sequence[LegCommand]) -> None:
-        await handle_transfer_commands(uow, shard, commands)
-
     return BatchConsumer(
         bootstrap=bootstrap,
         topic=shard.topics.shard_commands(shard.shard_id),
         group_id=consumer_group(shard),
         service=service,
         decode=decode_leg_command,
-        handle_batch=handle_batch,
+        handle_batch=partial(handle_transfer_commands, uow, shard),
         dead_letters=dead_letters,
     )

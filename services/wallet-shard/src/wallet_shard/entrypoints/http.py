@@ -96,14 +96,9 @@ async def deposit(
     services: Services,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
-    stored = await movements.deposit(
-        services.uow,
-        services.shard,
-        _movement(wallet_id, body),
-        owner_scope=caller.owner_scope,
-        request=_idempotent(request, caller, idempotency_key, body),
+    return await _move_money(
+        movements.deposit, wallet_id, body, request, caller, services, idempotency_key
     )
-    return stored_response_to_http(stored)
 
 
 @router.post("/wallets/{wallet_id}/withdrawals", status_code=201, response_model=Transaction)
@@ -115,14 +110,9 @@ async def withdraw(
     services: Services,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
-    stored = await movements.withdraw(
-        services.uow,
-        services.shard,
-        _movement(wallet_id, body),
-        owner_scope=caller.owner_scope,
-        request=_idempotent(request, caller, idempotency_key, body),
+    return await _move_money(
+        movements.withdraw, wallet_id, body, request, caller, services, idempotency_key
     )
-    return stored_response_to_http(stored)
 
 
 @router.post("/wallets/{wallet_id}/freeze", response_model=Wallet)
@@ -180,10 +170,26 @@ async def _change_status(
     return wallet_view(wallet)
 
 
-def _movement(wallet_id: str, body: Deposit) -> MoveMoney:
-    return MoveMoney(
+async def _move_money(
+    handler: movements.MovementHandler,
+    wallet_id: str,
+    body: Deposit,
+    request: Request,
+    caller: Caller,
+    services: Services,
+    idempotency_key: str | None,
+) -> Response:
+    command = MoveMoney(
         wallet_id=wallet_id, amount=body.amount, reference=body.reference, metadata=body.metadata
     )
+    stored = await handler(
+        services.uow,
+        services.shard,
+        command,
+        owner_scope=caller.owner_scope,
+        request=_idempotent(request, caller, idempotency_key, body),
+    )
+    return stored_response_to_http(stored)
 
 
 def _idempotent(

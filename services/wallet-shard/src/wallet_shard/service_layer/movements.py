@@ -7,8 +7,8 @@ idempotency record all commit together.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 
 from wallet_shared.idempotency import StoredResponse, run_idempotent
 from wallet_shared.ids import new_transaction_id
@@ -29,6 +29,20 @@ from wallet_shard.service_layer.views import current_trace_id, transaction_poste
 from wallet_shard.service_layer.wallets import find_visible
 
 Booking = Callable[[Wallet, int, PostingContext], JournalTransaction]
+
+
+class MovementHandler(Protocol):
+    """`deposit` or `withdraw`: the two handlers take the same arguments."""
+
+    def __call__(
+        self,
+        uow: UnitOfWork,
+        shard: ShardContext,
+        command: MoveMoney,
+        *,
+        owner_scope: str | None,
+        request: IdempotentRequest,
+    ) -> Awaitable[StoredResponse]: ...
 
 
 async def deposit(

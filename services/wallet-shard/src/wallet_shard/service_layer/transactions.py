@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from wallet_shared.errors import ValidationFailed
-from wallet_shared.pagination import decode_cursor, encode_cursor
+from wallet_shared.pagination import cut_page, decode_cursor, invalid_cursor
 from wallet_shared.schemas import TransactionPage
 
 from wallet_shard.adapters.journal_repository import TransactionFilter
@@ -28,16 +27,12 @@ async def list_transactions(
         rows = await repos.journal.newest_first(
             wallet_id, before_seq=before_seq, limit=limit + 1, only=only
         )
-    page, more = rows[:limit], len(rows) > limit
-    next_cursor = encode_cursor([page[-1].seq]) if more else None
+    page, next_cursor = cut_page(rows, limit=limit, position=lambda last: [last.seq])
     return TransactionPage(items=[transaction_view(row) for row in page], next_cursor=next_cursor)
 
 
 def _seq_of(cursor: str) -> int:
     (seq,) = decode_cursor(cursor, arity=1)
     if not isinstance(seq, int) or seq < 1:
-        raise ValidationFailed(
-            "The cursor is not valid.",
-            errors=[{"field": "cursor", "message": "is not a valid cursor"}],
-        )
+        raise invalid_cursor()
     return seq

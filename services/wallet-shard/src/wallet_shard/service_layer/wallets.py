@@ -6,8 +6,8 @@ from wallet_shared.errors import NotFound, ValidationFailed
 from wallet_shared.ids import WALLET_PREFIX, bucket_of_id, bucket_of_user, new_wallet_id
 from wallet_shared.messages import EventType
 from wallet_shared.pagination import (
+    cut_page,
     decode_cursor,
-    encode_cursor,
     parse_time_position,
     time_position,
 )
@@ -110,8 +110,9 @@ async def list_wallets(
         wallets = await repos.wallets.newest_first(
             user_id=user_id, older_than=older_than, limit=limit + 1
         )
-    page, more = wallets[:limit], len(wallets) > limit
-    next_cursor = encode_cursor(time_position(page[-1].created_at, page[-1].id)) if more else None
+    page, next_cursor = cut_page(
+        wallets, limit=limit, position=lambda last: time_position(last.created_at, last.id)
+    )
     return WalletPage(items=[wallet_view(w) for w in page], next_cursor=next_cursor)
 
 
