@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -255,6 +255,26 @@ def decode_transfer_message(value: bytes | None) -> TransferMessage:
         return cls.model_validate(body)
     except ValidationError as error:
         raise UndecodableMessage(f"invalid {cls.message_type}: {error}") from error
+
+
+M = TypeVar("M", bound=TransferMessage)
+
+
+def decode_command(value: bytes | None) -> LegCommand:
+    """A command for a wallet shard; anything else on a command topic is undecodable there."""
+    return _decode_as(value, LegCommand, "a command for a wallet shard")
+
+
+def decode_reply(value: bytes | None) -> LegReply:
+    """A shard's reply; anything else on the reply topic (a command, say) is undecodable there."""
+    return _decode_as(value, LegReply, "a reply; only replies belong on the reply topic")
+
+
+def _decode_as(value: bytes | None, kind: type[M], what: str) -> M:
+    message = decode_transfer_message(value)
+    if not isinstance(message, kind):
+        raise UndecodableMessage(f"{message.message_type} is not {what}")
+    return message
 
 
 def reply_to(command: LegCommand, **fields: Any) -> LegReply:

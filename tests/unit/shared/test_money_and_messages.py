@@ -18,6 +18,8 @@ from wallet_shared.messages import (
     Step,
     TryDebit,
     UndecodableMessage,
+    decode_command,
+    decode_reply,
     decode_transfer_message,
     encode_public_event,
     encode_transfer_message,
@@ -180,3 +182,15 @@ def test_a_page_is_cut_at_the_limit_with_a_cursor_only_when_more_follow() -> Non
     assert decode_cursor(cursor, arity=1) == [4]
     assert cut_page(rows, limit=3, position=lambda last: [last]) == ([5, 4, 3], None)
     assert cut_page([], limit=3, position=lambda last: [last]) == ([], None)
+
+
+def test_each_topic_decodes_only_its_own_kind_of_message() -> None:
+    command = TryDebit(transfer_id="trf_3", wallet_id="w", amount=1, currency="USD")
+    reply = reply_to(command, ok=True)
+    as_record = [encode_transfer_message(m, topic="t", key="k").value for m in (command, reply)]
+    assert decode_command(as_record[0]) == command
+    assert decode_reply(as_record[1]) == reply
+    with pytest.raises(UndecodableMessage, match="not a command"):
+        decode_command(as_record[1])
+    with pytest.raises(UndecodableMessage, match="not a reply"):
+        decode_reply(as_record[0])

@@ -6,12 +6,12 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from transfer_coordinator.entrypoints.replies import decode_reply
 from transfer_coordinator.service_layer.waiting import FinalWaiters
 from wallet_shared.messages import (
     CreditTried,
     TryDebit,
     UndecodableMessage,
+    decode_reply,
     encode_transfer_message,
 )
 

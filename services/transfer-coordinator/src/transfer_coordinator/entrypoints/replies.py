@@ -6,21 +6,11 @@ from functools import partial
 
 from wallet_shared.dead_letters import DeadLetterStore
 from wallet_shared.kafka import BatchConsumer
-from wallet_shared.messages import LegReply, UndecodableMessage, decode_transfer_message
+from wallet_shared.messages import LegReply, decode_reply
 
 from transfer_coordinator.service_layer.context import CoordinatorContext
 from transfer_coordinator.service_layer.replies import handle_replies
 from transfer_coordinator.settings import SERVICE, CoordinatorSettings
-
-
-def decode_reply(value: bytes | None) -> LegReply:
-    """A shard's reply; anything else on this topic (a command, say) is a bug: dead letter."""
-    message = decode_transfer_message(value)
-    if not isinstance(message, LegReply):
-        raise UndecodableMessage(
-            f"{message.message_type} is not a reply; only replies belong on the reply topic"
-        )
-    return message
 
 
 def reply_consumer(

@@ -6,19 +6,11 @@ from functools import partial
 
 from wallet_shared.dead_letters import DeadLetterStore
 from wallet_shared.kafka import BatchConsumer
-from wallet_shared.messages import LegCommand, UndecodableMessage, decode_transfer_message
+from wallet_shared.messages import LegCommand, decode_command
 
 from wallet_shard.service_layer.context import ShardContext
 from wallet_shard.service_layer.transfer_commands import handle_transfer_commands
 from wallet_shard.service_layer.unit_of_work import UnitOfWork
-
-
-def decode_leg_command(value: bytes | None) -> LegCommand:
-    """A transfer command for a shard; anything else on the topic is a dead letter at once."""
-    message = decode_transfer_message(value)
-    if not isinstance(message, LegCommand):
-        raise UndecodableMessage(f"{message.message_type} is not a command for a wallet shard")
-    return message
 
 
 def consumer_group(shard: ShardContext) -> str:
@@ -40,7 +32,7 @@ def create_commands_consumer(
         topic=shard.topics.shard_commands(shard.shard_id),
         group_id=consumer_group(shard),
         service=service,
-        decode=decode_leg_command,
+        decode=decode_command,
         handle_batch=partial(handle_transfer_commands, uow, shard),
         dead_letters=dead_letters,
     )
