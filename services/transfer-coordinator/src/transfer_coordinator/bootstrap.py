@@ -10,12 +10,10 @@ from typing import Final
 
 import asyncpg
 from fastapi import FastAPI
-from wallet_shared.db import apply_migrations, create_pool, database_ready
 from wallet_shared.dead_letter_api import dead_letter_router
-from wallet_shared.dead_letters import DeadLetterStore
 from wallet_shared.http import ReadinessCheck, create_service_app
-from wallet_shared.kafka import ensure_topics, kafka_ready, start_producer
 from wallet_shared.outbox import OutboxRelay
+from wallet_shared.plumbing import start_plumbing
 
 from transfer_coordinator.adapters.notifications import FinalStatusListener
 from transfer_coordinator.entrypoints.http import router
@@ -58,35 +56,24 @@ def coordinator_topics(settings: CoordinatorSettings) -> list[str]:
 
 
 async def _start(app: FastAPI, settings: CoordinatorSettings, stack: AsyncExitStack) -> None:
-    await ensure_topics(
-        settings.kafka_bootstrap,
-        coordinator_topics(settings),
-        partitions=settings.topic_partitions,
+    plumbing = await start_plumbing(
+        settings,
+        service=SERVICE,
+        topics=coordinator_topics(settings),
+        migrations=MIGRATIONS,
+        stack=stack,
     )
-    pool = await create_pool(
-        settings.database_url,
-        min_size=settings.database_pool_min,
-        max_size=settings.database_pool_max,
-    )
-    stack.push_async_callback(pool.close)
-    await apply_migrations(pool, package=MIGRATIONS)
-    producer = await start_producer(settings.kafka_bootstrap, client_id=SERVICE)
-    stack.push_async_callback(producer.stop)
-    relay = await stack.enter_async_context(
-        OutboxRelay(pool=pool, producer=producer, service=SERVICE)
-    )
-    ctx = _context(settings, pool, relay)
+    ctx = _context(settings, plumbing.pool, plumbing.relay)
     waiters = FinalWaiters()
     listener = FinalStatusListener(
         dsn=settings.database_url, on_final=waiters.announce, on_reconnect=waiters.announce_all
     )
     await listener.start()
     stack.push_async_callback(listener.stop)
-    app.state.pool, app.state.producer = pool, producer
+    app.state.pool, app.state.readiness_checks = plumbing.pool, plumbing.readiness_checks()
     app.state.coordinator, app.state.final_waiters = ctx, waiters
-    dead_letters = DeadLetterStore(pool=pool, service=SERVICE, relay=relay)
-    app.state.dead_letters = dead_letters
-    await stack.enter_async_context(reply_consumer(ctx, settings, dead_letters))
+    app.state.dead_letters = plumbing.dead_letters
+    await stack.enter_async_context(reply_consumer(ctx, settings, plumbing.dead_letters))
     sweeper = SagaSweeper(ctx=ctx, interval_s=settings.sweep_interval_s)
     await sweeper.start()
     stack.push_async_callback(sweeper.stop)
@@ -107,7 +94,6 @@ def _context(
 
 
 def _readiness(app: FastAPI) -> Mapping[str, ReadinessCheck]:
-    return {
-        "database": lambda: database_ready(app.state.pool),
-        "kafka": lambda: kafka_ready(app.state.producer),
-    }
+    # Empty until the lifespan has started everything: an empty set of checks means not ready.
+    checks: Mapping[str, ReadinessCheck] = getattr(app.state, "readiness_checks", {})
+    return checks

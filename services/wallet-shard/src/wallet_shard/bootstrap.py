@@ -6,17 +6,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
-from functools import partial
 from typing import Final
 
 import structlog
 from fastapi import FastAPI
-from wallet_shared.db import apply_migrations, create_pool, database_ready
 from wallet_shared.dead_letter_api import dead_letter_router
-from wallet_shared.dead_letters import DeadLetterStore
 from wallet_shared.http import ReadinessCheck, create_service_app
-from wallet_shared.kafka import ensure_topics, kafka_ready, start_producer
-from wallet_shared.outbox import OutboxRelay
+from wallet_shared.plumbing import start_plumbing
 
 from wallet_shard.entrypoints.commands_consumer import create_commands_consumer
 from wallet_shard.entrypoints.dependencies import ShardServices
@@ -54,38 +50,25 @@ def create_app(settings: ShardSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as running:
-            await ensure_topics(
-                settings.kafka_bootstrap,
-                shard_topics(settings),
-                partitions=settings.topic_partitions,
+            plumbing = await start_plumbing(
+                settings,
+                service=service,
+                topics=shard_topics(settings),
+                migrations=MIGRATIONS,
+                stack=running,
             )
-            pool = await create_pool(
-                settings.database_url,
-                min_size=settings.database_pool_min,
-                max_size=settings.database_pool_max,
-            )
-            running.push_async_callback(pool.close)
-            await apply_migrations(pool, package=MIGRATIONS)
-            producer = await start_producer(settings.kafka_bootstrap, client_id=service)
-            running.push_async_callback(producer.stop)
-            relay = OutboxRelay(pool=pool, producer=producer, service=service)
-            await running.enter_async_context(relay)
-            uow = UnitOfWork(pool=pool, relay=relay)
-            dead_letters = DeadLetterStore(pool=pool, service=service, relay=relay)
+            uow = UnitOfWork(pool=plumbing.pool, relay=plumbing.relay)
             consumer = create_commands_consumer(
                 bootstrap=settings.kafka_bootstrap,
                 service=service,
                 uow=uow,
                 shard=shard,
-                dead_letters=dead_letters,
+                dead_letters=plumbing.dead_letters,
             )
             await running.enter_async_context(consumer)
             app.state.shard_services = ShardServices(uow=uow, shard=shard)
-            app.state.dead_letters = dead_letters
-            app.state.readiness_checks = {
-                "database": partial(database_ready, pool),
-                "kafka": partial(kafka_ready, producer),
-            }
+            app.state.dead_letters = plumbing.dead_letters
+            app.state.readiness_checks = plumbing.readiness_checks()
             _log.info("shard_started", shard=settings.shard_id, port=settings.shard_port)
             yield
         _log.info("shard_stopped", shard=settings.shard_id)

@@ -1,0 +1,64 @@
+"""What every service that owns a database and speaks Kafka starts the same way: its topics,
+the connection pool and migrations, the idempotent producer, the outbox relay and the
+dead-letter store, each stopped in reverse order by the caller's exit stack."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from functools import partial
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+
+from wallet_shared.db import apply_migrations, create_pool, database_ready
+from wallet_shared.dead_letters import DeadLetterStore
+from wallet_shared.http import ReadinessCheck
+from wallet_shared.kafka import ensure_topics, kafka_ready, start_producer
+from wallet_shared.outbox import OutboxRelay
+from wallet_shared.settings import DatabaseSettings
+
+
+@dataclass(frozen=True, slots=True)
+class Plumbing:
+    """A service's running database and Kafka plumbing."""
+
+    pool: asyncpg.Pool
+    producer: AIOKafkaProducer
+    relay: OutboxRelay
+    dead_letters: DeadLetterStore
+
+    def readiness_checks(self) -> dict[str, ReadinessCheck]:
+        """The service is ready while its database and Kafka answer."""
+        return {
+            "database": partial(database_ready, self.pool),
+            "kafka": partial(kafka_ready, self.producer),
+        }
+
+
+async def start_plumbing(
+    settings: DatabaseSettings,
+    *,
+    service: str,
+    topics: Sequence[str],
+    migrations: str,
+    stack: AsyncExitStack,
+) -> Plumbing:
+    """Create `topics`, open the pool, migrate (shared tables, then the package `migrations`),
+    start the producer and the outbox relay; `stack` stops them in reverse order."""
+    await ensure_topics(settings.kafka_bootstrap, topics, partitions=settings.topic_partitions)
+    pool = await create_pool(
+        settings.database_url,
+        min_size=settings.database_pool_min,
+        max_size=settings.database_pool_max,
+    )
+    stack.push_async_callback(pool.close)
+    await apply_migrations(pool, package=migrations)
+    producer = await start_producer(settings.kafka_bootstrap, client_id=service)
+    stack.push_async_callback(producer.stop)
+    relay = await stack.enter_async_context(
+        OutboxRelay(pool=pool, producer=producer, service=service)
+    )
+    dead_letters = DeadLetterStore(pool=pool, service=service, relay=relay)
+    return Plumbing(pool=pool, producer=producer, relay=relay, dead_letters=dead_letters)
