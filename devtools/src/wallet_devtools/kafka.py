@@ -108,6 +108,20 @@ def new_cluster_id() -> str:
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
 
 
+def storage_format_args(cluster_id: str, properties_path: Path) -> list[str]:
+    """Arguments of `kafka.tools.StorageTool` that format the storage for `cluster_id`.
+
+    The id is glued to its option: a URL-safe base64 id may begin with `-` (one in 64 does), and
+    as a separate argument the tool would read it as an option and refuse to start.
+    """
+    return [
+        "format",
+        "--ignore-formatted",
+        f"--cluster-id={cluster_id}",
+        f"--config={properties_path}",
+    ]
+
+
 class KafkaBroker(StartStop):
     """A single-node KRaft broker (broker and controller in one JVM) under `base_dir`.
 
@@ -268,8 +282,7 @@ class KafkaBroker(StartStop):
             return
         command = self._java_command(
             "kafka.tools.StorageTool",
-            *("format", "--ignore-formatted", "-t", new_cluster_id()),
-            *("-c", str(self._properties_path)),
+            *storage_format_args(new_cluster_id(), self._properties_path)
         )
         with self._out_path.open("ab") as out:
             completed = subprocess.run(  # noqa: S603 - fixed command
