@@ -38,8 +38,14 @@ def _ephemeral_port_low() -> int:
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
-    """Whether a server could bind host:port now."""
+    """Whether a server could bind host:port now.
+
+    The probe binds the way the servers it stands for do (uvicorn, PostgreSQL and the Kafka
+    broker all set SO_REUSEADDR): connections of a server that just stopped linger in TIME_WAIT
+    on its port for a minute, and they keep out only a socket without that option.
+    """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError:
