@@ -9,7 +9,10 @@ import pytest
 
 from .gateway_fakes import EPOCH, FakeCluster, bearer
 
-ADMIN = bearer("ops", role="admin")
+
+def admin() -> dict[str, str]:
+    """An admin's Authorization header, minted when a test asks (tokens expire)."""
+    return bearer("ops", role="admin")
 LIST = "/v1/admin/dead-letters"
 
 
@@ -17,7 +20,7 @@ async def all_pages(client: httpx.AsyncClient, limit: int) -> list[dict[str, Any
     items: list[dict[str, Any]] = []
     params: dict[str, Any] = {"limit": limit}
     while True:
-        response = await client.get(LIST, params=params, headers=ADMIN)
+        response = await client.get(LIST, params=params, headers=admin())
         assert response.status_code == 200, response.text
         page = response.json()
         assert len(page["items"]) <= limit
@@ -35,7 +38,7 @@ async def test_lists_every_service_newest_first_with_routable_ids(
     cluster.shards[1].dead_letters.add(value="third")
     cluster.shards[0].dead_letters.add(value="fourth")
 
-    response = await client.get(LIST, headers=ADMIN)
+    response = await client.get(LIST, headers=admin())
 
     assert response.status_code == 200
     page = response.json()
@@ -74,14 +77,14 @@ async def test_pages_stay_stable_while_new_dead_letters_arrive(
     sources = [*(shard.dead_letters for shard in cluster.shards), cluster.coordinator.dead_letters]
     for n in range(9):
         sources[n % 3].add(value=f"old-{n}")
-    first = (await client.get(LIST, params={"limit": 4}, headers=ADMIN)).json()
+    first = (await client.get(LIST, params={"limit": 4}, headers=admin())).json()
     for n in range(5):
         sources[n % 3].add(value=f"new-{n}")
 
     items: list[dict[str, Any]] = list(first["items"])
     cursor = first["next_cursor"]
     while cursor is not None:
-        page = (await client.get(LIST, params={"limit": 4, "cursor": cursor}, headers=ADMIN)).json()
+        page = (await client.get(LIST, params={"limit": 4, "cursor": cursor}, headers=admin())).json()
         items += page["items"]
         cursor = page["next_cursor"]
 
@@ -126,7 +129,7 @@ async def test_a_replay_goes_to_the_service_that_holds_the_dead_letter_once(
     cluster.shards[1].dead_letters.add()
     number = cluster.coordinator.dead_letters.add(value="reply")
 
-    response = await client.post(f"{LIST}/dl_coordinator_{number}/replay", headers=ADMIN)
+    response = await client.post(f"{LIST}/dl_coordinator_{number}/replay", headers=admin())
 
     assert response.status_code == 200
     letter = response.json()
@@ -137,12 +140,12 @@ async def test_a_replay_goes_to_the_service_that_holds_the_dead_letter_once(
     assert cluster.requests[0].url.host == "coordinator.test"
     assert cluster.shards[1].dead_letters.letters[1]["replayed_at"] is None
 
-    again = await client.post(f"{LIST}/dl_coordinator_{number}/replay", headers=ADMIN)
+    again = await client.post(f"{LIST}/dl_coordinator_{number}/replay", headers=admin())
     assert again.status_code == 409
     assert again.headers["content-type"].startswith("application/problem+json")
     assert again.json()["code"] == "conflict"
 
-    listed = (await client.get(LIST, headers=ADMIN)).json()["items"]
+    listed = (await client.get(LIST, headers=admin())).json()["items"]
     assert [(i["id"], i["replayed_at"] is not None) for i in listed] == [
         (f"dl_coordinator_{number}", True),
         ("dl_shard-1_1", False),
@@ -168,7 +171,7 @@ async def test_an_id_that_names_no_dead_letter_is_not_found(
 ) -> None:
     cluster.shards[0].dead_letters.add()
 
-    response = await client.post(f"{LIST}/{dead_letter_id}/replay", headers=ADMIN)
+    response = await client.post(f"{LIST}/{dead_letter_id}/replay", headers=admin())
 
     assert response.status_code == 404
     assert response.json()["code"] == "not_found"
@@ -185,7 +188,7 @@ async def test_an_id_that_names_no_dead_letter_is_not_found(
 async def test_bad_limits_and_cursors_are_validation_errors(
     client: httpx.AsyncClient, cluster: FakeCluster, params: dict[str, Any]
 ) -> None:
-    response = await client.get(LIST, params=params, headers=ADMIN)
+    response = await client.get(LIST, params=params, headers=admin())
 
     assert response.status_code == 422
     assert response.json()["code"] == "validation_error"
@@ -197,7 +200,7 @@ async def test_a_service_that_does_not_answer_makes_the_list_unavailable(
 ) -> None:
     cluster.down.add("coordinator.test")
 
-    response = await client.get(LIST, headers=ADMIN)
+    response = await client.get(LIST, headers=admin())
 
     assert response.status_code == 503
     assert response.json()["code"] == "service_unavailable"

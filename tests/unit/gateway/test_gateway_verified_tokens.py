@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import jwt
@@ -52,14 +53,21 @@ def test_the_least_recently_used_token_is_forgotten_first() -> None:
 
 
 def test_an_expired_token_is_refused_even_after_it_was_accepted() -> None:
-    verifier = TokenVerifier.create(secret=SECRET, public_key_pem=None)
-    expires_at = int(time.time()) + 1
-    token = jwt.encode({"sub": "alice", "exp": expires_at}, SECRET, algorithm="HS256")
+    expired_at = int(time.time()) - 10
+    clock = Clock(expired_at - 5.0)  # the cache's clock: at first, an instant the token held
+    verifier = dataclasses.replace(
+        TokenVerifier.create(secret=SECRET, public_key_pem=None),
+        verified=VerifiedTokens(clock=clock),
+    )
+    claims = {"sub": "alice", "exp": expired_at}
+    token = jwt.encode(claims, SECRET, algorithm="HS256")
+    verifier.verified.remember(token, ALICE, claims)  # as when it was verified, in time
     assert verifier.authenticate(f"Bearer {token}") == ALICE
-    assert len(verifier.verified) == 1
-    time.sleep(max(0.0, expires_at - time.time()) + 0.01)
+    # Past its exp the remembered proof is gone, and the token itself is refused.
+    clock.now = time.time()
     with pytest.raises(InvalidToken, match="expired"):
         verifier.authenticate(f"Bearer {token}")
+    assert len(verifier.verified) == 0
 
 
 def test_a_refused_token_is_not_remembered() -> None:

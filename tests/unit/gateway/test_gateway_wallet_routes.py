@@ -64,14 +64,14 @@ async def test_an_admin_creates_a_wallet_for_another_user(
 @pytest.mark.parametrize(
     ("who", "body"),
     [
-        (bearer("alice"), {"currency": "USD", "user_id": "bob"}),
-        (bearer("eve", "auditor"), {"currency": "USD"}),
+        (("alice", "user"), {"currency": "USD", "user_id": "bob"}),
+        (("eve", "auditor"), {"currency": "USD"}),
     ],
 )
 async def test_creating_wallets_for_others_or_as_auditor_is_forbidden(
-    client: httpx.AsyncClient, cluster: FakeCluster, who: dict[str, str], body: dict[str, str]
+    client: httpx.AsyncClient, cluster: FakeCluster, who: tuple[str, str], body: dict[str, str]
 ) -> None:
-    response = await client.post("/v1/wallets", json=body, headers=who)
+    response = await client.post("/v1/wallets", json=body, headers=bearer(*who))
     assert response.status_code == 403
     assert response.json()["code"] == "forbidden"
     assert cluster.requests == []
