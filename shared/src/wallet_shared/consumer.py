@@ -21,7 +21,7 @@ from aiokafka.errors import KafkaError
 
 from wallet_shared.backoff import backoff_delay
 from wallet_shared.errors import TransientError
-from wallet_shared.lifecycle import StartStop
+from wallet_shared.loops import BackgroundLoop
 from wallet_shared.messages import UndecodableMessage
 from wallet_shared.metrics import CONSUMER_MESSAGES
 
@@ -58,10 +58,14 @@ class _Stopping(BaseException):
 
 
 class _AssignmentListener(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Tells whether the consumer holds its share of the partitions: from the end of a group
+    join until the next rebalance revokes them (during which nothing is consumed)."""
+
     def __init__(self) -> None:
         self.assigned = asyncio.Event()
 
     def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        self.assigned.clear()
         _log.info("partitions_revoked", partitions=[str(tp) for tp in revoked])
 
     def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
@@ -69,7 +73,7 @@ class _AssignmentListener(ConsumerRebalanceListener):  # type: ignore[misc]
         self.assigned.set()
 
 
-class BatchConsumer(StartStop, Generic[M]):
+class BatchConsumer(BackgroundLoop, Generic[M]):
     """Consumes one topic in batches for one consumer group; see the module docstring."""
 
     def __init__(
@@ -92,6 +96,7 @@ class BatchConsumer(StartStop, Generic[M]):
     ) -> None:
         if max_batch < 1 or max_attempts < 1:
             raise ValueError("max_batch and max_attempts must be at least 1")
+        super().__init__(name=f"consumer:{topic}", service=service, stop_timeout_s=stop_timeout_s)
         self._bootstrap = bootstrap
         self._topic = topic
         self._group_id = group_id
@@ -105,17 +110,19 @@ class BatchConsumer(StartStop, Generic[M]):
         self._retry_base_s = retry_base_s
         self._retry_cap_s = retry_cap_s
         self._assignment_timeout_s = assignment_timeout_s
-        self._stop_timeout_s = stop_timeout_s
-        self._stopping = asyncio.Event()
         self._consumer: AIOKafkaConsumer | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._assignment = _AssignmentListener()
+
+    def ready(self) -> bool:
+        """Alive, a member of its group, and holding its partitions (not mid-rebalance)."""
+        return self.alive and self._assignment.assigned.is_set()
 
     async def start(self) -> None:
         """Join the group and start consuming; returns once partitions are assigned.
 
         Raises TimeoutError when the group join does not complete within `assignment_timeout_s`.
         """
-        if self._task is not None:
+        if self._consumer is not None:
             raise RuntimeError("consumer already started")
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self._bootstrap,
@@ -124,18 +131,17 @@ class BatchConsumer(StartStop, Generic[M]):
             enable_auto_commit=False,
             auto_offset_reset="earliest",
         )
-        listener = _AssignmentListener()
+        self._assignment = _AssignmentListener()
         try:
             await consumer.start()
         except BaseException:
             await consumer.stop()
             raise
-        consumer.subscribe(topics=[self._topic], listener=listener)
+        consumer.subscribe(topics=[self._topic], listener=self._assignment)
         self._consumer = consumer
-        self._stopping.clear()
-        self._task = asyncio.create_task(self._run(consumer), name=f"consumer-{self._topic}")
+        await super().start()
         try:
-            await asyncio.wait_for(listener.assigned.wait(), self._assignment_timeout_s)
+            await asyncio.wait_for(self._assignment.assigned.wait(), self._assignment_timeout_s)
         except TimeoutError:
             await self.stop()
             raise
@@ -143,21 +149,18 @@ class BatchConsumer(StartStop, Generic[M]):
     async def stop(self) -> None:
         """Stop consuming: the batch in hand finishes and is committed, or, when it is still
         retrying, is abandoned uncommitted (it will be delivered again). Leaves the group."""
-        task, self._task = self._task, None
+        await super().stop()
         consumer, self._consumer = self._consumer, None
-        self._stopping.set()
-        if task is not None:
-            try:
-                await asyncio.wait_for(task, self._stop_timeout_s)
-            except TimeoutError:
-                _log.warning("consumer_stop_timeout", topic=self._topic)
         if consumer is not None:
             await consumer.stop()
 
-    async def _run(self, consumer: AIOKafkaConsumer) -> None:
+    async def run(self) -> None:
+        consumer = self._consumer
+        assert consumer is not None, "run() is started by start()"
         failures = 0
         with contextlib.suppress(_Stopping):
-            while not self._stopping.is_set():
+            while not self.stopping:
+                self.beat()
                 try:
                     fetched = await consumer.getmany(
                         timeout_ms=self._poll_timeout_ms, max_records=self._max_batch
@@ -285,9 +288,7 @@ class BatchConsumer(StartStop, Generic[M]):
     async def _pause(self, retry: int) -> None:
         """Back off before retry number `retry`; raises _Stopping when asked to stop meanwhile."""
         delay = backoff_delay(retry, base_s=self._retry_base_s, cap_s=self._retry_cap_s)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), delay)
-        if self._stopping.is_set():
+        if await self.pause(delay):
             raise _Stopping
 
     def _count(self, outcome: str, amount: int) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -23,9 +23,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wallet_shared.metrics import HTTP_REQUEST_DURATION, HTTP_REQUESTS
 from wallet_shared.problems import install_problem_handlers
+from wallet_shared.readiness import ReadinessCheck
 from wallet_shared.schemas import Role
 
-ReadinessCheck = Callable[[], Awaitable[bool]]
+__all__ = ["Caller", "FastJSONResponse", "ReadinessCheck", "create_service_app", "serve"]
 
 
 class FastJSONResponse(JSONResponse):

@@ -47,3 +47,13 @@ DEAD_LETTERS = Counter(
 LEDGER_POSTINGS = Counter(
     "wallet_ledger_postings_total", "Journal transactions posted", ["shard", "type"]
 )
+LOOP_UP = Gauge(
+    "wallet_loop_up",
+    "1 while a background loop's task runs, 0 once it stopped or died",
+    ["service", "loop"],
+)
+LOOP_HEARTBEAT = Gauge(
+    "wallet_loop_heartbeat_timestamp_seconds",
+    "Unix time of a background loop's last pass (silent for long: the loop is stuck)",
+    ["service", "loop"],
+)

@@ -25,9 +25,8 @@ from aiokafka.errors import (
     RecordTooLargeError,
 )
 
-from wallet_shared.backoff import backoff_delay
 from wallet_shared.db import is_transient
-from wallet_shared.lifecycle import StartStop
+from wallet_shared.loops import BackgroundLoop
 from wallet_shared.messages import OutgoingMessage
 from wallet_shared.metrics import OUTBOX_BACKLOG, OUTBOX_PARKED, OUTBOX_PUBLISHED
 
@@ -79,7 +78,7 @@ async def enqueue(conn: asyncpg.Connection, messages: Sequence[OutgoingMessage])
     )
 
 
-class OutboxRelay(StartStop):
+class OutboxRelay(BackgroundLoop):
     """Publishes the outbox of one database, in id order and in batches, then deletes it.
 
     Every replica of a service runs one; a session advisory lock on a dedicated connection makes
@@ -102,16 +101,16 @@ class OutboxRelay(StartStop):
             raise ValueError("batch_size must be at least 1")
         if idle_poll_s <= 0 or leader_poll_s <= 0:
             raise ValueError("poll intervals must be positive")
+        # Stopping lets the batch in flight finish, or abandons it after `stop_timeout_s` (the
+        # next leader publishes it again); the publisher lock is released either way.
+        super().__init__(name="outbox_relay", service=service, stop_timeout_s=stop_timeout_s)
         self._pool = pool
         self._producer = producer
         self._service = service
         self._batch_size = batch_size
         self._idle_poll_s = idle_poll_s
         self._leader_poll_s = leader_poll_s
-        self._stop_timeout_s = stop_timeout_s
         self._wake = asyncio.Event()
-        self._stopping = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
         self._is_leader = False
 
     @property
@@ -123,29 +122,12 @@ class OutboxRelay(StartStop):
         """Publish now rather than at the next poll: call after committing enqueued messages."""
         self._wake.set()
 
-    async def start(self) -> None:
-        """Start relaying in the background."""
-        if self._task is not None:
-            raise RuntimeError("relay already started")
-        self._stopping.clear()
-        self._task = asyncio.create_task(self._run(), name=f"outbox-relay-{self._service}")
-
-    async def stop(self) -> None:
-        """Stop relaying: the batch in flight finishes (or is abandoned after `stop_timeout_s`,
-        to be published again by the next leader) and the publisher lock is released."""
-        task, self._task = self._task, None
-        if task is None:
-            return
-        self._stopping.set()
+    def on_stopping(self) -> None:
         self._wake.set()
-        try:
-            await asyncio.wait_for(task, self._stop_timeout_s)
-        except TimeoutError:
-            _log.warning("outbox_relay_stop_timeout", service=self._service)
 
-    async def _run(self) -> None:
+    async def run(self) -> None:
         failures = 0
-        while not self._stopping.is_set():
+        while not self.stopping:
             try:
                 async with self._pool.acquire() as conn:
                     await self._lead(conn)
@@ -154,7 +136,7 @@ class OutboxRelay(StartStop):
                 # The database went away (or the lock connection died): back off, then compete
                 # for the lock again; whoever holds it now publishes meanwhile.
                 failures += 1
-                await self._back_off(
+                await self.back_off(
                     "outbox_relay_database_error", error, failures, transient=is_transient(error)
                 )
 
@@ -163,7 +145,8 @@ class OutboxRelay(StartStop):
         while not await conn.fetchval(
             "SELECT pg_try_advisory_lock(hashtextextended($1, 0))", _LEADER_LOCK
         ):
-            if await self._pause(self._leader_poll_s):
+            self.beat()
+            if await self.pause(self._leader_poll_s):
                 return
         self._is_leader = True
         _log.info("outbox_relay_leading", service=self._service)
@@ -179,7 +162,8 @@ class OutboxRelay(StartStop):
 
     async def _publish_until_stopped(self, conn: asyncpg.Connection) -> None:
         kafka_failures = 0
-        while not self._stopping.is_set():
+        while not self.stopping:
+            self.beat()
             # Cleared before reading, so that a wake() during the pass triggers the next one.
             self._wake.clear()
             rows = await conn.fetch(
@@ -194,7 +178,7 @@ class OutboxRelay(StartStop):
                 # Kafka is away or refusing: keep the lock and the rows, and try the same batch
                 # again (what did get through is published twice; consumers deduplicate).
                 kafka_failures += 1
-                await self._back_off(
+                await self.back_off(
                     "outbox_relay_publish_failed", error, kafka_failures, messages=len(rows)
                 )
                 continue
@@ -253,21 +237,6 @@ class OutboxRelay(StartStop):
     async def _wait_for_work(self) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), self._idle_poll_s)
-
-    async def _back_off(
-        self, event: str, error: Exception, failures: int, **context: object
-    ) -> None:
-        """Log failure number `failures` as `event`, then wait before trying again."""
-        _log.warning(
-            event, service=self._service, error=f"{type(error).__name__}: {error}", **context
-        )
-        await self._pause(backoff_delay(failures, base_s=0.1, cap_s=5.0))
-
-    async def _pause(self, seconds: float) -> bool:
-        """Sleep `seconds` unless stopped first; whether the relay is stopping."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), seconds)
-        return self._stopping.is_set()
 
 
 def _record(row: asyncpg.Record) -> dict[str, Any]:

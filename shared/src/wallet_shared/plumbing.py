@@ -14,9 +14,10 @@ from aiokafka import AIOKafkaProducer
 
 from wallet_shared.db import apply_migrations, create_pool, database_ready
 from wallet_shared.dead_letters import DeadLetterStore
-from wallet_shared.http import ReadinessCheck
 from wallet_shared.kafka import ensure_topics, kafka_ready, start_producer
+from wallet_shared.loops import BackgroundLoop, loop_checks
 from wallet_shared.outbox import OutboxRelay
+from wallet_shared.readiness import ReadinessCheck
 from wallet_shared.settings import DatabaseSettings
 
 
@@ -29,11 +30,13 @@ class Plumbing:
     relay: OutboxRelay
     dead_letters: DeadLetterStore
 
-    def readiness_checks(self) -> dict[str, ReadinessCheck]:
-        """The service is ready while its database and Kafka answer."""
+    def readiness_checks(self, *loops: BackgroundLoop) -> dict[str, ReadinessCheck]:
+        """The service is ready while its database and Kafka answer and its outbox relay and
+        every other loop of `loops` runs."""
         return {
             "database": partial(database_ready, self.pool),
             "kafka": partial(kafka_ready, self.producer),
+            **loop_checks([self.relay, *loops]),
         }
 
 

@@ -70,13 +70,17 @@ async def _start(app: FastAPI, settings: CoordinatorSettings, stack: AsyncExitSt
     )
     await listener.start()
     stack.push_async_callback(listener.stop)
-    app.state.pool, app.state.readiness_checks = plumbing.pool, plumbing.readiness_checks()
+    app.state.pool = plumbing.pool
     app.state.coordinator, app.state.final_waiters = ctx, waiters
     app.state.dead_letters = plumbing.dead_letters
-    await stack.enter_async_context(reply_consumer(ctx, settings, plumbing.dead_letters))
-    sweeper = SagaSweeper(ctx=ctx, interval_s=settings.sweep_interval_s)
-    await sweeper.start()
-    stack.push_async_callback(sweeper.stop)
+    consumer = await stack.enter_async_context(
+        reply_consumer(ctx, settings, plumbing.dead_letters)
+    )
+    sweeper = await stack.enter_async_context(
+        SagaSweeper(ctx=ctx, interval_s=settings.sweep_interval_s)
+    )
+    # Set last: until every loop runs, the empty set of checks reads as "not ready".
+    app.state.readiness_checks = plumbing.readiness_checks(listener, consumer, sweeper)
 
 
 def _context(

@@ -68,7 +68,7 @@ def create_app(settings: ShardSettings) -> FastAPI:
             await running.enter_async_context(consumer)
             app.state.shard_services = ShardServices(uow=uow, shard=shard)
             app.state.dead_letters = plumbing.dead_letters
-            app.state.readiness_checks = plumbing.readiness_checks()
+            app.state.readiness_checks = plumbing.readiness_checks(consumer)
             _log.info("shard_started", shard=settings.shard_id, port=settings.shard_port)
             yield
         _log.info("shard_stopped", shard=settings.shard_id)

@@ -14,15 +14,15 @@ from collections.abc import Callable
 from typing import Any
 
 import asyncpg
-import structlog
-from wallet_shared.backoff import backoff_delay
+from wallet_shared.loops import BackgroundLoop
 
 from transfer_coordinator.adapters.repository import FINAL_CHANNEL
+from transfer_coordinator.settings import SERVICE
 
-_log = structlog.get_logger(__name__)
+_HEARTBEAT_S = 5.0
 
 
-class FinalStatusListener:
+class FinalStatusListener(BackgroundLoop):
     """Calls `on_final(transfer_id)` for each transfer announced final on `transfer_final`."""
 
     def __init__(
@@ -32,52 +32,59 @@ class FinalStatusListener:
         on_final: Callable[[str], None],
         on_reconnect: Callable[[], None],
     ) -> None:
+        super().__init__(name="final_status_listener", service=SERVICE)
         self._dsn = dsn
         self._on_final = on_final
         self._on_reconnect = on_reconnect
-        self._task: asyncio.Task[None] | None = None
         self._listening = asyncio.Event()
+        self._lost = asyncio.Event()
 
     async def start(self, *, timeout_s: float = 30.0) -> None:
         """Start listening; returns once the first LISTEN is in place."""
-        if self._task is not None:
-            raise RuntimeError("listener already started")
-        self._task = asyncio.create_task(self._run(), name="transfer-final-listener")
-        await asyncio.wait_for(self._listening.wait(), timeout_s)
+        await super().start()
+        try:
+            await asyncio.wait_for(self._listening.wait(), timeout_s)
+        except TimeoutError:
+            await self.stop()
+            raise
 
-    async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+    def ready(self) -> bool:
+        """Alive and holding its LISTEN connection (waiters depend on it)."""
+        return self.alive and self._listening.is_set() and not self._lost.is_set()
 
-    async def _run(self) -> None:
+    def on_stopping(self) -> None:
+        self._lost.set()
+
+    async def run(self) -> None:
         failures = 0
-        while True:
+        while not self.stopping:
             started = time.monotonic()
             try:
                 await self._listen_until_lost()
             except Exception as error:  # the listener must outlive any failure
                 # Reset once a connection lived long enough to be useful.
                 failures = 1 if time.monotonic() - started > 60 else failures + 1
-                _log.warning("final_listener_lost", error=f"{type(error).__name__}: {error}")
-                await asyncio.sleep(backoff_delay(failures, base_s=0.1, cap_s=5.0))
+                if not self.stopping:
+                    await self.back_off("final_listener_lost", error, failures, cap_s=5.0)
 
     async def _listen_until_lost(self) -> None:
         conn: asyncpg.Connection = await asyncpg.connect(self._dsn)
-        lost = asyncio.Event()
+        self._lost.clear()
         try:
-            conn.add_termination_listener(lambda _conn: lost.set())
+            conn.add_termination_listener(lambda _conn: self._lost.set())
             await conn.add_listener(FINAL_CHANNEL, self._notified)
             if self._listening.is_set():
                 self._on_reconnect()
             self._listening.set()
-            await lost.wait()
+            while not (self._lost.is_set() or self.stopping):
+                self.beat()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._lost.wait(), _HEARTBEAT_S)
         finally:
             with contextlib.suppress(Exception):
                 await conn.close(timeout=2)
-        raise OSError("LISTEN connection closed")
+        if not self.stopping:
+            raise OSError("LISTEN connection closed")
 
     def _notified(self, _conn: Any, _pid: int, _channel: str, transfer_id: object) -> None:
         self._on_final(str(transfer_id))
