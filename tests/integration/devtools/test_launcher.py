@@ -41,9 +41,11 @@ def bind_without_reuse(port: int) -> bool:
     return True
 
 
-async def run_until_ready_then_interrupt(
-    state_dir: Path, port: int, log: Path
-) -> None:
+def says(log: Path, line: str) -> bool:
+    return line in log.read_text()
+
+
+async def run_until_ready_then_interrupt(state_dir: Path, port: int, log: Path) -> None:
     env = {key: value for key, value in os.environ.items() if not key.startswith("WALLET_")}
     env["WALLET_GATEWAY_PORT"] = str(port)
     command = [sys.executable, "-m", "wallet_devtools.cli", "run", "--state-dir", str(state_dir)]
@@ -56,7 +58,7 @@ async def run_until_ready_then_interrupt(
             process.send_signal(signal.SIGINT)
             code = await asyncio.to_thread(process.wait, STOP_LIMIT_S)
         assert code == 0, log_tail(log)
-        assert "All processes stopped." in log.read_text()
+        assert says(log, "All processes stopped.")
     finally:
         await stop_process(process, grace_s=10.0)
 
@@ -69,7 +71,7 @@ async def wait_until_ready(
     while loop.time() < give_up_at:
         assert process.poll() is None, f"wallet run exited:\n{log_tail(log)}"
         # Up as a person sees it: the launcher says so, and the gateway answers ready.
-        if "Wallet system is up." in log.read_text():
+        if says(log, "Wallet system is up."):
             try:
                 if (await client.get("/health/ready")).status_code == 200:
                     return
