@@ -162,16 +162,26 @@ async def test_wait_answers_200_once_final(harness: Harness, client: httpx.Async
 
     assert response.status_code == 200
     assert response.json()["status"] == "completed"
-    # The replay is the stored original: the 202 pending answer.
-    replay = await client.post("/internal/transfers?wait=10", json=BODY, headers=headers())
-    assert (replay.status_code, replay.json()["status"]) == (202, "pending")
+    # A repeat is told what the first request was told: 200 with the final transfer.
+    for wait in ("10", "0"):
+        replay = await client.post(f"/internal/transfers?wait={wait}", json=BODY, headers=headers())
+        assert (replay.status_code, replay.json()) == (200, response.json())
+        assert replay.headers["idempotent-replayed"] == "true"
 
 
-async def test_wait_times_out_with_the_pending_body(client: httpx.AsyncClient) -> None:
+async def test_wait_times_out_with_the_pending_body(
+    harness: Harness, client: httpx.AsyncClient
+) -> None:
     response = await client.post("/internal/transfers?wait=0.3", json=BODY, headers=headers())
 
     assert response.status_code == 202
     assert response.json()["status"] == "pending"
+    # The transfer completes later: a repeat is still told what the first request was told.
+    for batch in completing_replies(response.json()["id"]):
+        await handle_replies(harness.ctx, batch)
+    replay = await client.post("/internal/transfers?wait=10", json=BODY, headers=headers())
+    assert (replay.status_code, replay.json()) == (202, response.json())
+    assert replay.headers["idempotent-replayed"] == "true"
 
 
 async def test_get_and_list(client: httpx.AsyncClient) -> None:

@@ -6,8 +6,13 @@ from dataclasses import asdict, dataclass
 from typing import Any, Final
 
 from wallet_shared.db import transaction
-from wallet_shared.errors import NotFound, SameWallet, ValidationFailed
-from wallet_shared.idempotency import StoredResponse, request_fingerprint, run_idempotent
+from wallet_shared.errors import NotFound, SameWallet, TransientError, ValidationFailed
+from wallet_shared.idempotency import (
+    StoredResponse,
+    replace_stored_answer,
+    request_fingerprint,
+    run_idempotent,
+)
 from wallet_shared.ids import is_transfer_id, new_transfer_id
 from wallet_shared.messages import OutgoingMessage
 from wallet_shared.outbox import enqueue
@@ -65,7 +70,7 @@ async def start_transfer(ctx: CoordinatorContext, command: StartTransfer) -> Sto
     The answer (202 with the Transfer, or a refusal) is stored under the idempotency key with
     the saga, so a repeated request gets the same answer and starts nothing.
     """
-    fingerprint = request_fingerprint("POST", START_PATH, asdict(command.request))
+    fingerprint = _fingerprint(command)
 
     async with transaction(ctx.pool) as conn:
 
@@ -93,6 +98,30 @@ async def start_transfer(ctx: CoordinatorContext, command: StartTransfer) -> Sto
     if not stored.replayed and stored.status_code < 400:
         ctx.wake_outbox()
     return stored
+
+
+async def answer_final(
+    ctx: CoordinatorContext, command: StartTransfer, saga: TransferSaga
+) -> StoredResponse | None:
+    """Make the final state of `saga` (200) the stored answer of the request that started it:
+    the caller who waited is told that, and so must be whoever repeats the request. None when
+    it could not be stored (then the caller is told what is stored: 202 pending)."""
+    try:
+        async with transaction(ctx.pool) as conn:
+            return await replace_stored_answer(
+                conn,
+                caller=command.caller,
+                key=command.idempotency_key,
+                fingerprint=_fingerprint(command),
+                status_code=200,
+                body=transfer_json(saga),
+            )
+    except TransientError:
+        return None
+
+
+def _fingerprint(command: StartTransfer) -> str:
+    return request_fingerprint("POST", START_PATH, asdict(command.request))
 
 
 def _begin_saga(
