@@ -62,6 +62,42 @@ class LimitExceeded(WalletError):
     code = "limit_exceeded"
 
 
+class DuplicateOrder(WalletError):
+    """A purchase for an order the wallet already paid (under another Idempotency-Key)."""
+
+    code = "duplicate_order"
+
+
+class RefundExceedsPurchase(WalletError):
+    """A refund larger than what is left of its purchase (or of a reversed purchase)."""
+
+    code = "refund_exceeds_purchase"
+
+
+class AlreadyReversed(WalletError):
+    """A reversal of a transaction that was reversed before."""
+
+    code = "already_reversed"
+
+
+class TransferNotReversible(WalletError):
+    """A reversal of one side of a transfer: its undo is a new transfer, agreed by both sides."""
+
+    code = "transfer_not_reversible"
+
+
+class ReversalNotReversible(WalletError):
+    """A reversal of a reversal: undo mistakes with a new movement instead."""
+
+    code = "reversal_not_reversible"
+
+
+class PurchaseRefunded(WalletError):
+    """A reversal of a purchase that refunds already gave money back for."""
+
+    code = "purchase_refunded"
+
+
 class Conflict(WalletError):
     """The request conflicts with the current state (e.g. closing a wallet that holds money)."""
 

@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from wallet_shared.db import DATABASE_FAILURES, is_transient
 from wallet_shared.errors import RateLimited, TransientError, WalletError
 
 PROBLEM_MEDIA_TYPE: Final = "application/problem+json"
@@ -32,6 +33,12 @@ _STATUS: Final[dict[str, tuple[int, str]]] = {
     "same_wallet": (422, "Source and destination are the same wallet"),
     "limit_exceeded": (422, "Limit exceeded"),
     "conflict": (409, "Conflict with the current state"),
+    "duplicate_order": (409, "The order was already paid from this wallet"),
+    "refund_exceeds_purchase": (422, "The refund exceeds what is left of the purchase"),
+    "already_reversed": (409, "The transaction was already reversed"),
+    "transfer_not_reversible": (422, "A transfer is not reversed by a reversal"),
+    "reversal_not_reversible": (422, "A reversal is not reversed by a reversal"),
+    "purchase_refunded": (409, "Refunds gave back part of the purchase"),
     "idempotency_key_required": (400, "Idempotency-Key header required"),
     "idempotency_key_reused": (422, "Idempotency-Key reused with another request"),
     "idempotency_key_in_use": (409, "A request with this Idempotency-Key is still running"),
@@ -139,6 +146,14 @@ async def _on_transient(request: Request, error: Exception) -> Response:
     )
 
 
+async def _on_database_failure(request: Request, error: Exception) -> Response:
+    if is_transient(error):
+        # A database away, met outside `transaction()` (a read straight from the pool): a
+        # dependency that is away is a 503, never a 500.
+        return await _on_transient(request, error)
+    return await _on_unexpected(request, error)
+
+
 async def _on_unexpected(request: Request, error: Exception) -> Response:
     # The client gets nothing of the failure's text; the log gets the whole of it.
     _log.error("unhandled_error", path=request.url.path, exc_info=error)
@@ -151,4 +166,6 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(TransientError, _on_transient)
+    for failure in DATABASE_FAILURES:
+        app.add_exception_handler(failure, _on_database_failure)
     app.add_exception_handler(Exception, _on_unexpected)

@@ -90,6 +90,34 @@ class Withdrawal(Deposit):
     pass
 
 
+class CreatePurchase(RequestModel):
+    amount: AmountIn
+    order_id: Annotated[StorableText, Field(min_length=1, max_length=255)] = Field(
+        description="The shop's order; a wallet pays an order once."
+    )
+    merchant: ShortText | None = Field(default=None, description="Who sold it (recorded).")
+
+
+class CreateRefund(RequestModel):
+    purchase_id: EntityId = Field(description="The `id` of the purchase transaction to refund.")
+    amount: AmountIn
+
+
+class CreateReversal(RequestModel):
+    reason: Annotated[StorableText, Field(min_length=1, max_length=500)] = Field(
+        description="Why the transaction is undone (kept for audit)."
+    )
+
+
+class SetLimits(RequestModel):
+    daily: AmountIn | None = Field(
+        default=None, description="Outgoing money per UTC day; null: the configured default."
+    )
+    monthly: AmountIn | None = Field(
+        default=None, description="Outgoing money per UTC month; null: the configured default."
+    )
+
+
 class CreateTransfer(RequestModel):
     source_wallet_id: EntityId
     destination_wallet_id: EntityId
@@ -120,6 +148,44 @@ class Transaction(BaseModel):
     transfer_id: str | None
     metadata: dict[str, Any] | None
     created_at: datetime
+
+
+class SpendingLimits(BaseModel):
+    wallet_id: str
+    daily: MoneyOut | None = Field(description="The limit in force per UTC day; null: none.")
+    monthly: MoneyOut | None = Field(description="The limit in force per UTC month; null: none.")
+    used_today: MoneyOut
+    used_this_month: MoneyOut
+    daily_is_default: bool = Field(description="Whether `daily` is the configured default.")
+    monthly_is_default: bool = Field(description="Whether `monthly` is the configured default.")
+
+
+class BalanceAt(BaseModel):
+    wallet_id: str
+    balance: MoneyOut
+    at: datetime
+
+
+class StatementItem(Transaction):
+    change: MoneyOut = Field(description="What the balance gained (negative: lost).")
+
+
+class StatementTotals(BaseModel):
+    count: int
+    money_in: MoneyOut
+    money_out: MoneyOut
+    net: MoneyOut = Field(description="`closing_balance - opening_balance`.")
+
+
+class Statement(BaseModel):
+    wallet_id: str
+    currency: str
+    since: datetime | None = Field(description="Inclusive; null: from the wallet's first entry.")
+    until: datetime = Field(description="Exclusive.")
+    opening_balance: MoneyOut = Field(description="The balance just before `since`.")
+    items: list[StatementItem] = Field(description="Oldest first.")
+    closing_balance: MoneyOut = Field(description="`opening_balance` + the items' changes.")
+    totals: StatementTotals
 
 
 class Transfer(BaseModel):

@@ -14,6 +14,7 @@ import asyncpg
 import orjson
 import pytest
 from wallet_shard.adapters.journal_repository import TransactionFilter
+from wallet_shard.adapters.movement_requests import MovementRequest
 from wallet_shard.domain.errors import ConfirmWithoutTry
 from wallet_shard.domain.wallet import Wallet
 from wallet_shard.service_layer import movements, transactions, wallets
@@ -48,6 +49,8 @@ from wallet_shared.metrics import LEDGER_POSTINGS
 
 from .conftest import TOPICS, Shard, users_of_shard
 
+ORIGIN = MovementRequest(actor="tester", actor_role="admin", client_address="127.0.0.1")
+
 USERS = users_of_shard(0)
 _keys = itertools.count()
 
@@ -70,7 +73,7 @@ async def deposit(
     request = idempotent({"deposit": amount, "wallet": wallet_id}, key)
     command = MoveMoney(wallet_id=wallet_id, amount=amount, reference="ref", metadata={"a": 1})
     return await movements.deposit(
-        shard.uow, shard.context, command, owner_scope=None, request=request
+        shard.uow, shard.context, command, owner_scope=None, request=request, origin=ORIGIN
     )
 
 
@@ -80,7 +83,7 @@ async def withdraw(
     request = idempotent({"withdraw": amount, "wallet": wallet_id}, key)
     command = MoveMoney(wallet_id=wallet_id, amount=amount)
     return await movements.withdraw(
-        shard.uow, shard.context, command, owner_scope=None, request=request
+        shard.uow, shard.context, command, owner_scope=None, request=request, origin=ORIGIN
     )
 
 

@@ -19,7 +19,7 @@ from wallet_shard.domain.postings import (
 )
 from wallet_shared.errors import InsufficientFunds, ValidationFailed
 
-from .factories import T0, wallet
+from .factories import NOW, T0, wallet
 
 ENTRY = st.builds(
     JournalEntry,
@@ -74,7 +74,7 @@ def test_each_movement_books_its_sign_convention() -> None:
         (w.id, -300),
         ("system:cash_out:USD", 300),
     }
-    w.place_hold(200, "USD")
+    w.place_hold(200, "USD", **NOW)
     out = book_transfer_out(w, 200, context)
     assert {(e.account, e.amount) for e in out.entries} == {
         (w.id, -200),

@@ -15,7 +15,7 @@ from wallet_shared.errors import (
     WalletNotActive,
 )
 
-from .factories import wallet
+from .factories import NOW, wallet
 
 
 def test_a_new_wallet_is_active_and_empty() -> None:
@@ -31,14 +31,14 @@ def test_a_new_wallet_is_active_and_empty() -> None:
 def test_receive_and_pay_out_move_the_balance() -> None:
     w = wallet()
     w.receive(1500)
-    w.pay_out(500)
+    w.pay_out(500, **NOW)
     assert w.balance == 1000
 
 
 def test_pay_out_beyond_the_available_balance_is_refused_and_changes_nothing() -> None:
     w = wallet(balance=1000, frozen=400)
     with pytest.raises(InsufficientFunds):
-        w.pay_out(601)
+        w.pay_out(601, **NOW)
     assert (w.balance, w.frozen) == (1000, 400)
 
 
@@ -70,8 +70,8 @@ def test_a_wallet_not_active_neither_receives_nor_pays_nor_holds(status: WalletS
     w.status = status
     attempts: list[Callable[[], None]] = [
         lambda: w.receive(1),
-        lambda: w.pay_out(1),
-        lambda: w.place_hold(1, "USD"),
+        lambda: w.pay_out(1, **NOW),
+        lambda: w.place_hold(1, "USD", **NOW),
         lambda: w.check_can_accept(1, "USD"),
     ]
     for attempt in attempts:
@@ -82,17 +82,17 @@ def test_a_wallet_not_active_neither_receives_nor_pays_nor_holds(status: WalletS
 
 def test_a_hold_reserves_the_available_balance() -> None:
     w = wallet(balance=1000)
-    w.place_hold(700, "USD")
+    w.place_hold(700, "USD", **NOW)
     assert (w.balance, w.frozen, w.available) == (1000, 700, 300)
     with pytest.raises(InsufficientFunds):
-        w.place_hold(301, "USD")
+        w.place_hold(301, "USD", **NOW)
     with pytest.raises(CurrencyMismatch):
-        w.place_hold(1, "EUR")
+        w.place_hold(1, "EUR", **NOW)
 
 
 def test_settling_a_hold_works_even_after_the_wallet_was_frozen() -> None:
     w = wallet(balance=1000)
-    w.place_hold(700, "USD")
+    w.place_hold(700, "USD", **NOW)
     w.freeze()
     w.settle_hold(700)
     assert (w.balance, w.frozen) == (300, 0)

@@ -17,6 +17,7 @@ from wallet_shared.plumbing import start_plumbing
 from wallet_shard.entrypoints.commands_consumer import create_commands_consumer
 from wallet_shard.entrypoints.dependencies import ShardServices
 from wallet_shard.entrypoints.http import router
+from wallet_shard.entrypoints.ledger_http import router as ledger_router
 from wallet_shard.service_layer.context import ShardContext
 from wallet_shard.service_layer.unit_of_work import UnitOfWork
 from wallet_shard.settings import ShardSettings
@@ -32,6 +33,7 @@ def shard_context(settings: ShardSettings) -> ShardContext:
         shard_map=settings.shards(),
         topics=settings.topics(),
         max_amount=settings.max_amount,
+        default_limits=settings.default_limits(),
     )
 
 
@@ -81,6 +83,7 @@ def create_app(settings: ShardSettings) -> FastAPI:
         readiness=_readiness,
     )
     app.include_router(router)
+    app.include_router(ledger_router)
     app.include_router(dead_letter_router())
     return app
 

@@ -11,16 +11,18 @@ import asyncpg
 import orjson
 
 from wallet_shard.domain.journal import JournalTransaction
+from wallet_shard.domain.reversals import ReversalTarget
 
 _INSERT_TRANSACTIONS: Final = """
 INSERT INTO journal_transactions
-    (id, wallet_id, type, amount, balance_after, reference, transfer_id, metadata, created_at)
+    (id, wallet_id, type, amount, balance_after, reference, transfer_id, metadata, created_at,
+     related_id)
 SELECT id, wallet_id, type, amount, balance_after, reference, transfer_id, metadata::jsonb,
-       created_at
+       created_at, related_id
 FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[],
-            $7::text[], $8::text[], $9::timestamptz[]) WITH ORDINALITY
+            $7::text[], $8::text[], $9::timestamptz[], $10::text[]) WITH ORDINALITY
      AS t (id, wallet_id, type, amount, balance_after, reference, transfer_id, metadata,
-           created_at, position)
+           created_at, related_id, position)
 ORDER BY position
 """
 
@@ -83,6 +85,7 @@ class JournalRepository:
                 for t in transactions
             ],
             [t.created_at for t in transactions],
+            [t.related_id for t in transactions],
         )
         entries = [(t, entry) for t in transactions for entry in t.entries]
         await self._conn.execute(
@@ -98,15 +101,19 @@ class JournalRepository:
         self,
         wallet_id: str,
         *,
-        before_seq: int | None,
+        before: tuple[datetime, int] | None,
         limit: int,
         only: TransactionFilter,
     ) -> list[PostedTransaction]:
-        """A wallet's transactions newest first (by `seq`), strictly before `before_seq`."""
+        """A wallet's transactions newest first by `(created_at, seq)`, strictly before the
+        position `before`. Every combination of filters walks one index
+        (`..._by_wallet_time`, or `..._by_wallet_type_time` with a type) in its order."""
         arguments: list[Any] = [wallet_id]
         conditions = ["wallet_id = $1"]
+        if before is not None:
+            arguments += list(before)
+            conditions.append(f"(created_at, seq) < (${len(arguments) - 1}, ${len(arguments)})")
         for clause, value in (
-            ("seq < ${}", before_seq),
             ("type = ${}", only.type),
             ("created_at >= ${}", only.since),
             ("created_at < ${}", only.until),
@@ -117,7 +124,18 @@ class JournalRepository:
         arguments.append(limit)
         rows = await self._conn.fetch(
             f"SELECT {_COLUMNS} FROM journal_transactions WHERE {' AND '.join(conditions)}"
-            f" ORDER BY seq DESC LIMIT ${len(arguments)}",
+            f" ORDER BY created_at DESC, seq DESC LIMIT ${len(arguments)}",
             *arguments,
         )
         return [PostedTransaction(**dict(row)) for row in rows]
+
+    async def reversal_target(self, transaction_id: str) -> ReversalTarget | None:
+        """The transaction a reversal names, and whether it was reversed already."""
+        row = await self._conn.fetchrow(
+            "SELECT t.id, t.wallet_id, t.type, t.amount, t.related_id,"
+            "       EXISTS (SELECT 1 FROM journal_transactions r"
+            "               WHERE r.related_id = t.id AND r.type = 'reversal') AS reversed"
+            " FROM journal_transactions t WHERE t.id = $1",
+            transaction_id,
+        )
+        return None if row is None else ReversalTarget(**dict(row))

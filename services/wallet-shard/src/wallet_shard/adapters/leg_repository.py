@@ -37,7 +37,7 @@ class LegRepository:
         if not transfer_ids:
             return []
         rows = await self._conn.fetch(
-            f"SELECT {_COLUMNS} FROM {self._table} WHERE transfer_id = ANY($1::text[])",
+            f"SELECT {_COLUMNS}, created_at FROM {self._table} WHERE transfer_id = ANY($1::text[])",
             list(transfer_ids),
         )
         return [self._leg_of(row) for row in rows]
@@ -47,9 +47,11 @@ class LegRepository:
         if not legs:
             return
         await self._conn.execute(
-            f"INSERT INTO {self._table} ({_COLUMNS}, updated_at)"
-            " SELECT *, now() FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[],"
-            "                            $5::text[], $6::text[], $7::boolean[])"
+            f"INSERT INTO {self._table} ({_COLUMNS}, created_at, updated_at)"
+            f" SELECT {_COLUMNS}, coalesce(placed_at, now()), now()"
+            " FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[],"
+            "             $6::text[], $7::boolean[], $8::timestamptz[])"
+            f"   AS t ({_COLUMNS}, placed_at)"
             " ON CONFLICT (transfer_id) DO UPDATE"
             " SET state = EXCLUDED.state, failure_code = EXCLUDED.failure_code,"
             "     tried = EXCLUDED.tried, updated_at = EXCLUDED.updated_at",
@@ -60,6 +62,7 @@ class LegRepository:
             [leg.state.value for leg in legs],
             [leg.failure_code for leg in legs],
             [leg.tried for leg in legs],
+            [leg.placed_at for leg in legs],
         )
 
     async def any_active_on(self, wallet_id: str) -> bool:
@@ -82,4 +85,5 @@ class LegRepository:
             state=LegState(row["state"]),
             failure_code=row["failure_code"],
             tried=row["tried"],
+            placed_at=row["created_at"],
         )

@@ -8,9 +8,13 @@ from typing import Any, Final
 
 import asyncpg
 
+from wallet_shard.domain.spending import Spending, SpendingLimits
 from wallet_shard.domain.wallet import Wallet, WalletStatus
 
 _COLUMNS: Final = "id, user_id, currency, label, status, balance, frozen, created_at, updated_at"
+_READ_COLUMNS: Final = (
+    f"{_COLUMNS}, daily_limit, monthly_limit, spent_day, spent_today, spent_month, spent_this_month"
+)
 
 
 def _wallet(row: asyncpg.Record) -> Wallet:
@@ -24,6 +28,13 @@ def _wallet(row: asyncpg.Record) -> Wallet:
         frozen=row["frozen"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        limits=SpendingLimits(daily=row["daily_limit"], monthly=row["monthly_limit"]),
+        spending=Spending(
+            day=row["spent_day"],
+            today=row["spent_today"],
+            month=row["spent_month"],
+            this_month=row["spent_this_month"],
+        ),
     )
 
 
@@ -54,13 +65,15 @@ class WalletRepository:
         )
 
     async def get(self, wallet_id: str) -> Wallet | None:
-        row = await self._conn.fetchrow(f"SELECT {_COLUMNS} FROM wallets WHERE id = $1", wallet_id)
+        row = await self._conn.fetchrow(
+            f"SELECT {_READ_COLUMNS} FROM wallets WHERE id = $1", wallet_id
+        )
         return None if row is None else _wallet(row)
 
     async def lock(self, wallet_id: str) -> Wallet | None:
         """The wallet, locked until the transaction ends (every writer of a wallet takes this)."""
         row = await self._conn.fetchrow(
-            f"SELECT {_COLUMNS} FROM wallets WHERE id = $1 FOR UPDATE", wallet_id
+            f"SELECT {_READ_COLUMNS} FROM wallets WHERE id = $1 FOR UPDATE", wallet_id
         )
         return None if row is None else _wallet(row)
 
@@ -70,25 +83,44 @@ class WalletRepository:
         One order for every batch means two batches touching the same wallets never deadlock.
         """
         rows = await self._conn.fetch(
-            f"SELECT {_COLUMNS} FROM wallets WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE",
+            f"SELECT {_READ_COLUMNS} FROM wallets WHERE id = ANY($1::text[])"
+            " ORDER BY id FOR UPDATE",
             list(wallet_ids),
         )
         return [_wallet(row) for row in rows]
 
     async def save_balances(self, wallets: Sequence[Wallet]) -> None:
-        """Write the balance and frozen snapshots of `wallets` in one statement."""
+        """Write the balance, frozen and spending snapshots of `wallets` in one statement."""
         if not wallets:
             return
         await self._conn.execute(
             "UPDATE wallets AS w"
-            " SET balance = c.balance, frozen = c.frozen, updated_at = c.updated_at"
-            " FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::timestamptz[])"
-            "   AS c (id, balance, frozen, updated_at)"
+            " SET balance = c.balance, frozen = c.frozen, updated_at = c.updated_at,"
+            "     spent_day = c.spent_day, spent_today = c.spent_today,"
+            "     spent_month = c.spent_month, spent_this_month = c.spent_this_month"
+            " FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::timestamptz[],"
+            "             $5::date[], $6::bigint[], $7::date[], $8::bigint[])"
+            "   AS c (id, balance, frozen, updated_at, spent_day, spent_today, spent_month,"
+            "         spent_this_month)"
             " WHERE w.id = c.id",
             [wallet.id for wallet in wallets],
             [wallet.balance for wallet in wallets],
             [wallet.frozen for wallet in wallets],
             [wallet.updated_at for wallet in wallets],
+            [wallet.spending.day for wallet in wallets],
+            [wallet.spending.today for wallet in wallets],
+            [wallet.spending.month for wallet in wallets],
+            [wallet.spending.this_month for wallet in wallets],
+        )
+
+    async def save_limits(self, wallet: Wallet) -> None:
+        await self._conn.execute(
+            "UPDATE wallets SET daily_limit = $2, monthly_limit = $3, updated_at = $4"
+            " WHERE id = $1",
+            wallet.id,
+            wallet.limits.daily,
+            wallet.limits.monthly,
+            wallet.updated_at,
         )
 
     async def save_status(self, wallet: Wallet) -> None:
@@ -118,7 +150,7 @@ class WalletRepository:
         where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
         arguments.append(limit)
         rows = await self._conn.fetch(
-            f"SELECT {_COLUMNS} FROM wallets {where}"
+            f"SELECT {_READ_COLUMNS} FROM wallets {where}"
             f" ORDER BY created_at DESC, id DESC LIMIT ${len(arguments)}",
             *arguments,
         )

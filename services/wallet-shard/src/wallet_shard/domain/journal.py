@@ -70,6 +70,8 @@ class JournalTransaction:
     reference: str | None = None
     transfer_id: str | None = None
     metadata: dict[str, Any] | None = None
+    related_id: str | None = None
+    """The purchase a refund gives money back for, or the transaction a reversal undoes."""
 
     def __post_init__(self) -> None:
         if self.amount <= 0:

@@ -19,6 +19,7 @@ from wallet_shared.messages import Leg, LegCommand, Step
 from wallet_shard.domain.errors import ConfirmWithoutTry, LedgerInvariantViolated
 from wallet_shard.domain.journal import JournalTransaction
 from wallet_shard.domain.postings import PostingContext, book_transfer_in, book_transfer_out
+from wallet_shard.domain.spending import SpendingLimits
 from wallet_shard.domain.transfer_legs import TransferLeg, TryAnswer
 from wallet_shard.domain.wallet import Wallet
 
@@ -48,10 +49,12 @@ class LegBook:
         legs: Iterable[TransferLeg],
         at: datetime,
         transaction_id_for: Callable[[Wallet], str] = _fresh_transaction_id,
+        default_limits: SpendingLimits = SpendingLimits(),
     ) -> None:
         self._wallets = {wallet.id: wallet for wallet in wallets}
         self._legs = {leg.key: leg for leg in legs}
         self._at = at
+        self._default_limits = default_limits
         self._transaction_id_for = transaction_id_for
         self._changed_wallets: dict[str, Wallet] = {}
         self._changed_legs: dict[tuple[str, Leg], TransferLeg] = {}
@@ -81,7 +84,7 @@ class LegBook:
         if leg is None:
             failure_code = self._reserve(command)
             leg = (
-                TransferLeg.accepted(command)
+                TransferLeg.accepted(command, placed_at=self._at)
                 if failure_code is None
                 else TransferLeg.refused(command, failure_code)
             )
@@ -95,7 +98,12 @@ class LegBook:
             return NOT_FOUND
         try:
             if command.leg is Leg.DEBIT:
-                wallet.place_hold(command.amount, command.currency)
+                wallet.place_hold(
+                    command.amount,
+                    command.currency,
+                    at=self._at,
+                    default_limits=self._default_limits,
+                )
                 self._touch(wallet)
             else:
                 wallet.check_can_accept(command.amount, command.currency)
@@ -129,7 +137,7 @@ class LegBook:
             self._record(leg)
             if leg.leg is Leg.DEBIT:
                 wallet = self._wallet_of(leg)
-                wallet.release_hold(leg.amount)
+                wallet.release_hold(leg.amount, placed_at=leg.placed_at)
                 self._touch(wallet)
 
     def _wallet_of(self, leg: TransferLeg) -> Wallet:

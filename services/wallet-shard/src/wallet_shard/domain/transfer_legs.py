@@ -14,6 +14,7 @@ first time, Confirm of a confirmed leg and Cancel of a cancelled or refused one 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Final
 
@@ -53,11 +54,15 @@ class TransferLeg:
     failure_code: str | None = None
     tried: bool = True
     """False for a tombstone: the Cancel came first and no Try was ever accepted."""
+    placed_at: datetime | None = None
+    """When the leg was recorded: the day and month a hold counts against the limits of."""
 
     @classmethod
-    def accepted(cls, command: LegCommand) -> TransferLeg:
+    def accepted(cls, command: LegCommand, *, placed_at: datetime | None = None) -> TransferLeg:
         """A Try that succeeded: the hold or pending credit is active."""
-        return cls._of(command, LegState.ACTIVE)
+        leg = cls._of(command, LegState.ACTIVE)
+        leg.placed_at = placed_at
+        return leg
 
     @classmethod
     def refused(cls, command: LegCommand, failure_code: str) -> TransferLeg:

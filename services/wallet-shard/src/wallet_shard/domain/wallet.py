@@ -7,7 +7,7 @@ Methods change the wallet in memory; the journal entries that explain each chang
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Final
@@ -22,6 +22,7 @@ from wallet_shared.errors import (
 from wallet_shared.ids import bucket_of_user
 
 from wallet_shard.domain.errors import LedgerInvariantViolated
+from wallet_shard.domain.spending import Spending, SpendingLimits
 
 MAX_BALANCE: Final = 9 * 10**18
 """The largest balance a deposit or a promised credit may bring a wallet to. It stays well below
@@ -53,6 +54,9 @@ class Wallet:
     frozen: int
     created_at: datetime
     updated_at: datetime
+    limits: SpendingLimits = field(default_factory=SpendingLimits)
+    """The wallet's own limits; None where the configured default applies."""
+    spending: Spending = field(default_factory=Spending)
 
     @classmethod
     def open(
@@ -79,18 +83,41 @@ class Wallet:
         self._require_room_for(amount)
         self.balance += amount
 
-    def pay_out(self, amount: int) -> None:
-        """Money leaving at once (a withdrawal): active, and covered by the available balance."""
+    def pay_out(self, amount: int, *, at: datetime, default_limits: SpendingLimits) -> None:
+        """Money leaving at once (a withdrawal, a purchase): active, covered by the available
+        balance, and within the spending limits."""
         self._require_active()
         self._require_covered(amount)
+        self._spend(amount, at, default_limits)
         self.balance -= amount
 
-    def place_hold(self, amount: int, currency: str) -> None:
-        """Reserve `amount` for an outgoing transfer (TCC Try of the debit leg)."""
+    def place_hold(
+        self, amount: int, currency: str, *, at: datetime, default_limits: SpendingLimits
+    ) -> None:
+        """Reserve `amount` for an outgoing transfer (TCC Try of the debit leg); it counts
+        against the spending limits from now on."""
         self._require_active()
         self._require_currency(currency)
         self._require_covered(amount)
+        self._spend(amount, at, default_limits)
         self.frozen += amount
+
+    # Admin decisions (refunds, reversals): any status but closed -----------------------------
+
+    def receive_returned(self, amount: int) -> None:
+        """Money an admin returns to the wallet (a refund, the reversal of a debit). A frozen
+        wallet receives it too: it is the owner's own money coming back, and freezing stops
+        only the owner's own movements."""
+        self._require_open()
+        self._require_room_for(amount)
+        self.balance += amount
+
+    def take_back(self, amount: int) -> None:
+        """Money an admin correction takes back (the reversal of a credit): never beyond the
+        available balance."""
+        self._require_open()
+        self._require_covered(amount)
+        self.balance -= amount
 
     def check_can_accept(self, amount: int, currency: str) -> None:
         """Whether an incoming transfer may be promised (TCC Try of the credit leg)."""
@@ -100,10 +127,13 @@ class Wallet:
 
     # Settling accepted transfers (never refused: the coordinator already decided) ------------
 
-    def release_hold(self, amount: int) -> None:
-        """Give back what a cancelled hold reserved."""
+    def release_hold(self, amount: int, *, placed_at: datetime | None = None) -> None:
+        """Give back what a cancelled hold reserved, and the limit usage it counted when it was
+        placed (`placed_at`)."""
         self._require_frozen(amount)
         self.frozen -= amount
+        if placed_at is not None:
+            self.spending.give_back(amount, spent_at=placed_at)
 
     def settle_hold(self, amount: int) -> None:
         """Turn a hold into an outgoing payment, even if the wallet was frozen since the Try."""
@@ -148,6 +178,14 @@ class Wallet:
         return True
 
     # Guards ---------------------------------------------------------------------------------
+
+    def _spend(self, amount: int, at: datetime, default_limits: SpendingLimits) -> None:
+        self.spending.check(amount, at=at, limits=self.limits.over(default_limits))
+        self.spending.record(amount, at=at)
+
+    def _require_open(self) -> None:
+        if self.status is WalletStatus.CLOSED:
+            raise WalletNotActive("The wallet is closed.")
 
     def _require_active(self) -> None:
         if self.status is not WalletStatus.ACTIVE:

@@ -5,13 +5,12 @@ Each route parses its input, builds a command, calls one handler and renders the
 
 from __future__ import annotations
 
-from typing import Annotated, Final
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
-from wallet_shared.errors import IdempotencyKeyRequired, ValidationFailed
-from wallet_shared.http import Caller, internal_caller
-from wallet_shared.idempotency import request_fingerprint, stored_response_to_http
+from wallet_shared.http import Caller
+from wallet_shared.idempotency import stored_response_to_http
 from wallet_shared.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from wallet_shared.schemas import (
     CreateWallet,
@@ -26,19 +25,23 @@ from wallet_shared.schemas import (
 )
 
 from wallet_shard.adapters.journal_repository import TransactionFilter
+from wallet_shard.adapters.movement_requests import MovementRequest
 from wallet_shard.entrypoints.dependencies import Services
 from wallet_shard.entrypoints.query_params import parse_timestamp
+from wallet_shard.entrypoints.request_context import (
+    CallerDep,
+    IdempotencyKey,
+    OriginDep,
+    idempotent_request,
+)
 from wallet_shard.service_layer import movements, transactions, wallets
 from wallet_shard.service_layer.commands import (
-    IdempotentRequest,
     MoveMoney,
     OpenWallet,
     StatusChange,
 )
 from wallet_shard.service_layer.integrity import ShardLedgerReport, shard_integrity
 from wallet_shard.service_layer.views import wallet_view
-
-MAX_IDEMPOTENCY_KEY: Final = 255
 
 router = APIRouter(
     prefix="/internal",
@@ -49,9 +52,7 @@ router = APIRouter(
     },
 )
 
-CallerDep = Annotated[Caller, Depends(internal_caller)]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 
 
 @router.post("/wallets", status_code=201, response_model=Wallet)
@@ -93,11 +94,12 @@ async def deposit(
     body: Deposit,
     request: Request,
     caller: CallerDep,
+    origin: OriginDep,
     services: Services,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     return await _move_money(
-        movements.deposit, wallet_id, body, request, caller, services, idempotency_key
+        movements.deposit, wallet_id, body, request, caller, origin, services, idempotency_key
     )
 
 
@@ -107,11 +109,12 @@ async def withdraw(
     body: Withdrawal,
     request: Request,
     caller: CallerDep,
+    origin: OriginDep,
     services: Services,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     return await _move_money(
-        movements.withdraw, wallet_id, body, request, caller, services, idempotency_key
+        movements.withdraw, wallet_id, body, request, caller, origin, services, idempotency_key
     )
 
 
@@ -176,6 +179,7 @@ async def _move_money(
     body: Deposit,
     request: Request,
     caller: Caller,
+    origin: MovementRequest,
     services: Services,
     idempotency_key: str | None,
 ) -> Response:
@@ -187,20 +191,7 @@ async def _move_money(
         services.shard,
         command,
         owner_scope=caller.owner_scope,
-        request=_idempotent(request, caller, idempotency_key, body),
+        request=idempotent_request(request, caller, idempotency_key, body),
+        origin=origin,
     )
     return stored_response_to_http(stored)
-
-
-def _idempotent(
-    request: Request, caller: Caller, key: str | None, body: Deposit
-) -> IdempotentRequest:
-    if key is None or not key.strip():
-        raise IdempotencyKeyRequired("This request needs an Idempotency-Key header.")
-    if len(key) > MAX_IDEMPOTENCY_KEY or not key.isprintable():
-        raise ValidationFailed(
-            "The Idempotency-Key is not valid.",
-            errors=[{"field": "Idempotency-Key", "message": "must be 1-255 printable characters"}],
-        )
-    fingerprint = request_fingerprint("POST", request.url.path, body.model_dump(mode="json"))
-    return IdempotentRequest(caller=caller.user_id, key=key, fingerprint=fingerprint)

@@ -39,3 +39,40 @@ class IdempotentRequest:
     caller: str
     key: str
     fingerprint: str
+
+
+@dataclass(frozen=True, slots=True)
+class PayOrder:
+    """A purchase: the wallet pays one order of a shop."""
+
+    wallet_id: str
+    amount: int
+    order_id: str
+    merchant: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RefundPurchase:
+    """Give back part or all of a purchase to the wallet that paid it."""
+
+    wallet_id: str
+    purchase_id: str
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReverseTransaction:
+    """Undo one transaction of the wallet with a new, linked one."""
+
+    wallet_id: str
+    transaction_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeLimits:
+    """Set a wallet's own spending limits (None: the configured default)."""
+
+    wallet_id: str
+    daily: int | None
+    monthly: int | None

@@ -10,6 +10,8 @@ from wallet_shared.messages import utc_now
 from wallet_shared.routing import ShardMap
 from wallet_shared.topics import Topics
 
+from wallet_shard.domain.spending import SpendingLimits
+
 
 @dataclass(frozen=True, slots=True)
 class ShardContext:
@@ -19,6 +21,8 @@ class ShardContext:
     shard_map: ShardMap
     topics: Topics
     max_amount: int
+    default_limits: SpendingLimits = field(default_factory=SpendingLimits)
+    """Spending limits of the wallets that have none of their own (settings)."""
     clock: Callable[[], datetime] = field(default=utc_now)
 
     @property

@@ -1,8 +1,9 @@
-"""Handlers for deposits and withdrawals: local, synchronous, one DB transaction each.
+"""Money movements asked for over HTTP (deposits, withdrawals, purchases, refunds, reversals):
+local, synchronous, one DB transaction each.
 
 The wallet row is locked (`SELECT ... FOR UPDATE`), the domain books the movement, and the
-journal transaction, its entries, the balance snapshot, the `transaction.posted` event and the
-idempotency record all commit together.
+journal transaction, its entries, the balance and spending snapshots, the `transaction.posted`
+event, who asked for it (audit) and the idempotency record all commit together.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from wallet_shared.idempotency import StoredResponse, run_idempotent
 from wallet_shared.ids import new_transaction_id
 from wallet_shared.metrics import LEDGER_POSTINGS
 
+from wallet_shard.adapters.movement_requests import MovementRequest
 from wallet_shard.domain.journal import JournalTransaction
 from wallet_shard.domain.postings import (
     PostingContext,
@@ -24,11 +26,14 @@ from wallet_shard.domain.postings import (
 from wallet_shard.domain.wallet import Wallet
 from wallet_shard.service_layer.commands import IdempotentRequest, MoveMoney
 from wallet_shard.service_layer.context import ShardContext
-from wallet_shard.service_layer.unit_of_work import UnitOfWork
+from wallet_shard.service_layer.unit_of_work import ShardRepositories, UnitOfWork
 from wallet_shard.service_layer.views import current_trace_id, transaction_posted, transaction_view
 from wallet_shard.service_layer.wallets import find_visible
 
 Booking = Callable[[Wallet, int, PostingContext], JournalTransaction]
+Movement = Callable[[ShardRepositories, Wallet, PostingContext], Awaitable[JournalTransaction]]
+"""Books one movement on the locked wallet (and saves what it changed besides the wallet and
+the journal transaction); raises a `WalletError` to refuse."""
 
 
 class MovementHandler(Protocol):
@@ -42,6 +47,7 @@ class MovementHandler(Protocol):
         *,
         owner_scope: str | None,
         request: IdempotentRequest,
+        origin: MovementRequest,
     ) -> Awaitable[StoredResponse]: ...
 
 
@@ -52,9 +58,10 @@ async def deposit(
     *,
     owner_scope: str | None,
     request: IdempotentRequest,
+    origin: MovementRequest,
 ) -> StoredResponse:
     """Money in from outside: 201 with the transaction, or the stored refusal."""
-    return await _move(uow, shard, command, book_deposit, owner_scope, request)
+    return await _move(uow, shard, command, book_deposit, owner_scope, request, origin)
 
 
 async def withdraw(
@@ -64,9 +71,11 @@ async def withdraw(
     *,
     owner_scope: str | None,
     request: IdempotentRequest,
+    origin: MovementRequest,
 ) -> StoredResponse:
-    """Money out: 201 with the transaction; 422 `insufficient_funds` beyond the available."""
-    return await _move(uow, shard, command, book_withdrawal, owner_scope, request)
+    """Money out: 201 with the transaction; 422 `insufficient_funds` beyond the available,
+    `limit_exceeded` beyond the spending limits."""
+    return await _move(uow, shard, command, book_withdrawal, owner_scope, request, origin)
 
 
 async def _move(
@@ -76,27 +85,58 @@ async def _move(
     book: Booking,
     owner_scope: str | None,
     request: IdempotentRequest,
+    origin: MovementRequest,
 ) -> StoredResponse:
     check_operation_amount(command.amount, max_amount=shard.max_amount)
+
+    async def movement(
+        repos: ShardRepositories, wallet: Wallet, context: PostingContext
+    ) -> JournalTransaction:
+        return book(wallet, command.amount, context)
+
+    return await run_movement(
+        uow,
+        shard,
+        wallet_id=command.wallet_id,
+        owner_scope=owner_scope,
+        request=request,
+        origin=origin,
+        movement=movement,
+        reference=command.reference,
+        metadata=command.metadata,
+    )
+
+
+async def run_movement(
+    uow: UnitOfWork,
+    shard: ShardContext,
+    *,
+    wallet_id: str,
+    owner_scope: str | None,
+    request: IdempotentRequest,
+    origin: MovementRequest,
+    movement: Movement,
+    reference: str | None = None,
+    metadata: dict[str, Any] | None = None,
+    related_id: str | None = None,
+) -> StoredResponse:
+    """Run `movement` at most once per Idempotency-Key on the locked wallet: 201 with the
+    transaction, or the stored refusal."""
     posted: list[JournalTransaction] = []
     async with uow.transaction() as repos:
 
         async def operation() -> tuple[int, Any]:
-            wallet = await find_visible(
-                repos, command.wallet_id, owner_scope=owner_scope, lock=True
-            )
+            wallet = await find_visible(repos, wallet_id, owner_scope=owner_scope, lock=True)
             context = PostingContext(
                 transaction_id=new_transaction_id(wallet.bucket),
                 at=shard.clock(),
-                reference=command.reference,
-                metadata=command.metadata,
+                reference=reference,
+                metadata=metadata,
+                related_id=related_id,
+                default_limits=shard.default_limits,
             )
-            posting = book(wallet, command.amount, context)
-            await repos.journal.add([posting])
-            await repos.wallets.save_balances([wallet])
-            await repos.publish(
-                [transaction_posted(posting, topics=shard.topics, trace_id=current_trace_id())]
-            )
+            posting = await movement(repos, wallet, context)
+            await _save(repos, shard, wallet, posting, origin)
             posted.append(posting)
             return 201, transaction_view(posting).model_dump(mode="json")
 
@@ -110,3 +150,18 @@ async def _move(
     for posting in posted:  # counted once committed; a replay or a refusal posts nothing
         LEDGER_POSTINGS.labels(shard.label, posting.type).inc()
     return stored
+
+
+async def _save(
+    repos: ShardRepositories,
+    shard: ShardContext,
+    wallet: Wallet,
+    posting: JournalTransaction,
+    origin: MovementRequest,
+) -> None:
+    await repos.journal.add([posting])
+    await repos.wallets.save_balances([wallet])
+    await repos.movement_requests.add(posting.id, origin, at=posting.created_at)
+    await repos.publish(
+        [transaction_posted(posting, topics=shard.topics, trace_id=current_trace_id())]
+    )

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from wallet_shared.pagination import cut_page, decode_cursor, invalid_cursor
+from datetime import datetime
+
+from wallet_shared.pagination import (
+    BIGINT_MAX,
+    cut_page,
+    decode_cursor,
+    in_utc,
+    invalid_cursor,
+)
 from wallet_shared.schemas import TransactionPage
 
 from wallet_shard.adapters.journal_repository import TransactionFilter
@@ -20,19 +28,25 @@ async def list_transactions(
     cursor: str | None,
     only: TransactionFilter,
 ) -> TransactionPage:
-    """The wallet's transactions newest first; the cursor is the position (`seq`) of the last."""
-    before_seq = _seq_of(cursor) if cursor else None
+    """The wallet's transactions newest first; the cursor is the position `(created_at, seq)`
+    of the last one, so new transactions never shift a page."""
+    before = _position_of(cursor) if cursor else None
     async with uow.reading() as repos:
         await find_visible(repos, wallet_id, owner_scope=owner_scope, lock=False)
         rows = await repos.journal.newest_first(
-            wallet_id, before_seq=before_seq, limit=limit + 1, only=only
+            wallet_id, before=before, limit=limit + 1, only=only
         )
-    page, next_cursor = cut_page(rows, limit=limit, position=lambda last: [last.seq])
+    page, next_cursor = cut_page(
+        rows, limit=limit, position=lambda last: [last.created_at.isoformat(), last.seq]
+    )
     return TransactionPage(items=[transaction_view(row) for row in page], next_cursor=next_cursor)
 
 
-def _seq_of(cursor: str) -> int:
-    (seq,) = decode_cursor(cursor, arity=1)
-    if not isinstance(seq, int) or seq < 1:
+def _position_of(cursor: str) -> tuple[datetime, int]:
+    created_at, seq = decode_cursor(cursor, arity=2)
+    if not isinstance(seq, int) or not 1 <= seq <= BIGINT_MAX or not isinstance(created_at, str):
         raise invalid_cursor()
-    return seq
+    try:
+        return in_utc(datetime.fromisoformat(created_at)), seq
+    except ValueError as error:
+        raise invalid_cursor() from error

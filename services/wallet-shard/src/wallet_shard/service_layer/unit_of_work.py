@@ -15,7 +15,10 @@ from wallet_shared.outbox import enqueue
 
 from wallet_shard.adapters.integrity_queries import IntegrityQueries
 from wallet_shard.adapters.journal_repository import JournalRepository
+from wallet_shard.adapters.ledger_views import LedgerViews
 from wallet_shard.adapters.leg_repository import LegRepository
+from wallet_shard.adapters.movement_requests import MovementRequestRepository
+from wallet_shard.adapters.purchase_repository import PurchaseRepository
 from wallet_shard.adapters.wallet_repository import WalletRepository
 
 
@@ -34,6 +37,9 @@ class ShardRepositories:
     journal: JournalRepository
     holds: LegRepository
     pending_credits: LegRepository
+    purchases: PurchaseRepository
+    movement_requests: MovementRequestRepository
+    views: LedgerViews
     published: bool = field(default=False)
 
     @classmethod
@@ -44,6 +50,9 @@ class ShardRepositories:
             journal=JournalRepository(conn),
             holds=LegRepository(conn, Leg.DEBIT),
             pending_credits=LegRepository(conn, Leg.CREDIT),
+            purchases=PurchaseRepository(conn),
+            movement_requests=MovementRequestRepository(conn),
+            views=LedgerViews(conn),
         )
 
     def legs(self, leg: Leg) -> LegRepository:
@@ -76,6 +85,15 @@ class UnitOfWork:
     async def reading(self) -> AsyncIterator[ShardRepositories]:
         """A connection for reads that need no transaction (each statement sees committed data)."""
         async with self._pool.acquire() as conn:
+            yield ShardRepositories.on(conn)
+
+    @asynccontextmanager
+    async def reading_snapshot(self) -> AsyncIterator[ShardRepositories]:
+        """Read-only, repeatable-read: a long read (a statement) sees one instant throughout."""
+        async with (
+            self._pool.acquire() as conn,
+            conn.transaction(isolation="repeatable_read", readonly=True),
+        ):
             yield ShardRepositories.on(conn)
 
     @asynccontextmanager
