@@ -41,11 +41,20 @@ _TRANSIENT: Final[tuple[type[BaseException], ...]] = (
 )
 
 
+DATABASE_FAILURES: Final[tuple[type[Exception], ...]] = (
+    *(kind for kind in _TRANSIENT if issubclass(kind, Exception)),
+    asyncpg.InterfaceError,
+)
+"""What a database call raises when the database, not the statement, failed (or may have):
+`is_transient` tells which of them a retry may cure."""
+
+
 def is_transient(error: BaseException) -> bool:
     """Whether running the failed transaction again may succeed."""
     if isinstance(error, asyncpg.InterfaceError):
-        # asyncpg says "connection is closed" / "connection was closed in the middle of operation".
-        return "closed" in str(error)
+        # asyncpg says "connection is closed", "connection was closed in the middle of
+        # operation", or "pool is closing" (the process is shutting down).
+        return "closed" in str(error) or "pool is closing" in str(error)
     return isinstance(error, _TRANSIENT)
 
 
