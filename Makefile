@@ -19,7 +19,7 @@ help:
 	@echo "make run       run the whole system locally until Ctrl-C"
 	@echo "make test      lint, then run the tests"
 	@echo "make lint      ruff and mypy"
-	@echo "make bench     measure transfers and balance reads on a throwaway system"
+	@echo "make bench     measure the system against its PostgreSQL alone (.local/bench/latest.json)"
 	@echo "make clean     remove .local (Kafka jars, local data and logs)"
 
 install:
@@ -36,7 +36,7 @@ test: lint
 	$(RUN) pytest -q
 
 bench: install
-	$(RUN) wallet bench --start --concurrency 64 --duration 30 --warmup 5
+	$(RUN) wallet bench --start
 
 clean:
 	rm -rf .local
