@@ -9,7 +9,8 @@ request, so the client is on the hot path of everything.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Self
 
@@ -50,6 +51,16 @@ class InternalResponse:
     headers: Mapping[str, str]
     """Case-insensitive."""
     content: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class InternalStream:
+    """A backend's answer whose body is read as it arrives."""
+
+    status_code: int
+    headers: Mapping[str, str]
+    """Case-insensitive."""
+    chunks: AsyncIterator[bytes]
 
 
 class InternalRequestError(Exception):
@@ -135,6 +146,65 @@ class InternalHttpClient:
                 return InternalResponse(response.status, response.headers, body)
         except (aiohttp.ClientError, TimeoutError) as error:
             raise InternalRequestError(type(error).__name__) from error
+
+    @asynccontextmanager
+    async def stream(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, str | int] | None = None,
+        headers: Mapping[str, str] | None = None,
+        read_timeout_s: float | None = None,
+    ) -> AsyncIterator[InternalStream]:
+        """Send a request and read the answer's body chunk by chunk, however long it takes as
+        long as each chunk comes within `read_timeout_s`; `InternalRequestError` when no answer
+        comes. The connection goes back to the pool when the block ends."""
+        timeout = self._timeout_s if read_timeout_s is None else read_timeout_s
+        if self._httpx is not None:
+            async with _stream_through_httpx(
+                self._httpx, method, url, params, headers, timeout
+            ) as answer:
+                yield answer
+            return
+        if self._session is None:
+            raise RuntimeError("InternalHttpClient used outside `async with`")
+        try:
+            async with self._session.request(
+                method,
+                url,
+                params=params,
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout),
+                allow_redirects=False,
+            ) as response:
+                chunks = _aiohttp_chunks(response)
+                yield InternalStream(response.status, response.headers, chunks)
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise InternalRequestError(type(error).__name__) from error
+
+
+async def _aiohttp_chunks(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
+    async for chunk in response.content.iter_any():
+        yield chunk
+
+
+@asynccontextmanager
+async def _stream_through_httpx(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    params: Mapping[str, str | int] | None,
+    headers: Mapping[str, str] | None,
+    timeout_s: float,
+) -> AsyncIterator[InternalStream]:
+    try:
+        async with client.stream(
+            method, url, params=params, headers=headers, timeout=timeout_s
+        ) as response:
+            yield InternalStream(response.status_code, response.headers, response.aiter_raw())
+    except httpx.RequestError as error:
+        raise InternalRequestError(type(error).__name__) from error
 
 
 async def _through_httpx(

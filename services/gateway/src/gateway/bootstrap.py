@@ -17,7 +17,7 @@ from wallet_shared.http_client import InternalHttpClient
 from gateway.adapters.backends import Backends
 from gateway.auth import TokenVerifier
 from gateway.domain.known_wallets import KnownWallets
-from gateway.entrypoints import admin, transfers, wallets
+from gateway.entrypoints import admin, ledger, transfers, wallets
 from gateway.entrypoints.guard import ApiGuard
 from gateway.entrypoints.openapi import install_openapi
 from gateway.entrypoints.responses import install_gateway_problem_handlers
@@ -88,7 +88,7 @@ def create_app(
     app.state.shard_router = ShardRouter(settings.shards())
     app.state.known_wallets = KnownWallets()
     install_gateway_problem_handlers(app)
-    for router in (wallets.router, transfers.router, admin.router):
+    for router in (wallets.router, ledger.router, transfers.router, admin.router):
         app.include_router(router)
     install_openapi(app)
     return app

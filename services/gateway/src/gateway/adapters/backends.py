@@ -9,14 +9,20 @@ the client gets it unchanged.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 import orjson
 import structlog
 from wallet_shared.errors import ServiceUnavailable
-from wallet_shared.http_client import InternalHttpClient, InternalRequestError, InternalResponse
+from wallet_shared.http_client import (
+    InternalHttpClient,
+    InternalRequestError,
+    InternalResponse,
+    InternalStream,
+)
 from wallet_shared.problems import PROBLEM_MEDIA_TYPE
 
 from gateway.auth import Principal
@@ -29,6 +35,14 @@ READINESS_TIMEOUT_S: Final = 2.0
 _RELAYED_HEADERS: Final = ("idempotent-replayed", "retry-after")
 
 _log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ClientOrigin:
+    """Where a public request came from, passed on for the audit of money movements."""
+
+    address: str | None
+    user_agent: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,17 +130,50 @@ class Backends:
         params: Mapping[str, str | int] | None = None,
         json: Any = None,
         idempotency_key: str | None = None,
+        origin: ClientOrigin | None = None,
     ) -> BackendReply:
-        """Call one shard's internal route."""
+        """Call one shard's internal route (`origin`: the client, for a money movement)."""
+        headers = _caller_headers(caller, idempotency_key)
+        if origin is not None:
+            headers.update(_origin_headers(origin))
         return await self._send(
             shard_name(shard),
             method,
             self._shard_urls[shard] + path,
-            headers=_caller_headers(caller, idempotency_key),
+            headers=headers,
             params=params,
             json=json,
             timeout_s=self._timeout_s,
         )
+
+    @asynccontextmanager
+    async def shard_stream(
+        self,
+        shard: int,
+        path: str,
+        *,
+        caller: Principal,
+        params: Mapping[str, str | int] | None = None,
+        accept: str | None = None,
+    ) -> AsyncIterator[InternalStream]:
+        """GET one shard's route whose answer is streamed (a statement); the block reads it."""
+        headers = _caller_headers(caller, None)
+        if accept is not None:
+            headers["Accept"] = accept
+        backend = shard_name(shard)
+        try:
+            async with self._client.stream(
+                "GET",
+                self._shard_urls[shard] + path,
+                params=params,
+                headers=headers,
+                read_timeout_s=self._timeout_s,
+            ) as answer:
+                yield answer
+        except InternalRequestError as error:
+            BACKEND_UNAVAILABLE.labels(backend).inc()
+            _log.warning("backend_unavailable", backend=backend, error=type(error).__name__)
+            raise unavailable() from error
 
     async def coordinator(
         self,
@@ -220,6 +267,17 @@ def _reply(backend: str, response: InternalResponse) -> BackendReply:
         media_type=media_type,
         headers=relayed,
     )
+
+
+def _origin_headers(origin: ClientOrigin) -> dict[str, str]:
+    headers = {}
+    if origin.address:
+        headers["X-Client-Address"] = origin.address
+    if origin.user_agent:
+        # Header values must stay Latin-1 and on one line on the way on.
+        agent = origin.user_agent.encode("latin-1", "replace").decode("latin-1")
+        headers["X-Client-User-Agent"] = " ".join(agent.split())[:500]
+    return headers
 
 
 def _caller_headers(caller: Principal, idempotency_key: str | None) -> dict[str, str]:

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Request
 from wallet_shared.errors import ServiceUnavailable
 
-from gateway.adapters.backends import Backends
+from gateway.adapters.backends import Backends, ClientOrigin
 from gateway.auth import InvalidToken, Principal
 from gateway.domain.known_wallets import KnownWallets
 from gateway.entrypoints.guard import PRINCIPAL_STATE_KEY
@@ -37,6 +37,15 @@ async def backends(request: Request) -> Backends:
     return opened
 
 
+async def client_origin(request: Request) -> ClientOrigin:
+    """The client's address and user agent, kept by the shard with each money movement."""
+    client = request.client
+    return ClientOrigin(
+        address=client.host if client else None,
+        user_agent=request.headers.get("user-agent"),
+    )
+
+
 def _app_state(name: str) -> Callable[[Request], Awaitable[Any]]:
     """A dependency on what `bootstrap.create_app` put in `app.state.<name>`."""
 
@@ -51,6 +60,7 @@ BackendsDep = Annotated[Backends, Depends(backends)]
 ShardRouterDep = Annotated[ShardRouter, Depends(_app_state("shard_router"))]
 KnownWalletsDep = Annotated[KnownWallets, Depends(_app_state("known_wallets"))]
 SettingsDep = Annotated[GatewaySettings, Depends(_app_state("settings"))]
+OriginDep = Annotated[ClientOrigin, Depends(client_origin)]
 
 IdempotencyKeyHeader = Annotated[
     str | None,

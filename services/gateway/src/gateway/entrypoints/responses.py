@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from typing import Final
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from starlette.responses import Response
+from starlette.background import BackgroundTask
+from starlette.responses import Response, StreamingResponse
+from wallet_shared.http_client import InternalStream
 from wallet_shared.problems import field_errors, problem_response
 
-from gateway.adapters.backends import BackendProblem, BackendReply
+from gateway.adapters.backends import BackendProblem, BackendReply, unavailable
 from gateway.auth import InvalidToken
 
 
@@ -20,6 +24,42 @@ def relay(reply: BackendReply, *, headers: Mapping[str, str] | None = None) -> R
         status_code=reply.status_code,
         media_type=reply.media_type,
         headers={**reply.headers, **(headers or {})},
+    )
+
+
+_STREAMED_HEADERS: Final = ("content-disposition",)
+
+
+async def relay_stream(opened: AbstractAsyncContextManager[InternalStream]) -> Response:
+    """A backend's streamed answer as the client's response, chunk by chunk (constant memory);
+    a refusal is relayed whole, like any other."""
+    stack = AsyncExitStack()
+    answer = await stack.enter_async_context(opened)
+    media_type = answer.headers.get("content-type", "application/octet-stream")
+    if answer.status_code >= 300:
+        try:
+            body = b"".join([chunk async for chunk in answer.chunks])
+        finally:
+            await stack.aclose()
+        if answer.status_code >= 500 and "problem" not in media_type:
+            raise unavailable()
+        raise BackendProblem(BackendReply("shard", answer.status_code, body, media_type))
+
+    async def chunks() -> AsyncIterator[bytes]:
+        try:
+            async for chunk in answer.chunks:
+                yield chunk
+        finally:
+            await stack.aclose()
+
+    headers = {name: answer.headers[name] for name in _STREAMED_HEADERS if name in answer.headers}
+    return StreamingResponse(
+        chunks(),
+        status_code=answer.status_code,
+        media_type=media_type,
+        headers=headers,
+        # Closes the backend's answer even when the client left before the body was read.
+        background=BackgroundTask(stack.aclose),
     )
 
 

@@ -24,6 +24,7 @@ from gateway.entrypoints.dependencies import (
     BackendsDep,
     CallerDep,
     IdempotencyKeyHeader,
+    OriginDep,
     SettingsDep,
     ShardRouterDep,
 )
@@ -115,6 +116,7 @@ async def get_wallet(
 async def deposit(
     wallet_id: WalletId,
     command: Deposit,
+    origin: OriginDep,
     caller: CallerDep,
     backends: BackendsDep,
     shards: ShardRouterDep,
@@ -130,6 +132,7 @@ async def deposit(
         command=command,
         raw_idempotency_key=idempotency_key,
         max_amount=settings.max_amount,
+        origin=origin,
     )
     return relay(reply)
 
@@ -144,6 +147,7 @@ async def deposit(
 async def withdraw(
     wallet_id: WalletId,
     command: Withdrawal,
+    origin: OriginDep,
     caller: CallerDep,
     backends: BackendsDep,
     shards: ShardRouterDep,
@@ -159,6 +163,7 @@ async def withdraw(
         command=command,
         raw_idempotency_key=idempotency_key,
         max_amount=settings.max_amount,
+        origin=origin,
     )
     return relay(reply)
 

@@ -9,14 +9,20 @@ from typing import Literal
 
 from wallet_shared.schemas import CreateWallet, Deposit, TransactionType
 
-from gateway.adapters.backends import BackendReply, Backends, expect_json, expect_ok
+from gateway.adapters.backends import (
+    BackendReply,
+    Backends,
+    ClientOrigin,
+    expect_json,
+    expect_ok,
+)
 from gateway.adapters.pages import listed_items, page_reply
 from gateway.auth import Principal
 from gateway.domain.listing import merge_newest_first
-from gateway.domain.requests import check_amount_limit, check_time_range, idempotency_key
+from gateway.domain.requests import check_time_range
 from gateway.domain.roles import owner_of_new_wallet, owner_to_list, require_role
 from gateway.routing import ShardRouter
-from gateway.service_layer.idempotency import public_fingerprint
+from gateway.service_layer.movements import post_movement
 
 Movement = Literal["deposits", "withdrawals"]
 StatusChange = Literal["freeze", "unfreeze", "close"]
@@ -86,30 +92,21 @@ async def move_money(
     command: Deposit,
     raw_idempotency_key: str | None,
     max_amount: int,
+    origin: ClientOrigin | None = None,
 ) -> BackendReply:
     """A deposit or withdrawal, by the owner or an admin, exactly once per Idempotency-Key."""
     require_role(caller, "user", "admin", action="move money")
-    key = idempotency_key(raw_idempotency_key)
-    check_amount_limit(command.amount, max_amount=max_amount)
-    shard = router.shard_of_visible_wallet(wallet_id, caller)
-    # Keys are the caller's across the whole system: claimed centrally before the shard books.
-    fingerprint = public_fingerprint(f"/v1/wallets/{wallet_id}/{movement}", command)
-    claim = {"caller": caller.user_id, "key": key, "fingerprint": fingerprint}
-    expect_ok(
-        await backends.coordinator(
-            "POST", "/internal/idempotency-claims", caller=caller, json=claim
-        )
+    return await post_movement(
+        backends,
+        router,
+        caller,
+        wallet_id=wallet_id,
+        route=movement,
+        command=command,
+        raw_idempotency_key=raw_idempotency_key,
+        max_amount=max_amount,
+        origin=origin,
     )
-    body = {"amount": command.amount, "reference": command.reference, "metadata": command.metadata}
-    reply = await backends.shard(
-        shard,
-        "POST",
-        f"/internal/wallets/{wallet_id}/{movement}",
-        caller=caller,
-        json=body,
-        idempotency_key=key,
-    )
-    return expect_ok(reply)
 
 
 async def change_status(

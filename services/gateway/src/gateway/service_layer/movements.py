@@ -1,0 +1,54 @@
+"""Money movements booked on one shard (deposits, withdrawals, purchases, refunds, reversals):
+the key is claimed system-wide, then the owner's shard books the movement exactly once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from gateway.adapters.backends import BackendReply, Backends, ClientOrigin, expect_ok
+from gateway.auth import Principal
+from gateway.domain.requests import check_amount_limit, idempotency_key
+from gateway.routing import ShardRouter
+from gateway.service_layer.idempotency import public_fingerprint
+
+
+async def post_movement(
+    backends: Backends,
+    router: ShardRouter,
+    caller: Principal,
+    *,
+    wallet_id: str,
+    route: str,
+    command: BaseModel,
+    raw_idempotency_key: str | None,
+    max_amount: int,
+    origin: ClientOrigin | None = None,
+) -> BackendReply:
+    """POST `command` to `/internal/wallets/{wallet_id}/{route}` on the wallet's shard, once per
+    Idempotency-Key. Roles are the caller's to check first."""
+    key = idempotency_key(raw_idempotency_key)
+    amount = getattr(command, "amount", None)
+    if isinstance(amount, int):
+        check_amount_limit(amount, max_amount=max_amount)
+    shard = router.shard_of_visible_wallet(wallet_id, caller)
+    # Keys are the caller's across the whole system: claimed centrally before the shard books.
+    fingerprint = public_fingerprint(f"/v1/wallets/{wallet_id}/{route}", command)
+    claim = {"caller": caller.user_id, "key": key, "fingerprint": fingerprint}
+    expect_ok(
+        await backends.coordinator(
+            "POST", "/internal/idempotency-claims", caller=caller, json=claim
+        )
+    )
+    body: dict[str, Any] = command.model_dump(mode="json")
+    reply = await backends.shard(
+        shard,
+        "POST",
+        f"/internal/wallets/{wallet_id}/{route}",
+        caller=caller,
+        json=body,
+        idempotency_key=key,
+        origin=origin,
+    )
+    return expect_ok(reply)
