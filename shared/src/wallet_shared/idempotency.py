@@ -111,33 +111,6 @@ async def run_idempotent(
     return StoredResponse(status_code, encoded, replayed=False)
 
 
-async def replace_stored_answer(
-    conn: asyncpg.Connection,
-    *,
-    caller: str,
-    key: str,
-    fingerprint: str,
-    status_code: int,
-    body: Any,
-) -> StoredResponse | None:
-    """Store `(status_code, body)` as the answer of `(caller, key)`, in place of the one stored
-    when the request committed: for a request whose caller was finally told something else
-    (a transfer answered 200 with its final state after waiting). A replay then gets what the
-    caller was actually told. None when no answer is stored for this request (nothing changes).
-    """
-    encoded = orjson.dumps(body)
-    updated = await conn.fetchval(
-        "UPDATE idempotency_keys SET status_code = $4, body = $5"
-        " WHERE caller = $1 AND key = $2 AND fingerprint = $3 RETURNING 1",
-        caller,
-        key,
-        fingerprint,
-        status_code,
-        encoded,
-    )
-    return None if updated is None else StoredResponse(status_code, encoded, replayed=False)
-
-
 async def _run_refusing(
     conn: asyncpg.Connection,
     operation: Callable[[], Awaitable[tuple[int, Any]]],

@@ -176,12 +176,16 @@ async def test_wait_times_out_with_the_pending_body(
 
     assert response.status_code == 202
     assert response.json()["status"] == "pending"
-    # The transfer completes later: a repeat is still told what the first request was told.
-    for batch in completing_replies(response.json()["id"]):
-        await handle_replies(harness.ctx, batch)
-    replay = await client.post("/internal/transfers?wait=10", json=BODY, headers=headers())
+    replay = await client.post("/internal/transfers", json=BODY, headers=headers())
     assert (replay.status_code, replay.json()) == (202, response.json())
     assert replay.headers["idempotent-replayed"] == "true"
+    # Once it is final, a repeat is told the final state, as a caller who waited would be.
+    for batch in completing_replies(response.json()["id"]):
+        await handle_replies(harness.ctx, batch)
+    final = await client.post("/internal/transfers", json=BODY, headers=headers())
+    assert (final.status_code, final.json()["status"]) == (200, "completed")
+    assert final.json()["id"] == response.json()["id"]
+    assert final.headers["idempotent-replayed"] == "true"
 
 
 async def test_get_and_list(client: httpx.AsyncClient) -> None:

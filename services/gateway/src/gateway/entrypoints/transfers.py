@@ -33,7 +33,9 @@ router = APIRouter(prefix="/v1/transfers", tags=["transfers"])
     summary="Start a transfer between two wallets (owner of the source, admin)",
     description="Answers 202 with the transfer (usually `pending`). With `Prefer: wait=N` the "
     "gateway waits up to N seconds and answers 200 when the transfer is final by then "
-    "(header `Preference-Applied: wait=N`).",
+    "(header `Preference-Applied: wait=N`). A repeat with the same `Idempotency-Key` starts "
+    "nothing: it answers 202 with the first body while the transfer is pending, and 200 with "
+    "the final transfer once it is final (what a caller who waited was told).",
     responses={
         200: {
             "model": Transfer,

@@ -17,7 +17,7 @@ from wallet_shared.errors import (
     TransientError,
     ValidationFailed,
 )
-from wallet_shared.http import Caller, internal_caller
+from wallet_shared.http import Caller, FastJSONResponse, internal_caller
 from wallet_shared.idempotency import stored_response_to_http
 from wallet_shared.money import AmountIn, Currency, MoneyOut
 from wallet_shared.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
@@ -26,10 +26,10 @@ from wallet_shared.schemas import EntityId, ProblemDetail, RequestModel, Transfe
 from transfer_coordinator.service_layer.claims import claim_key
 from transfer_coordinator.service_layer.context import CoordinatorContext
 from transfer_coordinator.service_layer.integrity import check_sagas
+from transfer_coordinator.service_layer.outgoing import transfer_json
 from transfer_coordinator.service_layer.transfers import (
     StartTransfer,
     TransferRequest,
-    answer_final,
     get_transfer,
     list_transfers,
     start_transfer,
@@ -116,8 +116,7 @@ async def post_transfer(
     saga = await wait_for_final(ctx, waiters, transfer_id, timeout_s=wait, just_started=True)
     if saga is None or not saga.is_final:
         return stored_response_to_http(stored)
-    # Told only what a repeat of the request will be told too.
-    return stored_response_to_http(await answer_final(ctx, command, saga) or stored)
+    return FastJSONResponse(transfer_json(saga), status_code=200)
 
 
 class ClaimBody(BaseModel):

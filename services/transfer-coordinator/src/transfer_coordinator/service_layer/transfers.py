@@ -5,14 +5,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Final
 
+import orjson
 from wallet_shared.db import transaction
-from wallet_shared.errors import NotFound, SameWallet, TransientError, ValidationFailed
-from wallet_shared.idempotency import (
-    StoredResponse,
-    replace_stored_answer,
-    request_fingerprint,
-    run_idempotent,
-)
+from wallet_shared.errors import NotFound, SameWallet, ValidationFailed
+from wallet_shared.idempotency import StoredResponse, request_fingerprint, run_idempotent
 from wallet_shared.ids import is_transfer_id, new_transfer_id
 from wallet_shared.messages import OutgoingMessage
 from wallet_shared.outbox import enqueue
@@ -97,27 +93,18 @@ async def start_transfer(ctx: CoordinatorContext, command: StartTransfer) -> Sto
         )
     if not stored.replayed and stored.status_code < 400:
         ctx.wake_outbox()
+    if stored.replayed and stored.status_code == 202:
+        return await _current_answer(ctx, stored)
     return stored
 
 
-async def answer_final(
-    ctx: CoordinatorContext, command: StartTransfer, saga: TransferSaga
-) -> StoredResponse | None:
-    """Make the final state of `saga` (200) the stored answer of the request that started it:
-    the caller who waited is told that, and so must be whoever repeats the request. None when
-    it could not be stored (then the caller is told what is stored: 202 pending)."""
-    try:
-        async with transaction(ctx.pool) as conn:
-            return await replace_stored_answer(
-                conn,
-                caller=command.caller,
-                key=command.idempotency_key,
-                fingerprint=_fingerprint(command),
-                status_code=200,
-                body=transfer_json(saga),
-            )
-    except TransientError:
-        return None
+async def _current_answer(ctx: CoordinatorContext, stored: StoredResponse) -> StoredResponse:
+    """A repeated start of a transfer that has become final since its first answer is told the
+    final state, 200 (what a caller who waited was told); one still pending, the stored 202."""
+    saga = await repository.get_saga(ctx.pool, str(orjson.loads(stored.body)["id"]))
+    if saga is None or not saga.is_final:
+        return stored
+    return StoredResponse(200, orjson.dumps(transfer_json(saga)), replayed=True)
 
 
 def _fingerprint(command: StartTransfer) -> str:
