@@ -99,7 +99,8 @@ def parse_config(argv: Sequence[str] | None) -> BenchConfig:
     if args.shards < 2 or wallets < 2 * args.shards or args.concurrency < 1:
         raise BenchError("need --shards >= 2, --wallets >= 2 per shard, --concurrency >= 1")
     duration = args.duration if args.duration is not None else (8.0 if args.quick else 30.0)
-    warmup = args.warmup if args.warmup is not None else (2.0 if args.quick else 5.0)
+    # Measured: a fresh system takes about 10 s of load to reach its pace.
+    warmup = args.warmup if args.warmup is not None else (2.0 if args.quick else 10.0)
     if duration <= 0 or warmup < 0:
         raise BenchError("--duration must be positive and --warmup not negative")
     for rate in (args.half_rate, args.read_rate):
@@ -120,7 +121,7 @@ def parse_config(argv: Sequence[str] | None) -> BenchConfig:
         duration_s=duration,
         warmup_s=warmup,
         baseline_concurrencies=(8, 16, 32),
-        baseline_trial_s=2.0 if args.quick else 4.0,
+        baseline_trial_s=2.0 if args.quick else 6.0,
         half_rate=args.half_rate,
         read_rate=args.read_rate,
         results_dir=args.results_dir.resolve(),
