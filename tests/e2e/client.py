@@ -131,6 +131,10 @@ class Api:
             return await self.http.post(path, content=content, headers=self._headers(extra))
         return await self.http.post(path, json=body, headers=self._headers(extra))
 
+    async def put(self, path: str, body: Any) -> httpx.Response:
+        """PUT `body` as JSON."""
+        return await self.http.put(path, json=body, headers=self._headers(None))
+
     async def post_money(
         self, path: str, body: Any, *, key: str | None = None, wait_s: int | None = None
     ) -> httpx.Response:

@@ -23,6 +23,7 @@ from wallet_shard.domain.errors import TransferProtocolViolation
 from wallet_shard.domain.journal import JournalTransaction, SystemAccount, system_account
 from wallet_shard.domain.leg_book import LegBook
 from wallet_shard.domain.postings import PostingContext, book_deposit, book_withdrawal
+from wallet_shard.domain.spending import SpendingLimits
 from wallet_shard.domain.transfer_legs import LegState, TransferLeg
 from wallet_shard.domain.wallet import Wallet
 from wallet_shared.errors import WalletError
@@ -124,6 +125,7 @@ class LedgerMachine(RuleBasedStateMachine):
                 leg for key, leg in self.legs.items() if key[0] in {c.transfer_id for c in commands}
             ],
             at=T0,
+            default_limits=SpendingLimits(),
         )
         try:
             for c in commands:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from wallet_shard.domain.errors import CancelAfterConfirm, ConfirmWithoutTry, LegMismatch
 from wallet_shard.domain.leg_book import LegBook, LegOutcome
+from wallet_shard.domain.spending import SpendingLimits
 from wallet_shard.domain.transfer_legs import LegState, TryAnswer
 from wallet_shard.domain.wallet import Wallet, WalletStatus
 from wallet_shared.messages import (
@@ -21,7 +22,7 @@ from .factories import T0, command, wallet
 
 
 def book_of(*wallets: Wallet) -> LegBook:
-    return LegBook(wallets=wallets, legs=[], at=T0)
+    return LegBook(wallets=wallets, legs=[], at=T0, default_limits=SpendingLimits())
 
 
 def apply(book: LegBook, kind: type[LegCommand], w: Wallet | str, **kwargs: object) -> LegOutcome:

@@ -48,8 +48,8 @@ class LegBook:
         wallets: Iterable[Wallet],
         legs: Iterable[TransferLeg],
         at: datetime,
+        default_limits: SpendingLimits,
         transaction_id_for: Callable[[Wallet], str] = _fresh_transaction_id,
-        default_limits: SpendingLimits = SpendingLimits(),
     ) -> None:
         self._wallets = {wallet.id: wallet for wallet in wallets}
         self._legs = {leg.key: leg for leg in legs}

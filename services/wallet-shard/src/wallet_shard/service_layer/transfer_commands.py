@@ -55,7 +55,9 @@ async def _load(
     for leg in (Leg.DEBIT, Leg.CREDIT):
         transfer_ids = sorted({c.transfer_id for c in commands if c.leg is leg})
         legs += await repos.legs(leg).find_many(transfer_ids)
-    return LegBook(wallets=wallets, legs=legs, at=shard.clock())
+    return LegBook(
+        wallets=wallets, legs=legs, at=shard.clock(), default_limits=shard.default_limits
+    )
 
 
 async def _save(repos: ShardRepositories, book: LegBook) -> None:
