@@ -10,6 +10,7 @@ from wallet_shared.problems import PROBLEM_MEDIA_TYPE
 from wallet_shared.schemas import ProblemDetail
 
 from gateway.entrypoints.guard import GUARDED_PREFIX
+from gateway.entrypoints.openapi_examples import EXAMPLES
 
 BEARER_SCHEME: Final = "bearerAuth"
 
@@ -65,6 +66,7 @@ def install_openapi(app: FastAPI) -> None:
             )
             _document_security(schema)
             _document_problem_media_type(schema)
+            _document_examples(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 
@@ -102,3 +104,20 @@ def _document_problem_media_type(schema: dict[str, Any]) -> None:
             if not status.isdigit() or int(status) < 400 or "application/json" not in content:
                 continue
             content[PROBLEM_MEDIA_TYPE] = content.pop("application/json")
+
+
+def _document_examples(schema: dict[str, Any]) -> None:
+    """An example on every component schema that has one, and on each request body and answer
+    that uses it (where API browsers look)."""
+    for name, component in schema.get("components", {}).get("schemas", {}).items():
+        if name in EXAMPLES:
+            component["examples"] = [EXAMPLES[name]]
+    for _, operation in _operations(schema):
+        media = [*operation.get("requestBody", {}).get("content", {}).values()]
+        for response in operation.get("responses", {}).values():
+            media += response.get("content", {}).values()
+        for medium in media:
+            ref = medium.get("schema", {}).get("$ref", "")
+            name = ref.rsplit("/", 1)[-1]
+            if name in EXAMPLES and "example" not in medium:
+                medium["example"] = EXAMPLES[name]
