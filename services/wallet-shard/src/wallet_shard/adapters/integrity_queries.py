@@ -93,6 +93,44 @@ ORDER BY 1
 LIMIT $1
 """
 
+# What refunds (not reversed since) gave back of each purchase, and whether it was reversed,
+# must be what its row says: the row is what refunds are checked against.
+_PURCHASE_MISMATCHES: Final = """
+WITH kept_refunds AS (
+    SELECT r.related_id AS purchase_id, sum(r.amount) AS total
+    FROM journal_transactions r
+    WHERE r.type = 'refund'
+      AND NOT EXISTS (SELECT 1 FROM journal_transactions v
+                      WHERE v.type = 'reversal' AND v.related_id = r.id)
+    GROUP BY r.related_id
+)
+SELECT p.transaction_id, p.amount, p.refunded, coalesce(k.total, 0) AS refunds_total
+FROM purchases p
+LEFT JOIN kept_refunds k ON k.purchase_id = p.transaction_id
+WHERE p.refunded <> coalesce(k.total, 0)
+   OR p.refunded > p.amount
+   OR p.reversed <> EXISTS (SELECT 1 FROM journal_transactions v
+                            WHERE v.type = 'reversal' AND v.related_id = p.transaction_id)
+ORDER BY 1
+LIMIT $1
+"""
+
+# Each transaction's `balance_after` (what balance?at= answers) must be the running sum of the
+# wallet's entries in the wallet's order.
+_RUNNING_BALANCES: Final = """
+WITH running AS (
+    SELECT t.id, t.balance_after,
+           sum(e.amount) OVER (PARTITION BY t.wallet_id ORDER BY t.created_at, t.seq)
+               AS entries_total
+    FROM journal_transactions t
+    JOIN journal_entries e ON e.transaction_id = t.id AND e.account = t.wallet_id
+)
+SELECT id, balance_after, entries_total FROM running
+WHERE balance_after <> entries_total
+ORDER BY id
+LIMIT $1
+"""
+
 _BOOKING_TYPE: Final = {Leg.DEBIT: "transfer_out", Leg.CREDIT: "transfer_in"}
 
 
@@ -160,6 +198,19 @@ class IntegrityQueries:
             _UNMATCHED_BOOKINGS.format(table=leg_table(leg)), self._limit, _BOOKING_TYPE[leg]
         )
         return [(row["transfer_id"], row["leg_confirmed"]) for row in rows]
+
+    async def purchase_mismatches(self) -> list[tuple[str, int, int, int]]:
+        """(purchase, amount, refunded on its row, refunds in the journal) that disagree."""
+        rows = await self._conn.fetch(_PURCHASE_MISMATCHES, self._limit)
+        return [
+            (row["transaction_id"], row["amount"], row["refunded"], int(row["refunds_total"]))
+            for row in rows
+        ]
+
+    async def running_balance_mismatches(self) -> list[tuple[str, int, int]]:
+        """(transaction, balance_after, running sum of its wallet's entries) that disagree."""
+        rows = await self._conn.fetch(_RUNNING_BALANCES, self._limit)
+        return [(row["id"], row["balance_after"], int(row["entries_total"])) for row in rows]
 
     async def active_transfer_ids(self, leg: Leg) -> list[str]:
         """Transfers with an unresolved hold (debit) or pending credit (credit) here."""

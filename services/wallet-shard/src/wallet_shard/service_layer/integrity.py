@@ -86,6 +86,7 @@ async def _problems(checks: IntegrityQueries) -> list[str]:
     for bad in await checks.bad_transactions():
         reason = "entries do not sum to zero" if bad.unbalanced else f"{bad.entries} entries"
         problems.append(f"journal transaction {bad.transaction_id}: {reason}")
+    problems += await _history_problems(checks)
     for transfer_id, kind, times in await checks.transfers_booked_twice():
         problems.append(f"transfer {transfer_id} booked {times} times as {kind}")
     for leg in (Leg.DEBIT, Leg.CREDIT):
@@ -95,4 +96,20 @@ async def _problems(checks: IntegrityQueries) -> list[str]:
                 if leg_confirmed
                 else f"transfer {transfer_id}: booked without a confirmed {leg.value} leg"
             )
+    return problems
+
+
+async def _history_problems(checks: IntegrityQueries) -> list[str]:
+    """Purchases whose row disagrees with their refunds and reversal, and running balances
+    (`balance_after`, which balance?at= and statements read) that disagree with the entries."""
+    problems = [
+        f"purchase {purchase_id} of {amount}: refunded {refunded} on its row, refunds "
+        f"{refunds} in the journal (or its reversal disagrees)"
+        for purchase_id, amount, refunded, refunds in await checks.purchase_mismatches()
+    ]
+    problems += [
+        f"transaction {transaction_id}: balance_after {balance_after} but the entries up to it "
+        f"sum to {running}"
+        for transaction_id, balance_after, running in await checks.running_balance_mismatches()
+    ]
     return problems
