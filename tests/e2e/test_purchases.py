@@ -141,7 +141,9 @@ async def test_purchases_and_refunds_follow_every_rule(gw: Gateway, cluster: Wal
     assert report["currencies"]["USD"]["external_net"] == str(10_001 + 300 - 4_800 + 3_000)
 
 
-async def test_reversals_undo_once_and_never_a_transfer(gw: Gateway) -> None:
+async def test_reversals_undo_once_and_never_a_transfer(
+    gw: Gateway, cluster: WalletCluster
+) -> None:
     alice, admin = gw.user(user_on_shard(0, "alice")), gw.admin()
     bob = gw.user(user_on_shard(1, "bob"))
     wid = (await alice.create_wallet("USD"))["id"]
@@ -199,6 +201,8 @@ async def test_reversals_undo_once_and_never_a_transfer(gw: Gateway) -> None:
     assert expect(await _reverse_raw(admin, wid, bought["id"]), 201)["balance_after"] == "300"
     assert_problem(await _refund_raw(admin, wid, bought["id"], 1), 422, "refund_exceeds_purchase")
     assert await _balance(alice, wid) == "300"
+    posted = await posted_transactions(cluster, [undone["id"]])
+    assert posted[undone["id"]]["transaction"] == undone
     report = await admin.integrity()
     assert report["consistent"] is True, report
 
