@@ -18,8 +18,8 @@ WALLET_PREFIX: Final = "wlt_"
 TRANSACTION_PREFIX: Final = "txn_"
 TRANSFER_PREFIX: Final = "trf_"
 
-_BUCKETED_ID = re.compile(r"^(wlt|txn)_([0-9a-f]{3})([0-9a-f]{32})$")
-_TRANSFER_ID = re.compile(r"^trf_[0-9a-f]{32}$")
+_BUCKETED_ID = re.compile(r"^(wlt|txn|trf)_([0-9a-f]{3})([0-9a-f]{32})$")
+_TRANSFER_ID = re.compile(r"^trf_(?:[0-9a-f]{3})?[0-9a-f]{32}$")
 _USER_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
@@ -51,12 +51,19 @@ def new_transaction_id(bucket: int) -> str:
 
 
 def new_transfer_id() -> str:
-    """A fresh transfer id (transfers live in the coordinator, so no bucket)."""
+    """A fresh id of a transfer run as a saga (it lives in the coordinator, so no bucket)."""
     return f"{TRANSFER_PREFIX}{_time_ordered_hex()}"
 
 
+def new_local_transfer_id(bucket: int) -> str:
+    """A fresh id of a transfer between two wallets of one shard, booked by that shard: it
+    carries the source wallet's bucket, so the gateway routes it like a wallet id."""
+    return f"{TRANSFER_PREFIX}{bucket:03x}{_time_ordered_hex()}"
+
+
 def bucket_of_id(entity_id: str, *, prefix: str) -> int | None:
-    """The bucket carried by a wallet or transaction id, or None when the id is not of that kind."""
+    """The bucket carried by a wallet, transaction or local transfer id, or None when the id is
+    not of that kind (a saga's transfer id carries none)."""
     match = _BUCKETED_ID.fullmatch(entity_id)
     if match is None or f"{match.group(1)}_" != prefix:
         return None
@@ -65,5 +72,5 @@ def bucket_of_id(entity_id: str, *, prefix: str) -> int | None:
 
 
 def is_transfer_id(entity_id: str) -> bool:
-    """Whether a string has the form of a transfer id."""
+    """Whether a string has the form of a transfer id (a saga's or a local one)."""
     return _TRANSFER_ID.fullmatch(entity_id) is not None

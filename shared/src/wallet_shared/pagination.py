@@ -20,6 +20,9 @@ from wallet_shared.errors import ValidationFailed
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
+MAX_INTERNAL_LIMIT = MAX_LIMIT + 1
+"""Internal list routes take one item more than the public maximum: a gateway merging the pages
+of several backends asks each for `limit + 1`, to know whether a next page exists."""
 
 T = TypeVar("T")
 

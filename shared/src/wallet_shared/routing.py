@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from wallet_shared.ids import (
     BUCKET_COUNT,
     TRANSACTION_PREFIX,
+    TRANSFER_PREFIX,
     WALLET_PREFIX,
     bucket_of_id,
     bucket_of_user,
@@ -77,6 +78,12 @@ class ShardMap:
     def shard_for_transaction(self, transaction_id: str) -> int | None:
         """The shard that owns a transaction id, or None when the string is not one."""
         bucket = bucket_of_id(transaction_id, prefix=TRANSACTION_PREFIX)
+        return None if bucket is None else self.shard_of_bucket[bucket]
+
+    def shard_for_local_transfer(self, transfer_id: str) -> int | None:
+        """The shard that booked a local (same-shard) transfer, or None when the string is not
+        a local transfer id (a saga's transfer id lives in the coordinator)."""
+        bucket = bucket_of_id(transfer_id, prefix=TRANSFER_PREFIX)
         return None if bucket is None else self.shard_of_bucket[bucket]
 
     def buckets_of(self, shard: int) -> list[int]:

@@ -200,7 +200,7 @@ async def test_get_and_list(client: httpx.AsyncClient) -> None:
     assert listed.json() == {"items": [created], "next_cursor": None}
     invalid: list[dict[str, str | int]] = [
         {"wallet_id": SOURCE, "limit": 0},
-        {"wallet_id": SOURCE, "limit": 201},
+        {"wallet_id": SOURCE, "limit": 202},  # one above what a merging gateway asks
         {},
     ]
     for params in invalid:

@@ -20,7 +20,13 @@ import orjson
 from gateway.settings import GatewaySettings
 from wallet_shared.dead_letter_api import dead_letter_position, parse_dead_letter_position
 from wallet_shared.errors import WalletError
-from wallet_shared.ids import bucket_of_user, new_transfer_id, new_wallet_id
+from wallet_shared.ids import (
+    bucket_of_id,
+    bucket_of_user,
+    new_local_transfer_id,
+    new_transfer_id,
+    new_wallet_id,
+)
 from wallet_shared.pagination import (
     decode_cursor,
     encode_cursor,
@@ -159,6 +165,7 @@ class FakeShard:
     wallets: dict[str, dict[str, Any]] = field(default_factory=dict)
     transactions: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     idempotency: dict[tuple[str, str], httpx.Response] = field(default_factory=dict)
+    local_transfers: dict[str, dict[str, Any]] = field(default_factory=dict)
     dead_letters: FakeDeadLetters = field(init=False)
     integrity: dict[str, Any] = field(
         default_factory=lambda: {
@@ -192,6 +199,8 @@ class FakeShard:
             if method == "POST":
                 return self._create(orjson.loads(request.content))
             return self._list(request.url.params, scope)
+        if parts[:2] == ["internal", "transfers"]:
+            return self._local_transfer_route(request, parts[2:])
         if len(parts) >= 3 and parts[:2] == ["internal", "wallets"]:
             wallet = self.wallets.get(parts[2])
             if wallet is None or (scope is not None and wallet["user_id"] != scope):
@@ -215,6 +224,39 @@ class FakeShard:
             items = self.transactions.get(wallet["id"], [])[::-1]
             return json_reply(200, {"items": items, "next_cursor": None})
         return problem("not_found", "No such route.")
+
+    def _local_transfer_route(self, request: httpx.Request, rest: list[str]) -> httpx.Response:
+        """Transfers between two wallets of this shard: booked (completed) at once."""
+        if rest and request.method == "GET":
+            transfer = self.local_transfers.get(rest[0])
+            return json_reply(200, transfer) if transfer else problem("not_found", "No such.")
+        if request.method == "GET":
+            wallet_id = request.url.params["wallet_id"]
+            items = [
+                t
+                for t in self.local_transfers.values()
+                if wallet_id in (t["source_wallet_id"], t["destination_wallet_id"])
+            ][::-1][: int(request.url.params.get("limit", "50"))]
+            return json_reply(200, {"items": items, "next_cursor": None})
+        return self._idempotent(request, lambda: self._book_local(request))
+
+    def _book_local(self, request: httpx.Request) -> httpx.Response:
+        body = orjson.loads(request.content)
+        at = self.ticks().isoformat()
+        source = self.wallets[body["source_wallet_id"]]
+        transfer = {
+            "id": new_local_transfer_id(bucket_of_id(source["id"], prefix="wlt_") or 0),
+            **{k: body[k] for k in ("source_wallet_id", "destination_wallet_id", "currency")},
+            "amount": str(body["amount"]),
+            "description": body.get("description"),
+            "status": "completed",
+            "failure_code": None,
+            "created_at": at,
+            "updated_at": at,
+        }
+        self.local_transfers[transfer["id"]] = transfer
+        wait = request.url.params.get("wait")
+        return json_reply(200 if wait else 202, transfer)
 
     def _create(self, body: dict[str, Any]) -> httpx.Response:
         created_at = self.ticks().isoformat()

@@ -13,6 +13,7 @@ from wallet_shared.ids import (
     bucket_of_user,
     is_transfer_id,
     is_valid_user_id,
+    new_local_transfer_id,
     new_transaction_id,
     new_transfer_id,
     new_wallet_id,
@@ -107,3 +108,14 @@ def test_parsed_map_moves_buckets() -> None:
 def test_map_must_cover_every_bucket_exactly_once(spec: str) -> None:
     with pytest.raises(ShardMapError):
         ShardMap.parse(spec, shard_count=2)
+
+
+def test_local_transfer_ids_carry_the_source_bucket_and_route_to_its_shard() -> None:
+    shards = ShardMap.even(2)
+    local = new_local_transfer_id(1000)
+    assert is_transfer_id(local)
+    assert is_transfer_id(new_transfer_id())
+    assert shards.shard_for_local_transfer(local) == shards.shard_for_bucket(1000)
+    # A saga's transfer id carries no bucket: it lives in the coordinator.
+    assert shards.shard_for_local_transfer(new_transfer_id()) is None
+    assert shards.shard_for_local_transfer("wlt_3e8" + "0" * 32) is None

@@ -14,6 +14,7 @@ from wallet_shared.dead_letter_api import dead_letter_router
 from wallet_shared.http import ReadinessCheck, create_service_app
 from wallet_shared.plumbing import start_plumbing
 
+from wallet_shard.entrypoints import transfers
 from wallet_shard.entrypoints.commands_consumer import create_commands_consumer
 from wallet_shard.entrypoints.dependencies import ShardServices
 from wallet_shard.entrypoints.http import router
@@ -83,6 +84,7 @@ def create_app(settings: ShardSettings) -> FastAPI:
         readiness=_readiness,
     )
     app.include_router(router)
+    app.include_router(transfers.router)
     app.include_router(ledger_router)
     app.include_router(dead_letter_router())
     return app

@@ -5,8 +5,25 @@ from __future__ import annotations
 from pydantic import BaseModel
 from wallet_shared.idempotency import request_fingerprint
 
+from gateway.adapters.backends import Backends, expect_ok
+from gateway.auth import Principal
+
 
 def public_fingerprint(path: str, command: BaseModel) -> str:
     """The public route and the validated body: `100` and `"100"` are the same request, a
     deposit to another wallet is not. The coordinator claims each key for one fingerprint."""
     return request_fingerprint("POST", path, command.model_dump(mode="json"))
+
+
+async def claim_key(
+    backends: Backends, caller: Principal, *, key: str, path: str, command: BaseModel
+) -> None:
+    """Claim the caller's `key` for this public request in the coordinator, before a shard books
+    it: keys are the caller's across the whole system (422 `idempotency_key_reused` when the key
+    served another request, wherever it was booked)."""
+    claim = {"caller": caller.user_id, "key": key, "fingerprint": public_fingerprint(path, command)}
+    expect_ok(
+        await backends.coordinator(
+            "POST", "/internal/idempotency-claims", caller=caller, json=claim
+        )
+    )

@@ -11,7 +11,7 @@ from gateway.adapters.backends import BackendReply, Backends, ClientOrigin, expe
 from gateway.auth import Principal
 from gateway.domain.requests import check_amount_limit, idempotency_key
 from gateway.routing import ShardRouter
-from gateway.service_layer.idempotency import public_fingerprint
+from gateway.service_layer.idempotency import claim_key
 
 
 async def post_movement(
@@ -33,13 +33,8 @@ async def post_movement(
     if isinstance(amount, int):
         check_amount_limit(amount, max_amount=max_amount)
     shard = router.shard_of_visible_wallet(wallet_id, caller)
-    # Keys are the caller's across the whole system: claimed centrally before the shard books.
-    fingerprint = public_fingerprint(f"/v1/wallets/{wallet_id}/{route}", command)
-    claim = {"caller": caller.user_id, "key": key, "fingerprint": fingerprint}
-    expect_ok(
-        await backends.coordinator(
-            "POST", "/internal/idempotency-claims", caller=caller, json=claim
-        )
+    await claim_key(
+        backends, caller, key=key, path=f"/v1/wallets/{wallet_id}/{route}", command=command
     )
     body: dict[str, Any] = command.model_dump(mode="json")
     reply = await backends.shard(

@@ -1,7 +1,9 @@
-"""Transfers: checked and routed here, run as sagas by the coordinator."""
+"""Transfers: checked and routed here; run as sagas by the coordinator between two shards, or
+booked in one local transaction by the shard that holds both wallets."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from wallet_shared.errors import NotFound, SameWallet
@@ -15,12 +17,14 @@ from gateway.adapters.backends import (
     expect_json,
     expect_ok,
 )
+from gateway.adapters.pages import listed_items, page_reply
 from gateway.auth import Principal
 from gateway.domain.known_wallets import KnownWallets, WalletFacts
+from gateway.domain.listing import merge_newest_first
 from gateway.domain.requests import check_amount_limit, idempotency_key, wait_preference
 from gateway.domain.roles import require_role
 from gateway.routing import ShardRouter, wallet_not_found
-from gateway.service_layer.idempotency import public_fingerprint
+from gateway.service_layer.idempotency import claim_key, public_fingerprint
 
 
 def transfer_not_found() -> NotFound:
@@ -61,6 +65,21 @@ async def create_transfer(
         "description": command.description,
         "initiator": caller.user_id,
     }
+    params = {"wait": wait_s} if wait_s is not None else None
+    shard = router.shards.shard_for_wallet(source_id)
+    if shard is not None and shard == router.shards.shard_for_wallet(destination_id):
+        # Both wallets on one shard: one local transaction there, no saga (final at once).
+        await claim_key(backends, caller, key=key, path="/v1/transfers", command=command)
+        reply = await backends.shard(
+            shard,
+            "POST",
+            "/internal/transfers",
+            caller=caller,
+            json=body,
+            idempotency_key=key,
+            params=params,
+        )
+        return expect_ok(reply), wait_s
     reply = await backends.coordinator(
         "POST",
         "/internal/transfers",
@@ -68,7 +87,7 @@ async def create_transfer(
         json=body,
         idempotency_key=key,
         fingerprint=public_fingerprint("/v1/transfers", command),
-        params={"wait": wait_s} if wait_s is not None else None,
+        params=params,
         wait_s=wait_s or 0,
     )
     return expect_ok(reply), wait_s
@@ -84,8 +103,12 @@ async def get_transfer(
     """A transfer, for an admin, an auditor, or the owner of either of its wallets."""
     if not is_transfer_id(transfer_id):
         raise transfer_not_found()
+    path = f"/internal/transfers/{transfer_id}"
+    shard = router.shards.shard_for_local_transfer(transfer_id)
     reply = expect_ok(
-        await backends.coordinator("GET", f"/internal/transfers/{transfer_id}", caller=caller)
+        await backends.coordinator("GET", path, caller=caller)
+        if shard is None
+        else await backends.shard(shard, "GET", path, caller=caller)
     )
     if caller.owner_scope is None:
         return reply
@@ -106,13 +129,20 @@ async def list_transfers(
     limit: int,
     cursor: str | None,
 ) -> BackendReply:
-    """The transfers of a wallet the caller may see, newest first."""
+    """The transfers of a wallet the caller may see, newest first: the sagas of the
+    coordinator and the local transfers of the wallet's shard, merged."""
     await _visible_wallet(backends, router, known, caller, wallet_id)
-    params: dict[str, str | int] = {"wallet_id": wallet_id, "limit": limit}
+    # One extra item from each tells whether anything follows the merged page.
+    params: dict[str, str | int] = {"wallet_id": wallet_id, "limit": limit + 1}
     if cursor is not None:
         params["cursor"] = cursor
-    reply = await backends.coordinator("GET", "/internal/transfers", caller=caller, params=params)
-    return expect_ok(reply)
+    shard = router.shard_of_visible_wallet(wallet_id, caller)
+    replies = await asyncio.gather(
+        backends.coordinator("GET", "/internal/transfers", caller=caller, params=params),
+        backends.shard(shard, "GET", "/internal/transfers", caller=caller, params=params),
+    )
+    pages = [listed_items(expect_json(expect_ok(reply))) for reply in replies]
+    return page_reply(merge_newest_first(pages, limit=limit))
 
 
 async def _owns_wallet(

@@ -20,7 +20,7 @@ from wallet_shared.errors import (
 from wallet_shared.http import Caller, FastJSONResponse, internal_caller
 from wallet_shared.idempotency import stored_response_to_http
 from wallet_shared.money import AmountIn, Currency, MoneyOut
-from wallet_shared.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from wallet_shared.pagination import DEFAULT_LIMIT, MAX_INTERNAL_LIMIT, Page
 from wallet_shared.schemas import EntityId, ProblemDetail, RequestModel, Transfer
 
 from transfer_coordinator.service_layer.claims import claim_key
@@ -176,7 +176,7 @@ async def get_one_transfer(transfer_id: str, ctx: Coordinator) -> Transfer:
 async def list_wallet_transfers(
     ctx: Coordinator,
     wallet_id: Annotated[str, Query(min_length=1, max_length=100)],
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    limit: Annotated[int, Query(ge=1, le=MAX_INTERNAL_LIMIT)] = DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> Page[Transfer]:
     """A wallet's transfers (as source or destination), newest first."""

@@ -60,6 +60,15 @@ class LegBook:
         self._changed_legs: dict[tuple[str, Leg], TransferLeg] = {}
         self.postings: list[JournalTransaction] = []
 
+    @property
+    def at(self) -> datetime:
+        """The instant the batch is booked at."""
+        return self._at
+
+    def wallet(self, wallet_id: str) -> Wallet | None:
+        """A wallet of the book (locked by whoever loaded it), or None when it does not exist."""
+        return self._wallets.get(wallet_id)
+
     def changed_wallets(self) -> list[Wallet]:
         """Wallets whose balance or frozen amount changed, in id order (the lock order)."""
         return [self._changed_wallets[key] for key in sorted(self._changed_wallets)]

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 from wallet_shared.http import Caller
 from wallet_shared.idempotency import stored_response_to_http
-from wallet_shared.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from wallet_shared.pagination import DEFAULT_LIMIT, MAX_INTERNAL_LIMIT, MAX_LIMIT
 from wallet_shared.schemas import (
     CreateWallet,
     Deposit,
@@ -53,6 +53,8 @@ router = APIRouter(
 )
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
+MergedLimit = Annotated[int, Query(ge=1, le=MAX_INTERNAL_LIMIT)]
+"""The page size of a list the gateway merges across shards (it asks one item more)."""
 
 
 @router.post("/wallets", status_code=201, response_model=Wallet)
@@ -70,7 +72,7 @@ async def list_wallets(
     caller: CallerDep,
     services: Services,
     user_id: Annotated[str | None, Query(max_length=64)] = None,
-    limit: Limit = DEFAULT_LIMIT,
+    limit: MergedLimit = DEFAULT_LIMIT,
     cursor: str | None = None,
 ) -> WalletPage:
     return await wallets.list_wallets(

@@ -36,17 +36,18 @@ async def handle_transfer_commands(
     if not commands:
         return
     async with uow.transaction() as repos:
-        book = await _load(repos, shard, commands)
+        book = await load_leg_book(repos, shard, commands)
         outcomes = [book.apply(command) for command in commands]
-        await _save(repos, book)
+        await save_leg_book(repos, book)
         await repos.publish(_messages(shard, outcomes))
-    _count(shard, book.postings)
+    count_postings(shard, book.postings)
     _log.debug("transfer_commands_handled", commands=len(commands), postings=len(book.postings))
 
 
-async def _load(
+async def load_leg_book(
     repos: ShardRepositories, shard: ShardContext, commands: Sequence[LegCommand]
 ) -> LegBook:
+    """The wallets (locked) and legs that `commands` name, in a book to apply them to."""
     # Wallets first, in id order, in every batch and every handler: no lock cycles. The legs are
     # read only once those locks are held (READ COMMITTED: each statement sees what committed
     # before it), so a command never acts on a leg state another batch is still changing.
@@ -60,7 +61,8 @@ async def _load(
     )
 
 
-async def _save(repos: ShardRepositories, book: LegBook) -> None:
+async def save_leg_book(repos: ShardRepositories, book: LegBook) -> None:
+    """Write back what applying commands to `book` changed: legs, postings, balances."""
     for leg in (Leg.DEBIT, Leg.CREDIT):
         await repos.legs(leg).save(book.changed_legs(leg))
     await repos.journal.add(book.postings)
@@ -88,6 +90,7 @@ def _messages(shard: ShardContext, outcomes: Sequence[LegOutcome]) -> list[Outgo
     return messages
 
 
-def _count(shard: ShardContext, postings: Sequence[JournalTransaction]) -> None:
+def count_postings(shard: ShardContext, postings: Sequence[JournalTransaction]) -> None:
+    """The ledger postings metric, by type."""
     for posting in postings:
         LEDGER_POSTINGS.labels(shard.label, posting.type).inc()

@@ -17,6 +17,7 @@ from wallet_shard.adapters.integrity_queries import IntegrityQueries
 from wallet_shard.adapters.journal_repository import JournalRepository
 from wallet_shard.adapters.ledger_views import LedgerViews
 from wallet_shard.adapters.leg_repository import LegRepository
+from wallet_shard.adapters.local_transfer_repository import LocalTransferRepository
 from wallet_shard.adapters.movement_requests import MovementRequestRepository
 from wallet_shard.adapters.purchase_repository import PurchaseRepository
 from wallet_shard.adapters.wallet_repository import WalletRepository
@@ -40,6 +41,7 @@ class ShardRepositories:
     purchases: PurchaseRepository
     movement_requests: MovementRequestRepository
     views: LedgerViews
+    local_transfers: LocalTransferRepository
     published: bool = field(default=False)
 
     @classmethod
@@ -53,6 +55,7 @@ class ShardRepositories:
             purchases=PurchaseRepository(conn),
             movement_requests=MovementRequestRepository(conn),
             views=LedgerViews(conn),
+            local_transfers=LocalTransferRepository(conn),
         )
 
     def legs(self, leg: Leg) -> LegRepository:

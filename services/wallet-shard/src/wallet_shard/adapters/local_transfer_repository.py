@@ -1,0 +1,74 @@
+"""Local (same-shard) transfers in PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Final
+
+import asyncpg
+
+from wallet_shard.domain.local_transfers import LocalTransfer
+
+_COLUMNS: Final = (
+    "id, source_wallet_id, destination_wallet_id, amount, currency, description, status,"
+    " failure_code, initiator, created_at, updated_at"
+)
+
+# Each side is an index scan of its own; the union is cut to the page.
+_LIST_FOR_WALLET: Final = f"""
+SELECT {_COLUMNS} FROM (
+    (SELECT {_COLUMNS} FROM local_transfers
+     WHERE source_wallet_id = $1 AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3))
+     ORDER BY created_at DESC, id DESC LIMIT $4)
+    UNION ALL
+    (SELECT {_COLUMNS} FROM local_transfers
+     WHERE destination_wallet_id = $1 AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3))
+     ORDER BY created_at DESC, id DESC LIMIT $4)
+) AS both_sides
+ORDER BY created_at DESC, id DESC
+LIMIT $4
+"""
+
+
+class LocalTransferRepository:
+    """The `local_transfers` table on one connection."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def add(self, transfer: LocalTransfer) -> None:
+        """Record a booked (final) local transfer."""
+        await self._conn.execute(
+            f"INSERT INTO local_transfers ({_COLUMNS})"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            transfer.id,
+            transfer.source_wallet_id,
+            transfer.destination_wallet_id,
+            transfer.amount,
+            transfer.currency,
+            transfer.description,
+            transfer.status,
+            transfer.failure_code,
+            transfer.initiator,
+            transfer.created_at,
+            transfer.updated_at,
+        )
+
+    async def get(self, transfer_id: str) -> LocalTransfer | None:
+        """One local transfer, or None."""
+        row = await self._conn.fetchrow(
+            f"SELECT {_COLUMNS} FROM local_transfers WHERE id = $1", transfer_id
+        )
+        return None if row is None else _transfer(row)
+
+    async def list_for_wallet(
+        self, wallet_id: str, *, limit: int, after: tuple[datetime, str] | None
+    ) -> list[LocalTransfer]:
+        """A wallet's local transfers (either side), newest first, strictly after `after`."""
+        at, last_id = after if after is not None else (None, None)
+        rows = await self._conn.fetch(_LIST_FOR_WALLET, wallet_id, at, last_id, limit)
+        return [_transfer(row) for row in rows]
+
+
+def _transfer(row: asyncpg.Record) -> LocalTransfer:
+    return LocalTransfer(**dict(row))

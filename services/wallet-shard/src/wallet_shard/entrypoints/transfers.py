@@ -1,0 +1,103 @@
+"""Internal HTTP routes of the transfers this shard books itself: those between two of its
+wallets (one local transaction, no saga). The gateway sends them here; the coordinator runs the
+others."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from pydantic import Field
+from starlette.responses import Response
+from wallet_shared.idempotency import stored_response_to_http
+from wallet_shared.money import AmountIn, Currency
+from wallet_shared.pagination import DEFAULT_LIMIT, MAX_INTERNAL_LIMIT, Page
+from wallet_shared.schemas import EntityId, ProblemDetail, RequestModel, Transfer
+
+from wallet_shard.domain.local_transfers import LocalTransferRequest
+from wallet_shard.entrypoints.dependencies import Services
+from wallet_shard.entrypoints.request_context import (
+    CallerDep,
+    IdempotencyKey,
+    idempotent_request,
+)
+from wallet_shard.service_layer.local_transfers import (
+    get_local_transfer,
+    list_local_transfers,
+    start_local_transfer,
+)
+
+router = APIRouter(
+    prefix="/internal",
+    tags=["local transfers"],
+    responses={
+        404: {"model": ProblemDetail, "description": "Names nothing the caller may see"},
+        422: {"model": ProblemDetail, "description": "Invalid input or refused by a rule"},
+    },
+)
+
+
+class StartLocalTransferBody(RequestModel):
+    source_wallet_id: EntityId
+    destination_wallet_id: EntityId
+    amount: AmountIn
+    currency: Currency
+    description: Annotated[str, Field(max_length=500)] | None = None
+    initiator: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+
+
+@router.post(
+    "/transfers",
+    status_code=202,
+    response_model=Transfer,
+    responses={200: {"model": Transfer, "description": "A repeat, or a wait was asked for"}},
+)
+async def post_local_transfer(
+    body: StartLocalTransferBody,
+    request: Request,
+    caller: CallerDep,
+    services: Services,
+    idempotency_key: IdempotencyKey = None,
+    wait: Annotated[float, Query(ge=0, le=30)] = 0,
+) -> Response:
+    """Book a transfer between two wallets of this shard: final at once (`completed`, or
+    `cancelled` with the failure code); 200 when the caller asked to wait for the final state
+    (it has it already) or repeats the request, 202 otherwise."""
+    transfer = LocalTransferRequest(
+        source_wallet_id=body.source_wallet_id,
+        destination_wallet_id=body.destination_wallet_id,
+        amount=body.amount,
+        currency=body.currency,
+        description=body.description,
+        initiator=body.initiator or caller.user_id,
+    )
+    stored = await start_local_transfer(
+        services.uow,
+        services.shard,
+        transfer,
+        owner_scope=caller.owner_scope,
+        idempotency=idempotent_request(request, caller, idempotency_key, body),
+    )
+    response = stored_response_to_http(stored)
+    if wait > 0 and response.status_code == 202:
+        response.status_code = 200
+    return response
+
+
+@router.get("/transfers/{transfer_id}", response_model=Transfer)
+async def get_one_local_transfer(transfer_id: str, services: Services) -> Transfer:
+    """One local transfer; 404 `not_found` when the id names none."""
+    return await get_local_transfer(services.uow, transfer_id)
+
+
+@router.get("/transfers", response_model=Page[Transfer])
+async def list_wallet_local_transfers(
+    services: Services,
+    wallet_id: Annotated[str, Query(min_length=1, max_length=100)],
+    limit: Annotated[int, Query(ge=1, le=MAX_INTERNAL_LIMIT)] = DEFAULT_LIMIT,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> Page[Transfer]:
+    """A wallet's local transfers (as source or destination), newest first."""
+    return await list_local_transfers(
+        services.uow, wallet_id=wallet_id, limit=limit, cursor=cursor
+    )
