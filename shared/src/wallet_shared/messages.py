@@ -296,6 +296,7 @@ class EventType(StrEnum):
     TRANSACTION_POSTED = "transaction.posted"
     TRANSFER_COMPLETED = "transfer.completed"
     TRANSFER_CANCELLED = "transfer.cancelled"
+    RISK_FLAGGED = "risk.flagged"
 
 
 _EVENT_SUBJECT = {
@@ -304,6 +305,7 @@ _EVENT_SUBJECT = {
     EventType.TRANSACTION_POSTED: "transaction",
     EventType.TRANSFER_COMPLETED: "transfer",
     EventType.TRANSFER_CANCELLED: "transfer",
+    EventType.RISK_FLAGGED: "flag",
 }
 
 

@@ -57,3 +57,21 @@ LOOP_HEARTBEAT = Gauge(
     "Unix time of a background loop's last pass (silent for long: the loop is stuck)",
     ["service", "loop"],
 )
+WEBHOOK_DELIVERIES = Counter(
+    "wallet_webhook_deliveries_total",
+    "Webhook deliveries that reached a final status (delivered, failed)",
+    ["status"],
+)
+WEBHOOK_ATTEMPTS = Counter(
+    "wallet_webhook_attempts_total",
+    "Webhook delivery attempts, by outcome (ok, http_error, timeout, refused_address, error)",
+    ["outcome"],
+)
+WEBHOOK_PENDING = Gauge("wallet_webhook_deliveries_pending", "Webhook deliveries not final yet")
+WEBHOOK_OLDEST_PENDING = Gauge(
+    "wallet_webhook_oldest_pending_seconds", "Age of the oldest webhook delivery not final yet"
+)
+RISK_FLAGS = Counter("wallet_risk_flags_total", "Risk flags raised, by rule", ["rule"])
+AUDIT_RECORDS = Counter(
+    "wallet_audit_records_total", "Audit records written, by action", ["service", "action"]
+)
