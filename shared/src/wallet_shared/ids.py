@@ -61,6 +61,12 @@ def new_local_transfer_id(bucket: int) -> str:
     return f"{TRANSFER_PREFIX}{bucket:03x}{_time_ordered_hex()}"
 
 
+def new_record_id(prefix: str) -> str:
+    """A fresh id of a record kept by one service (audit record, webhook, risk flag), unique
+    and time-ordered, so that `(created_at, id)` lists merge across services."""
+    return f"{prefix}{_time_ordered_hex()}"
+
+
 def bucket_of_id(entity_id: str, *, prefix: str) -> int | None:
     """The bucket carried by a wallet, transaction or local transfer id, or None when the id is
     not of that kind (a saga's transfer id carries none)."""
