@@ -93,6 +93,7 @@ async def settings(
         redrive_after_s=1.0,
         sweep_interval_s=0.2,
         transfer_deadline_s=30.0,
+        internal_secret=TEST_INTERNAL_SECRET,
     )
 
 
@@ -140,7 +141,7 @@ async def post(service: Service, key: str, body: dict[str, Any], wait: float) ->
     return await service.http.post(
         f"/internal/transfers?wait={wait}",
         json=body,
-        headers={"Idempotency-Key": key, "X-Caller-Id": "alice"},
+        headers={"Idempotency-Key": key, **internal_headers("alice", "user", "alice")},
     )
 
 
@@ -149,7 +150,10 @@ async def test_transfers_complete_or_cancel_over_kafka(
 ) -> None:
     async with running(settings) as service:
         ready = await service.http.get("/health/ready")
-        assert ready.json() == {"status": "ok", "checks": {"database": "ok", "kafka": "ok"}}
+        replies = f"consumer:{settings.topic_prefix}wallet.transfer-replies"
+        loops = ["outbox_relay", "final_status_listener", replies, "saga_sweeper"]
+        checks = dict.fromkeys(["database", "kafka", *loops], "ok")
+        assert ready.json() == {"status": "ok", "checks": checks}
         answers = await asyncio.gather(
             *(post(service, f"k{n}", transfer(RICH, FRIEND, 100 + n), 20) for n in range(20)),
             post(service, "poor", transfer(POOR, FRIEND), wait=20),

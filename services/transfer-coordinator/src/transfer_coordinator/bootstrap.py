@@ -11,6 +11,7 @@ from typing import Final
 import asyncpg
 from fastapi import FastAPI
 from wallet_shared.dead_letter_api import dead_letter_router
+from wallet_shared.group_commit import GroupCommit
 from wallet_shared.http import ReadinessCheck, create_service_app
 from wallet_shared.outbox import OutboxRelay
 from wallet_shared.plumbing import start_plumbing
@@ -94,6 +95,7 @@ def _context(
         redrive_after=timedelta(seconds=settings.redrive_after_s),
         max_amount=settings.max_amount,
         wake_outbox=relay.wake,
+        group_commit=GroupCommit(pool=pool),
     )
 
 

@@ -4,7 +4,6 @@ database books that request."""
 from __future__ import annotations
 
 import asyncpg
-from wallet_shared.db import transaction
 from wallet_shared.errors import IdempotencyKeyReused
 
 from transfer_coordinator.adapters import claims
@@ -22,6 +21,10 @@ async def claim_key_in(
 
 
 async def claim_key(ctx: CoordinatorContext, *, caller: str, key: str, fingerprint: str) -> None:
-    """Claim the key for a request booked elsewhere (a shard's deposit or withdrawal)."""
-    async with transaction(ctx.pool) as conn:
+    """Claim the key for a request booked elsewhere (a shard's deposit, withdrawal or local
+    transfer), in a transaction shared with concurrent claims and starts (group commit)."""
+
+    async def claim_in(conn: asyncpg.Connection) -> None:
         await claim_key_in(conn, caller=caller, key=key, fingerprint=fingerprint)
+
+    await ctx.in_transaction(claim_in)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Final
 
+import asyncpg
 import orjson
-from wallet_shared.db import transaction
 from wallet_shared.errors import NotFound, SameWallet, ValidationFailed
 from wallet_shared.idempotency import StoredResponse, request_fingerprint, run_idempotent
 from wallet_shared.ids import is_transfer_id, new_transfer_id
@@ -68,10 +68,10 @@ async def start_transfer(ctx: CoordinatorContext, command: StartTransfer) -> Sto
     """
     fingerprint = _fingerprint(command)
 
-    async with transaction(ctx.pool) as conn:
-
+    async def start_in(conn: asyncpg.Connection) -> StoredResponse:
         async def begin() -> tuple[int, Any]:
-            # Every refusal is raised here, before any write: nothing to undo, so no savepoint.
+            # Every refusal is raised here, before any write: nothing to undo, so no savepoint
+            # (and the transaction, shared with concurrent starts, goes on for the others).
             saga, records = _begin_saga(ctx, command)
             await claim_key_in(
                 conn,
@@ -83,7 +83,7 @@ async def start_transfer(ctx: CoordinatorContext, command: StartTransfer) -> Sto
             await enqueue(conn, records)
             return 202, transfer_json(saga)
 
-        stored = await run_idempotent(
+        return await run_idempotent(
             conn,
             caller=command.caller,
             key=command.idempotency_key,
@@ -91,6 +91,8 @@ async def start_transfer(ctx: CoordinatorContext, command: StartTransfer) -> Sto
             operation=begin,
             savepoint=False,
         )
+
+    stored = await ctx.in_transaction(start_in)
     if not stored.replayed and stored.status_code < 400:
         ctx.wake_outbox()
     if stored.replayed and stored.status_code == 202:

@@ -91,7 +91,10 @@ async def _book(
     transfer_id = new_local_transfer_id(bucket)
     trace_id = current_trace_id()
     book = await load_leg_book(
-        repos, shard, local_transfer_commands(transfer_id, request, trace_id=trace_id)
+        repos,
+        shard,
+        local_transfer_commands(transfer_id, request, trace_id=trace_id),
+        new_transfers=True,
     )
     source = book.wallet(request.source_wallet_id)
     if source is None or (owner_scope is not None and source.user_id != owner_scope):

@@ -1,0 +1,73 @@
+"""Group commit on a real database: concurrent works share one transaction, a refusal spares
+the others, and a failure rolls the batch back and runs each work again alone."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+import pytest
+from wallet_shared.errors import NotFound
+from wallet_shared.group_commit import GroupCommit, Work
+
+
+@pytest.fixture
+async def table(pool: asyncpg.Pool) -> asyncpg.Pool:
+    await pool.execute("CREATE TABLE booked (n integer PRIMARY KEY)")
+    return pool
+
+
+def booking(n: int, *, refuse: bool = False, crash: bool = False) -> Work[int]:
+    async def work(conn: asyncpg.Connection) -> int:
+        if refuse:
+            raise NotFound(f"no {n}")  # a refusal, before any write
+        await conn.execute("INSERT INTO booked (n) VALUES ($1)", n)
+        if crash:
+            raise RuntimeError(f"bug after writing {n}")
+        txid: int = await conn.fetchval("SELECT txid_current()")
+        return txid
+
+    return work
+
+
+async def booked(pool: asyncpg.Pool) -> list[int]:
+    return [row["n"] for row in await pool.fetch("SELECT n FROM booked ORDER BY n")]
+
+
+async def test_concurrent_works_share_one_transaction(table: asyncpg.Pool) -> None:
+    group = GroupCommit(pool=table)
+    txids = await asyncio.gather(*(group.run(booking(n)) for n in range(20)))
+    assert len(set(txids)) == 1  # all queued before the first transaction began
+    assert await booked(table) == list(range(20))
+
+
+async def test_a_refusal_spares_the_others(table: asyncpg.Pool) -> None:
+    group = GroupCommit(pool=table)
+    results = await asyncio.gather(
+        *(group.run(booking(n, refuse=n == 3)) for n in range(6)), return_exceptions=True
+    )
+    assert isinstance(results[3], NotFound)
+    assert len({r for i, r in enumerate(results) if i != 3}) == 1
+    assert await booked(table) == [0, 1, 2, 4, 5]
+
+
+async def test_a_failure_rolls_the_batch_back_and_each_runs_alone(table: asyncpg.Pool) -> None:
+    group = GroupCommit(pool=table)
+    await table.execute("INSERT INTO booked (n) VALUES (104)")  # 104 will violate the key
+    works = [booking(n, crash=n == 102) for n in range(100, 106)]
+    results = await asyncio.gather(*(group.run(w) for w in works), return_exceptions=True)
+    assert isinstance(results[2], RuntimeError)
+    assert isinstance(results[4], asyncpg.UniqueViolationError)
+    ok = [r for i, r in enumerate(results) if i not in (2, 4)]
+    assert len(set(ok)) == len(ok) == 4  # each in a transaction of its own, once
+    assert await booked(table) == [100, 101, 103, 104, 105]
+
+
+async def test_a_work_alone_runs_at_once_and_its_failure_is_its_own(
+    table: asyncpg.Pool,
+) -> None:
+    group = GroupCommit(pool=table, max_batch=1)
+    assert isinstance(await group.run(booking(1)), int)
+    with pytest.raises(RuntimeError, match="bug after writing 2"):
+        await group.run(booking(2, crash=True))
+    assert await booked(table) == [1]
