@@ -15,9 +15,11 @@ from datetime import datetime
 from typing import Annotated, Any, Final
 
 import asyncpg
+import structlog
 from fastapi import APIRouter, Depends, Query, Request
 
 from wallet_shared.admin_schemas import AuditRecord
+from wallet_shared.http import Caller, internal_caller
 from wallet_shared.ids import new_record_id
 from wallet_shared.metrics import AUDIT_RECORDS
 from wallet_shared.pagination import (
@@ -49,6 +51,31 @@ class AuditEntry:
     trace_id: str | None = None
     client_address: str | None = None
     user_agent: str | None = None
+
+
+def requested_action(
+    caller: Caller,
+    request: Request,
+    action: str,
+    *,
+    target: str | None,
+    wallet_id: str | None = None,
+    reason: str | None = None,
+) -> AuditEntry:
+    """The record of `action` asked for by `caller` over an internal route: the client's address
+    and user agent are what the gateway saw (`X-Client-Address`, `X-Client-User-Agent`)."""
+    trace_id = structlog.contextvars.get_contextvars().get("trace_id")
+    return AuditEntry(
+        action=action,
+        actor=caller.user_id,
+        role=caller.role,
+        target=target,
+        wallet_id=wallet_id,
+        reason=reason,
+        trace_id=trace_id if isinstance(trace_id, str) else None,
+        client_address=request.headers.get("x-client-address"),
+        user_agent=request.headers.get("x-client-user-agent"),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +170,9 @@ async def _pool_of_app(request: Request) -> asyncpg.Pool:
 
 def audit_router() -> APIRouter:
     """`GET /internal/audit-log` of one service, on the pool in `app.state.pool`."""
-    router = APIRouter(prefix="/internal/audit-log", tags=["audit"])
+    router = APIRouter(
+        prefix="/internal/audit-log", tags=["audit"], dependencies=[Depends(internal_caller)]
+    )
 
     @router.get("", response_model=Page[AuditRecord], responses={422: {"model": ProblemDetail}})
     async def get_audit_log(

@@ -17,7 +17,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
+from wallet_shared.audit import AuditEntry, requested_action
 from wallet_shared.dead_letters import DeadLetter, DeadLetterStore
+from wallet_shared.http import Caller, internal_caller
 from wallet_shared.pagination import (
     BIGINT_MAX,
     DEFAULT_LIMIT,
@@ -87,9 +89,12 @@ async def list_dead_letters(
     )
 
 
-async def replay_dead_letter(store: DeadLetterStore, dead_letter_id: int) -> InternalDeadLetter:
-    """Publish a dead letter again, once: `NotFound` when unknown, `Conflict` when replayed."""
-    return dead_letter_view(await store.replay(dead_letter_id))
+async def replay_dead_letter(
+    store: DeadLetterStore, dead_letter_id: int, *, audit: AuditEntry | None = None
+) -> InternalDeadLetter:
+    """Publish a dead letter again, once: `NotFound` when unknown, `Conflict` when replayed;
+    `audit` is recorded with the replay."""
+    return dead_letter_view(await store.replay(dead_letter_id, audit=audit))
 
 
 async def store_of_app(request: Request) -> DeadLetterStore:
@@ -121,9 +126,12 @@ def dead_letter_router() -> APIRouter:
     async def post_replay(
         letters: Store,
         dead_letter_id: Annotated[int, Path(ge=1, le=BIGINT_MAX)],
+        caller: Annotated[Caller, Depends(internal_caller)],
+        request: Request,
     ) -> InternalDeadLetter:
-        """Publish a dead letter again to its topic (once)."""
-        return await replay_dead_letter(letters, dead_letter_id)
+        """Publish a dead letter again to its topic (once); the replay is audited."""
+        audit = requested_action(caller, request, "dead_letter.replay", target=str(dead_letter_id))
+        return await replay_dead_letter(letters, dead_letter_id, audit=audit)
 
     return router
 

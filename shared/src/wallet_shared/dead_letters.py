@@ -11,6 +11,7 @@ from typing import Final
 import asyncpg
 import orjson
 
+from wallet_shared.audit import AuditEntry, record_actions
 from wallet_shared.consumer import ConsumedRecord
 from wallet_shared.db import transaction
 from wallet_shared.errors import Conflict, NotFound
@@ -118,10 +119,11 @@ class DeadLetterStore:
         )
         return [_dead_letter(row) for row in rows]
 
-    async def replay(self, dead_letter_id: int) -> DeadLetter:
+    async def replay(self, dead_letter_id: int, *, audit: AuditEntry | None = None) -> DeadLetter:
         """Publish a dead letter again to its original topic (through the outbox) and mark it
         replayed. Raises NotFound for an unknown id and Conflict for a dead letter replayed before
-        (checked under the row's lock, so two concurrent replays publish once)."""
+        (checked under the row's lock, so two concurrent replays publish once). `audit` is
+        recorded in the same transaction."""
         async with transaction(self._pool) as conn:
             row = await conn.fetchrow(
                 f"SELECT {_COLUMNS} FROM dead_letters WHERE id = $1 FOR UPDATE", dead_letter_id
@@ -151,6 +153,8 @@ class DeadLetterStore:
                 f"UPDATE dead_letters SET replayed_at = now() WHERE id = $1 RETURNING {_COLUMNS}",
                 dead_letter_id,
             )
+            if audit is not None:
+                await record_actions(conn, [audit], service=self._service, at=row["replayed_at"])
         self._relay.wake()
         return _dead_letter(row)
 

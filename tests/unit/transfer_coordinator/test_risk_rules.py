@@ -21,13 +21,13 @@ T = RiskThresholds(velocity_count=3, amount_min_history=3, destinations_count=2)
 def out(amount: int = 100, *, ago_s: float = 0, destination: str | None = None) -> Movement:
     transfer = "trf_1" if destination else None
     return Movement(
-        "wlt_a", "out", amount, "USD", NOW - timedelta(seconds=ago_s),
+        "wlt_a", "out", amount, NOW - timedelta(seconds=ago_s),
         transaction_id=None if transfer else "txn_1", transfer_id=transfer, destination=destination,
     )  # fmt: skip
 
 
 def deposit(amount: int, *, ago_s: float = 0) -> Movement:
-    return Movement("wlt_a", "deposit", amount, "USD", NOW - timedelta(seconds=ago_s), "txn_d")
+    return Movement("wlt_a", "deposit", amount, NOW - timedelta(seconds=ago_s), "txn_d")
 
 
 def test_velocity_flags_only_beyond_the_count_within_the_window() -> None:

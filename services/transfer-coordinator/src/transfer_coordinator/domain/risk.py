@@ -18,12 +18,12 @@ MovementKind = Literal["out", "deposit"]
 
 @dataclass(frozen=True, slots=True)
 class Movement:
-    """Money leaving a wallet (withdrawal, purchase, completed transfer) or a deposit into it."""
+    """Money leaving a wallet (withdrawal, purchase, completed transfer) or a deposit into it
+    (a wallet holds one currency, so amounts of one wallet compare)."""
 
     wallet_id: str
     kind: MovementKind
     amount: int
-    currency: str
     at: datetime
     transaction_id: str | None = None
     transfer_id: str | None = None
@@ -61,8 +61,8 @@ class Finding:
 Rule = Callable[[Movement, Sequence[Movement], RiskThresholds], Finding | None]
 
 
-def _outgoing(history: Sequence[Movement], currency: str) -> list[Movement]:
-    return [m for m in history if m.kind == "out" and m.currency == currency]
+def _outgoing(history: Sequence[Movement]) -> list[Movement]:
+    return [m for m in history if m.kind == "out"]
 
 
 def _within(history: Sequence[Movement], since: datetime) -> list[Movement]:
@@ -84,7 +84,7 @@ def amount_outlier(
 ) -> Finding | None:
     """An outgoing amount above `amount_multiple` times the median of the wallet's earlier ones
     (judged only once there are `amount_min_history` of them)."""
-    earlier = [m.amount for m in _outgoing(history, movement.currency)][: t.median_history]
+    earlier = [m.amount for m in _outgoing(history)][: t.median_history]
     if len(earlier) < t.amount_min_history:
         return None
     usual = median(earlier)
@@ -122,8 +122,7 @@ def deposit_then_transfer(
     if movement.transfer_id is None:
         return None
     for earlier in _within(history, movement.at - t.deposit_transfer_window):
-        same = earlier.amount == movement.amount and earlier.currency == movement.currency
-        if earlier.kind == "deposit" and same:
+        if earlier.kind == "deposit" and earlier.amount == movement.amount:
             return Finding(
                 "deposit_then_transfer",
                 {"amount": str(movement.amount), "deposit_transaction_id": earlier.transaction_id},

@@ -108,7 +108,7 @@ class RetryPolicy:
     def delay_s(self, attempts: int) -> float:
         """The wait after failed attempt number `attempts` (1, 2, ...): between half and all of
         `base_s * 2^(attempts-1)`, capped at `cap_s`."""
-        ceiling = min(self.cap_s, self.base_s * 2 ** min(attempts - 1, 40))
+        ceiling: float = min(self.cap_s, self.base_s * 2 ** min(attempts - 1, 40))
         return ceiling * (0.5 + self.jitter() / 2)
 
     def next_attempt(self, attempts: int, *, first_at: datetime, now: datetime) -> datetime | None:
