@@ -5,6 +5,7 @@ transfers from one wallet never overdraw it; the shard's integrity check stays c
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 import orjson
 import pytest
@@ -15,7 +16,9 @@ from wallet_shard.service_layer.local_transfers import (
     list_local_transfers,
     start_local_transfer,
 )
+from wallet_shard.service_layer.unit_of_work import UnitOfWork
 from wallet_shared.errors import NotFound
+from wallet_shared.group_commit import GroupCommit
 from wallet_shared.idempotency import StoredResponse
 
 from .conftest import Shard, users_of_shard
@@ -89,7 +92,17 @@ async def test_one_transaction_leaves_the_sagas_records_and_events(shard: Shard)
     assert (await shard_integrity(shard.uow, shard.context)).consistent
 
 
-async def test_concurrent_transfers_from_one_wallet_never_overdraw_it(shard: Shard) -> None:
+@pytest.mark.parametrize("group_commit", [False, True], ids=["alone", "group-commit"])
+async def test_concurrent_transfers_from_one_wallet_never_overdraw_it(
+    shard: Shard, group_commit: bool
+) -> None:
+    if group_commit:  # concurrent requests share transactions, as in a running shard
+        shard = replace(
+            shard,
+            uow=UnitOfWork(
+                pool=shard.pool, relay=shard.wakes, group_commit=GroupCommit(pool=shard.pool)
+            ),
+        )
     source = (await open_wallet(shard, ALICE)).id
     destinations = [(await open_wallet(shard, DAVE)).id for _ in range(3)]
     await deposit(shard, source, 1000)

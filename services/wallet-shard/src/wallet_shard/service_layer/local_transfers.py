@@ -56,14 +56,16 @@ async def start_local_transfer(
     200 on a repeat, like a saga's transfer that has become final.
     """
     booked: list[LocalBooking] = []
-    async with uow.transaction() as repos:
+
+    async def start_in(repos: ShardRepositories) -> StoredResponse:
+        booked.clear()  # a work may run again after its group's transaction was rolled back
 
         async def book() -> tuple[int, Any]:
             booking = await _book(repos, shard, request, owner_scope=owner_scope)
             booked.append(booking)
             return 202, transfer_view(booking.transfer).model_dump(mode="json")
 
-        stored = await run_idempotent(
+        return await run_idempotent(
             repos.conn,
             caller=idempotency.caller,
             key=idempotency.key,
@@ -71,6 +73,8 @@ async def start_local_transfer(
             operation=book,
             savepoint=False,  # every refusal is raised before the first write
         )
+
+    stored = await uow.grouped(start_in)
     for booking in booked:
         _count(shard, booking)
     if stored.replayed and stored.status_code == 202:

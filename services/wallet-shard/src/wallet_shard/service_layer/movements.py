@@ -123,7 +123,9 @@ async def run_movement(
     """Run `movement` at most once per Idempotency-Key on the locked wallet: 201 with the
     transaction, or the stored refusal."""
     posted: list[JournalTransaction] = []
-    async with uow.transaction() as repos:
+
+    async def move_in(repos: ShardRepositories) -> StoredResponse:
+        posted.clear()  # a work may run again after its group's transaction was rolled back
 
         async def operation() -> tuple[int, Any]:
             wallet = await find_visible(repos, wallet_id, owner_scope=owner_scope, lock=True)
@@ -140,13 +142,15 @@ async def run_movement(
             posted.append(posting)
             return 201, transaction_view(posting).model_dump(mode="json")
 
-        stored = await run_idempotent(
+        return await run_idempotent(
             repos.conn,
             caller=request.caller,
             key=request.key,
             fingerprint=request.fingerprint,
             operation=operation,
         )
+
+    stored = await uow.grouped(move_in)
     for posting in posted:  # counted once committed; a replay or a refusal posts nothing
         LEDGER_POSTINGS.labels(shard.label, posting.type).inc()
     return stored

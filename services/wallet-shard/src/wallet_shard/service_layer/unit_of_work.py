@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import asyncpg
 from wallet_shared.db import transaction
+from wallet_shared.group_commit import GroupCommit
 from wallet_shared.messages import Leg, OutgoingMessage
 from wallet_shared.outbox import enqueue
 
@@ -21,6 +22,8 @@ from wallet_shard.adapters.local_transfer_repository import LocalTransferReposit
 from wallet_shard.adapters.movement_requests import MovementRequestRepository
 from wallet_shard.adapters.purchase_repository import PurchaseRepository
 from wallet_shard.adapters.wallet_repository import WalletRepository
+
+T = TypeVar("T")
 
 
 class OutboxWaker(Protocol):
@@ -71,9 +74,33 @@ class ShardRepositories:
 class UnitOfWork:
     """Opens transactions (and plain reads) on the shard database."""
 
-    def __init__(self, *, pool: asyncpg.Pool, relay: OutboxWaker) -> None:
+    def __init__(
+        self, *, pool: asyncpg.Pool, relay: OutboxWaker, group_commit: GroupCommit | None = None
+    ) -> None:
         self._pool = pool
         self._relay = relay
+        self._group_commit = group_commit
+
+    async def grouped(self, work: Callable[[ShardRepositories], Awaitable[T]]) -> T:
+        """`work` in a transaction shared with concurrent requests (group commit) when that is
+        on, else in one of its own; the relay is woken once it committed. `work` raises its
+        refusals before its first write, and may run again (after a batch was rolled back)."""
+        if self._group_commit is None:
+            async with self.transaction() as repos:
+                return await work(repos)
+        published = False
+
+        async def on_connection(conn: asyncpg.Connection) -> T:
+            nonlocal published
+            repositories = ShardRepositories.on(conn)
+            result = await work(repositories)
+            published = repositories.published
+            return result
+
+        result = await self._group_commit.run(on_connection)
+        if published:
+            self._relay.wake()
+        return result
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[ShardRepositories]:
