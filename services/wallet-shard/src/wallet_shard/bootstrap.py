@@ -10,6 +10,11 @@ from typing import Final
 
 import structlog
 from fastapi import FastAPI
+from wallet_shared.dead_letter_api import dead_letter_router
+from wallet_shared.group_commit import GroupCommit
+from wallet_shared.http import ReadinessCheck, create_service_app
+from wallet_shared.plumbing import start_plumbing
+
 from wallet_shard.entrypoints import transfers
 from wallet_shard.entrypoints.commands_consumer import create_commands_consumer
 from wallet_shard.entrypoints.dependencies import ShardServices
@@ -18,10 +23,6 @@ from wallet_shard.entrypoints.ledger_http import router as ledger_router
 from wallet_shard.service_layer.context import ShardContext
 from wallet_shard.service_layer.unit_of_work import UnitOfWork
 from wallet_shard.settings import ShardSettings
-from wallet_shared.dead_letter_api import dead_letter_router
-from wallet_shared.group_commit import GroupCommit
-from wallet_shared.http import ReadinessCheck, create_service_app
-from wallet_shared.plumbing import start_plumbing
 
 MIGRATIONS: Final = "wallet_shard.adapters.migrations"
 
