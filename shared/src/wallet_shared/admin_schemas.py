@@ -76,8 +76,9 @@ class WebhookDeliveryPage(BaseModel):
 class RiskFlag(BaseModel):
     id: str
     wallet_id: str
-    rule: str = Field(description="`velocity`, `amount_outlier`, `many_destinations`, "
-                      "`deposit_then_transfer`.")
+    rule: str = Field(
+        description="`velocity`, `amount_outlier`, `many_destinations`, `deposit_then_transfer`."
+    )
     transaction_id: str | None = None
     transfer_id: str | None = None
     detail: dict[str, Any]

@@ -10,17 +10,24 @@ from typing import Final
 
 import asyncpg
 from fastapi import FastAPI
+from wallet_shared.audit import audit_router
 from wallet_shared.dead_letter_api import dead_letter_router
 from wallet_shared.group_commit import GroupCommit
 from wallet_shared.http import ReadinessCheck, create_service_app
+from wallet_shared.loops import BackgroundLoop
 from wallet_shared.outbox import OutboxRelay
-from wallet_shared.plumbing import start_plumbing
+from wallet_shared.plumbing import Plumbing, start_plumbing
 
 from transfer_coordinator.adapters.notifications import FinalStatusListener
+from transfer_coordinator.adapters.webhook_sender import WebhookSender
 from transfer_coordinator.entrypoints.http import router
+from transfer_coordinator.entrypoints.oversight_http import router as oversight_router
+from transfer_coordinator.entrypoints.public_events import public_events_consumer
 from transfer_coordinator.entrypoints.replies import reply_consumer
 from transfer_coordinator.entrypoints.sweeper import SagaSweeper
+from transfer_coordinator.entrypoints.webhook_dispatcher import WebhookDispatcher
 from transfer_coordinator.service_layer.context import CoordinatorContext
+from transfer_coordinator.service_layer.oversight import OversightContext
 from transfer_coordinator.service_layer.waiting import FinalWaiters
 from transfer_coordinator.settings import SERVICE, CoordinatorSettings
 
@@ -45,6 +52,8 @@ def create_app(settings: CoordinatorSettings) -> FastAPI:
     )
     app.include_router(router)
     app.include_router(dead_letter_router())
+    app.include_router(oversight_router)
+    app.include_router(audit_router())
     return app
 
 
@@ -53,7 +62,8 @@ def coordinator_topics(settings: CoordinatorSettings) -> list[str]:
     topics = settings.topics()
     commands = [topics.shard_commands(shard) for shard in range(settings.shard_count)]
     replies = topics.transfer_replies
-    return [*commands, replies, topics.dead_letters(replies), topics.events]
+    events = [topics.events, topics.dead_letters(topics.events)]
+    return [*commands, replies, topics.dead_letters(replies), *events]
 
 
 async def _start(app: FastAPI, settings: CoordinatorSettings, stack: AsyncExitStack) -> None:
@@ -80,8 +90,42 @@ async def _start(app: FastAPI, settings: CoordinatorSettings, stack: AsyncExitSt
     sweeper = await stack.enter_async_context(
         SagaSweeper(ctx=ctx, interval_s=settings.sweep_interval_s)
     )
+    oversight = await _start_oversight(app, settings, plumbing, stack)
     # Set last: until every loop runs, the empty set of checks reads as "not ready".
-    app.state.readiness_checks = plumbing.readiness_checks(listener, consumer, sweeper)
+    app.state.readiness_checks = plumbing.readiness_checks(listener, consumer, sweeper, *oversight)
+
+
+async def _start_oversight(
+    app: FastAPI, settings: CoordinatorSettings, plumbing: Plumbing, stack: AsyncExitStack
+) -> list[BackgroundLoop]:
+    """Webhook deliveries and risk rules: a consumer of the public event topic (its own group)
+    and the dispatcher that sends deliveries. Off the money path: they only read its events."""
+    sender = WebhookSender(
+        timeout_s=settings.webhook_timeout_s, allow_private=settings.webhook_allow_private_urls
+    )
+    stack.push_async_callback(sender.close)
+    dispatcher = WebhookDispatcher(
+        pool=plumbing.pool,
+        sender=sender,
+        policy=settings.webhook_retry_policy(),
+        timeout_s=settings.webhook_timeout_s,
+        max_in_flight_per_endpoint=settings.webhook_max_in_flight_per_endpoint,
+        poll_interval_s=settings.webhook_poll_interval_s,
+    )
+    ctx = OversightContext(
+        pool=plumbing.pool,
+        topics=settings.topics(),
+        thresholds=settings.risk_thresholds(),
+        allow_private_urls=settings.webhook_allow_private_urls,
+        wake_outbox=plumbing.relay.wake,
+        wake_dispatcher=dispatcher.wake,
+    )
+    app.state.oversight = ctx
+    await stack.enter_async_context(dispatcher)
+    events = await stack.enter_async_context(
+        public_events_consumer(ctx, settings, plumbing.dead_letters)
+    )
+    return [dispatcher, events]
 
 
 def _context(

@@ -1,0 +1,27 @@
+"""What the webhook and risk handlers need, wired once in `bootstrap.py`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+from wallet_shared.messages import utc_now
+from wallet_shared.topics import Topics
+
+from transfer_coordinator.domain.risk import RiskThresholds
+
+
+@dataclass(frozen=True, slots=True)
+class OversightContext:
+    """The coordinator's database, where flags are published, and the rules' settings."""
+
+    pool: asyncpg.Pool
+    topics: Topics
+    thresholds: RiskThresholds
+    allow_private_urls: bool
+    wake_outbox: Callable[[], None]
+    wake_dispatcher: Callable[[], None]
+    """Called after new deliveries committed, so they are sent at once."""
+    clock: Callable[[], datetime] = utc_now

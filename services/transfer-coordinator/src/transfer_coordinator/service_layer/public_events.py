@@ -1,0 +1,151 @@
+"""The public event topic, read after the fact: each subscribed event becomes a webhook
+delivery per endpoint, and each movement is judged by the risk rules. Nothing here is on the
+money path: a flag never blocks money, and a slow batch only delays deliveries and flags.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+import orjson
+from wallet_shared.db import transaction
+from wallet_shared.ids import new_record_id
+from wallet_shared.messages import (
+    EventType,
+    OutgoingMessage,
+    UndecodableMessage,
+    encode_public_event,
+)
+from wallet_shared.metrics import RISK_FLAGS
+from wallet_shared.outbox import enqueue
+
+from transfer_coordinator.adapters import risk_repository as risk
+from transfer_coordinator.adapters import webhook_repository as webhooks
+from transfer_coordinator.domain.risk import Finding, Movement, MovementKind, judge
+from transfer_coordinator.service_layer.oversight import OversightContext
+
+RISK_FLAG_PREFIX = "rsk_"
+_OUTGOING_TYPES = frozenset({"withdrawal", "purchase"})
+
+
+@dataclass(frozen=True, slots=True)
+class PublicEvent:
+    """An event of the public topic: its id, type, time, body as JSON and as received."""
+
+    event_id: str
+    event_type: str
+    occurred_at: datetime
+    body: dict[str, Any]
+    raw: bytes
+
+
+def decode_public_event(value: bytes | None) -> PublicEvent:
+    """A public event; `UndecodableMessage` for anything without an id, a type and a time."""
+    if value is None:
+        raise UndecodableMessage("record has no value")
+    try:
+        body = orjson.loads(value)
+        return PublicEvent(
+            event_id=str(body["event_id"]),
+            event_type=str(body["event_type"]),
+            occurred_at=datetime.fromisoformat(str(body["occurred_at"])),
+            body=body,
+            raw=value,
+        )
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+        raise UndecodableMessage(f"not a public event: {error}") from error
+
+
+def movement_of(event: PublicEvent) -> Movement | None:
+    """What an event means to the risk rules: a deposit, money leaving a wallet, or nothing.
+
+    A transfer counts once, by its completion (which names the destination), not by its legs.
+    """
+    if event.event_type == EventType.TRANSACTION_POSTED:
+        posted = event.body["transaction"]
+        kind: MovementKind
+        if posted["type"] == "deposit":
+            kind = "deposit"
+        elif posted["type"] in _OUTGOING_TYPES:
+            kind = "out"
+        else:
+            return None
+        return Movement(
+            posted["wallet_id"], kind, int(posted["amount"]), event.occurred_at, posted["id"]
+        )
+    if event.event_type == EventType.TRANSFER_COMPLETED:
+        transfer = event.body["transfer"]
+        return Movement(
+            transfer["source_wallet_id"], "out", int(transfer["amount"]), event.occurred_at,
+            transfer_id=transfer["id"], destination=transfer["destination_wallet_id"],
+        )  # fmt: skip
+    return None
+
+
+async def handle_public_events(ctx: OversightContext, events: Sequence[PublicEvent]) -> None:
+    """One batch in one transaction: deliveries queued, movements remembered, flags raised."""
+    async with transaction(ctx.pool) as conn:
+        queued = await _queue_deliveries(conn, events)
+        flags: list[dict[str, Any]] = []
+        for event in events:
+            flags.extend(await _judge(conn, ctx, event))
+        await risk.add_flags(conn, flags)
+        await enqueue(conn, [_flag_event(ctx, flag) for flag in flags])
+    for flag in flags:
+        RISK_FLAGS.labels(flag["rule"]).inc()
+    if flags:
+        ctx.wake_outbox()
+    if queued:
+        ctx.wake_dispatcher()
+
+
+async def _queue_deliveries(conn: asyncpg.Connection, events: Sequence[PublicEvent]) -> int:
+    subscriptions = await webhooks.subscriptions(conn)
+    deliveries = [
+        webhooks.NewDelivery(s.webhook_id, event.event_id, event.event_type, event.raw)
+        for event in events
+        for s in subscriptions
+        if event.event_type in s.event_types
+    ]
+    return await webhooks.add_deliveries(conn, deliveries)
+
+
+async def _judge(
+    conn: asyncpg.Connection, ctx: OversightContext, event: PublicEvent
+) -> list[dict[str, Any]]:
+    try:
+        movement = movement_of(event)
+    except (KeyError, TypeError, ValueError):
+        return []  # an event of a shape the rules do not read: nothing to judge
+    if movement is None:
+        return []
+    history = await risk.recent_movements(
+        conn, movement.wallet_id, limit=ctx.thresholds.history_size
+    )
+    if not await risk.remember(conn, event.event_id, movement):
+        return []  # judged when it was first delivered
+    at = ctx.clock()
+    return [_flag(movement, finding, at) for finding in judge(movement, history, ctx.thresholds)]
+
+
+def _flag(movement: Movement, finding: Finding, at: datetime) -> dict[str, Any]:
+    return {
+        "id": new_record_id(RISK_FLAG_PREFIX),
+        "wallet_id": movement.wallet_id,
+        "rule": finding.rule,
+        "transaction_id": movement.transaction_id,
+        "transfer_id": movement.transfer_id,
+        "detail": finding.detail,
+        "created_at": at,
+    }
+
+
+def _flag_event(ctx: OversightContext, flag: dict[str, Any]) -> OutgoingMessage:
+    subject = {**flag, "created_at": flag["created_at"].isoformat().replace("+00:00", "Z")}
+    return encode_public_event(
+        EventType.RISK_FLAGGED, subject, topic=ctx.topics.events, wallet_id=flag["wallet_id"]
+    )
