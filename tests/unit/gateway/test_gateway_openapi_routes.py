@@ -40,8 +40,6 @@ BUILT = {
     ("post", "/v1/admin/dead-letters/{}/replay"),
     ("get", "/v1/wallets/{}/limits"),
     ("put", "/v1/wallets/{}/limits"),
-}
-NOT_BUILT_YET = {
     ("get", "/v1/admin/audit-log"),
     ("post", "/v1/admin/webhooks"),
     ("get", "/v1/admin/webhooks"),
@@ -49,6 +47,7 @@ NOT_BUILT_YET = {
     ("get", "/v1/admin/webhooks/{}/deliveries"),
     ("get", "/v1/admin/risk-flags"),
 }
+NOT_BUILT_YET: set[tuple[str, str]] = set()
 _ROUTE = re.compile(r"^(GET|POST|PUT|DELETE|PATCH)(?: (/\S*))?$")
 
 

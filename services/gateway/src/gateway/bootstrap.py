@@ -13,11 +13,14 @@ from fastapi import FastAPI
 from starlette.middleware import Middleware
 from wallet_shared.http import ReadinessCheck, create_service_app
 from wallet_shared.http_client import InternalHttpClient
+from wallet_shared.loops import loop_checks
 
+from gateway.adapters.audit_shipper import AuditShipper
 from gateway.adapters.backends import Backends
 from gateway.auth import TokenVerifier
 from gateway.domain.known_wallets import KnownWallets
-from gateway.entrypoints import admin, ledger, transfers, wallets
+from gateway.entrypoints import admin, ledger, oversight, transfers, wallets
+from gateway.entrypoints.gateway_audit import RefusalAudit
 from gateway.entrypoints.guard import ApiGuard
 from gateway.entrypoints.openapi import install_openapi
 from gateway.entrypoints.responses import install_gateway_problem_handlers
@@ -69,11 +72,15 @@ def create_app(
                 coordinator_url=settings.coordinator_base_url(),
                 timeout_s=settings.backend_timeout_s,
             )
+            # Refused requests and integrity runs are audited through it (never waited for).
+            app.state.audit_shipper = AuditShipper(backends=app.state.backends)
+            await app.state.audit_shipper.start()
             _log.info("gateway_started", shards=settings.shard_count, auth=verifier.algorithm)
             try:
                 yield
             finally:
-                del app.state.backends
+                await app.state.audit_shipper.stop()
+                del app.state.audit_shipper, app.state.backends
                 _log.info("gateway_stopped")
 
     app = create_service_app(
@@ -82,13 +89,16 @@ def create_app(
         description=_DESCRIPTION,
         lifespan=lifespan,
         readiness=_readiness,
-        inner_middleware=[Middleware(ApiGuard, verifier=verifier, limiter=limiter)],
+        inner_middleware=[
+            Middleware(RefusalAudit),
+            Middleware(ApiGuard, verifier=verifier, limiter=limiter),
+        ],
     )
     app.state.settings = settings
     app.state.shard_router = ShardRouter(settings.shards())
     app.state.known_wallets = KnownWallets()
     install_gateway_problem_handlers(app)
-    for router in (wallets.router, ledger.router, transfers.router, admin.router):
+    for router in (wallets.router, ledger.router, transfers.router, admin.router, oversight.router):
         app.include_router(router)
     install_openapi(app)
     return app
@@ -106,5 +116,8 @@ def _backend_client(
 
 def _readiness(app: FastAPI) -> Mapping[str, ReadinessCheck]:
     backends = getattr(app.state, "backends", None)
+    shipper = getattr(app.state, "audit_shipper", None)
     # No backends (before the lifespan opened them): no checks, which reads as "not ready".
-    return backends.readiness_checks() if isinstance(backends, Backends) else {}
+    if not isinstance(backends, Backends) or not isinstance(shipper, AuditShipper):
+        return {}
+    return {**backends.readiness_checks(), **loop_checks([shipper])}

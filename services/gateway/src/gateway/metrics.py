@@ -25,3 +25,7 @@ INTEGRITY_CONSISTENT = Gauge(
     "wallet_integrity_consistent",
     "Outcome of the last integrity check (1 consistent, 0 not); set by GET /v1/admin/integrity",
 )
+AUDIT_RECORDS_DROPPED = Counter(
+    "wallet_gateway_audit_records_dropped_total",
+    "Audit records of refused requests dropped because the shipping queue was full",
+)

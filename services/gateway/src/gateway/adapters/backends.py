@@ -186,12 +186,16 @@ class Backends:
         idempotency_key: str | None = None,
         fingerprint: str | None = None,
         wait_s: int = 0,
+        origin: ClientOrigin | None = None,
     ) -> BackendReply:
         """Call the coordinator's internal route; `wait_s` extends the timeout for `?wait=`;
-        `fingerprint` names the public request an Idempotency-Key is claimed for."""
+        `fingerprint` names the public request an Idempotency-Key is claimed for; `origin` is
+        the client of an audited action."""
         headers = _caller_headers(caller, idempotency_key)
         if fingerprint is not None:
             headers["X-Request-Fingerprint"] = fingerprint
+        if origin is not None:
+            headers.update(_origin_headers(origin))
         return await self._send(
             COORDINATOR,
             method,

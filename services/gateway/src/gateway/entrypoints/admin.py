@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Request
 from wallet_shared.http import FastJSONResponse
 from wallet_shared.pagination import DEFAULT_LIMIT
 from wallet_shared.schemas import DeadLetter, DeadLetterPage, IntegrityReport
 
 from gateway.entrypoints.dependencies import BackendsDep, CallerDep
+from gateway.entrypoints.gateway_audit import record_gateway_action
 from gateway.entrypoints.openapi import problem_responses
 from gateway.entrypoints.wallets import Cursor, Limit
 from gateway.service_layer import dead_letters
@@ -25,8 +26,9 @@ router = APIRouter(prefix="/v1/admin", tags=["admin"])
     "what went out, on every shard (admin, auditor)",
     responses=problem_responses(403),
 )
-async def integrity(caller: CallerDep, backends: BackendsDep) -> FastJSONResponse:
+async def integrity(caller: CallerDep, backends: BackendsDep, request: Request) -> FastJSONResponse:
     report = await check_integrity(backends, caller)
+    record_gateway_action(request.scope, "integrity.run", target="integrity")
     return FastJSONResponse(report.model_dump(mode="json"))
 
 

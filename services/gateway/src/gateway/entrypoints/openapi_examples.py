@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from gateway.entrypoints.openapi_oversight_examples import OVERSIGHT_EXAMPLES
+
 _AT: Final = "2025-05-01T09:30:00Z"
 _WALLET_ID: Final = "wlt_1a2b8f0c3e7a41d29b6e0f5c4d3a2b1c0d9"
 _TRANSACTION_ID: Final = "txn_1a2b8f0c3e8a41d29b6e0f5c4d3a2b1c0d9"
@@ -116,5 +118,6 @@ EXAMPLES: Final[dict[str, Any]] = {
     },
     "DeadLetter": _DEAD_LETTER,
     "DeadLetterPage": {"items": [_DEAD_LETTER], "next_cursor": None},
+    **OVERSIGHT_EXAMPLES,
 }
 """Example of each component schema, by name."""

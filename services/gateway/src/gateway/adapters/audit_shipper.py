@@ -1,0 +1,87 @@
+"""What the gateway itself has to audit (requests it refused with 401 or 403, integrity runs)
+has no backend transaction to ride in: it is queued in memory and shipped in batches to the
+coordinator's audit log by a background loop, so recording never delays a response. A full
+queue drops the oldest records (counted), rather than grow without bound under an attack.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from typing import Any, Final
+
+from wallet_shared.audit import AuditEntry
+from wallet_shared.loops import BackgroundLoop
+
+from gateway.adapters.backends import Backends, expect_ok
+from gateway.auth import Principal
+from gateway.metrics import AUDIT_RECORDS_DROPPED
+
+SERVICE: Final = "gateway"
+AUDIT_PATH: Final = "/internal/audit-log"
+_SHIPPER: Final = Principal(user_id="gateway", role="admin")
+
+
+class AuditShipper(BackgroundLoop):
+    """Queues audit entries (`record`, never blocks) and ships them until stopped."""
+
+    def __init__(
+        self, *, backends: Backends, capacity: int = 10_000, batch_size: int = 500
+    ) -> None:
+        super().__init__(name="audit_shipper", service=SERVICE)
+        self._backends = backends
+        self._queue: deque[AuditEntry] = deque()
+        self._capacity = capacity
+        self._batch_size = batch_size
+        self._queued = asyncio.Event()
+
+    def record(self, entry: AuditEntry) -> None:
+        if len(self._queue) >= self._capacity:
+            self._queue.popleft()
+            AUDIT_RECORDS_DROPPED.inc()
+        self._queue.append(entry)
+        self._queued.set()
+
+    def on_stopping(self) -> None:
+        self._queued.set()
+
+    async def run(self) -> None:
+        failures = 0
+        while True:
+            self.beat()
+            if not self._queue:
+                if self.stopping:
+                    return
+                self._queued.clear()
+                await self._queued.wait()
+                continue
+            batch = [self._queue[i] for i in range(min(self._batch_size, len(self._queue)))]
+            try:
+                await self._ship(batch)
+            except Exception as error:  # the coordinator may be away: keep them, try later
+                failures += 1
+                if await self.back_off("audit_ship_failed", error, failures, cap_s=10.0):
+                    return
+                continue
+            failures = 0
+            for _ in batch:
+                self._queue.popleft()
+
+    async def _ship(self, batch: list[AuditEntry]) -> None:
+        records = [_wire(entry) for entry in batch]
+        reply = await self._backends.coordinator(
+            "POST", AUDIT_PATH, caller=_SHIPPER, json={"records": records}
+        )
+        expect_ok(reply)
+
+
+def _wire(entry: AuditEntry) -> dict[str, Any]:
+    return {
+        "action": entry.action,
+        "actor": entry.actor,
+        "role": entry.role,
+        "target": entry.target,
+        "trace_id": entry.trace_id,
+        "client_address": entry.client_address,
+        "user_agent": entry.user_agent,
+    }

@@ -1,0 +1,74 @@
+"""What the gateway audits itself (it has no transaction to write in; recording only queues,
+see `AuditShipper`): every /v1 request refused with 401 or 403 — who tried (when the token
+told), what (method and route), from where — and actions it runs alone, such as integrity
+checks. The refusals are seen by an ASGI middleware outside the guard, so that the guard's own
+refusals are caught as well as the routes'."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Final
+
+import structlog
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from wallet_shared.audit import AuditEntry
+
+from gateway.adapters.audit_shipper import AuditShipper
+from gateway.auth import Principal
+from gateway.entrypoints.guard import GUARDED_PREFIX, PRINCIPAL_STATE_KEY
+
+_REFUSALS: Final = {401: "request.unauthorized", 403: "request.forbidden"}
+
+
+class RefusalAudit:
+    """Records refused /v1 requests through the shipper in `app.state.audit_shipper`."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(GUARDED_PREFIX):
+            await self.app(scope, receive, send)
+            return
+
+        async def observe(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] in _REFUSALS:
+                _record(scope, _REFUSALS[message["status"]])
+            await send(message)
+
+        await self.app(scope, receive, observe)
+
+
+def refusal_entry(scope: Scope, action: str) -> AuditEntry:
+    """The audit record of a request: its caller when authenticated, its route, its client."""
+    principal = scope.get("state", {}).get(PRINCIPAL_STATE_KEY)
+    known = principal if isinstance(principal, Principal) else None
+    headers = Headers(scope=scope)
+    client = scope.get("client")
+    trace_id = structlog.contextvars.get_contextvars().get("trace_id")
+    return AuditEntry(
+        action=action,
+        actor=known.user_id if known else None,
+        role=known.role if known else None,
+        target=f"{scope['method']} {scope['path']}",
+        trace_id=trace_id if isinstance(trace_id, str) else None,
+        client_address=client[0] if client else None,
+        user_agent=headers.get("user-agent"),
+    )
+
+
+def record_gateway_action(scope: Scope, action: str, *, target: str) -> None:
+    """Audit an action the gateway ran by itself for the authenticated caller."""
+    entry = refusal_entry(scope, action)
+    _ship(scope, replace(entry, target=target))
+
+
+def _record(scope: Scope, action: str) -> None:
+    _ship(scope, refusal_entry(scope, action))
+
+
+def _ship(scope: Scope, entry: AuditEntry) -> None:
+    shipper = getattr(scope["app"].state, "audit_shipper", None)
+    if isinstance(shipper, AuditShipper):
+        shipper.record(entry)
