@@ -33,7 +33,7 @@ lint: install
 	$(RUN) mypy $(MYPY_TARGETS)
 
 test: lint
-	$(RUN) pytest -q
+	$(RUN) pytest -q --durations=20
 
 bench: install
 	$(RUN) wallet bench --start
