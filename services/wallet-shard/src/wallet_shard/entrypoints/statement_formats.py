@@ -109,6 +109,15 @@ def _csv_row(line: StatementLine, currency: str) -> tuple[str, ...]:
         str(line.change),
         str(posted.balance_after),
         currency,
-        posted.reference or "",
+        spreadsheet_safe(posted.reference or ""),
         posted.transfer_id or "",
     )
+
+
+_FORMULA_STARTS: Final = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(text: str) -> str:
+    """Client-written text that a spreadsheet would run as a formula (`=HYPERLINK(...)`),
+    quoted with a leading `'` so that it shows as the text it is (CSV injection)."""
+    return f"'{text}" if text.startswith(_FORMULA_STARTS) else text
