@@ -10,6 +10,7 @@ from typing import Final
 
 import structlog
 from fastapi import FastAPI
+from wallet_shared.audit import audit_router
 from wallet_shared.dead_letter_api import dead_letter_router
 from wallet_shared.group_commit import GroupCommit
 from wallet_shared.http import ReadinessCheck, create_service_app
@@ -76,6 +77,7 @@ def create_app(settings: ShardSettings) -> FastAPI:
             await running.enter_async_context(consumer)
             app.state.shard_services = ShardServices(uow=uow, shard=shard)
             app.state.dead_letters = plumbing.dead_letters
+            app.state.pool = plumbing.pool  # the audit log's reads
             app.state.readiness_checks = plumbing.readiness_checks(consumer)
             _log.info("shard_started", shard=settings.shard_id, port=settings.shard_port)
             yield
@@ -92,6 +94,7 @@ def create_app(settings: ShardSettings) -> FastAPI:
     app.include_router(transfers.router)
     app.include_router(ledger_router)
     app.include_router(dead_letter_router())
+    app.include_router(audit_router())
     return app
 
 

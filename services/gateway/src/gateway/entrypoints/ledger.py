@@ -212,8 +212,9 @@ async def set_limits(
     caller: CallerDep,
     backends: BackendsDep,
     shards: ShardRouterDep,
+    origin: OriginDep,
 ) -> Response:
-    return relay(await ledger.set_limits(backends, shards, caller, wallet_id, command))
+    return relay(await ledger.set_limits(backends, shards, caller, wallet_id, command, origin))
 
 
 @router.get(

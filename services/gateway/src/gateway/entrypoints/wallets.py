@@ -175,9 +175,14 @@ async def withdraw(
     responses=problem_responses(403, 404, 409, 422),
 )
 async def freeze(
-    wallet_id: WalletId, caller: CallerDep, backends: BackendsDep, shards: ShardRouterDep
+    wallet_id: WalletId,
+    caller: CallerDep,
+    backends: BackendsDep,
+    shards: ShardRouterDep,
+    origin: OriginDep,
 ) -> Response:
-    return relay(await wallets.change_status(backends, shards, caller, wallet_id, "freeze"))
+    reply = await wallets.change_status(backends, shards, caller, wallet_id, "freeze", origin)
+    return relay(reply)
 
 
 @router.post(
@@ -187,9 +192,14 @@ async def freeze(
     responses=problem_responses(403, 404, 409, 422),
 )
 async def unfreeze(
-    wallet_id: WalletId, caller: CallerDep, backends: BackendsDep, shards: ShardRouterDep
+    wallet_id: WalletId,
+    caller: CallerDep,
+    backends: BackendsDep,
+    shards: ShardRouterDep,
+    origin: OriginDep,
 ) -> Response:
-    return relay(await wallets.change_status(backends, shards, caller, wallet_id, "unfreeze"))
+    reply = await wallets.change_status(backends, shards, caller, wallet_id, "unfreeze", origin)
+    return relay(reply)
 
 
 @router.post(
@@ -199,9 +209,14 @@ async def unfreeze(
     responses=problem_responses(403, 404, 409, 422),
 )
 async def close(
-    wallet_id: WalletId, caller: CallerDep, backends: BackendsDep, shards: ShardRouterDep
+    wallet_id: WalletId,
+    caller: CallerDep,
+    backends: BackendsDep,
+    shards: ShardRouterDep,
+    origin: OriginDep,
 ) -> Response:
-    return relay(await wallets.change_status(backends, shards, caller, wallet_id, "close"))
+    reply = await wallets.change_status(backends, shards, caller, wallet_id, "close", origin)
+    return relay(reply)
 
 
 @router.get(

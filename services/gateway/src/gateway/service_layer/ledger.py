@@ -107,14 +107,20 @@ async def get_limits(
 
 
 async def set_limits(
-    backends: Backends, router: ShardRouter, caller: Principal, wallet_id: str, command: SetLimits
+    backends: Backends,
+    router: ShardRouter,
+    caller: Principal,
+    wallet_id: str,
+    command: SetLimits,
+    origin: ClientOrigin | None = None,
 ) -> BackendReply:
-    """Replace the wallet's own spending limits (admins)."""
+    """Replace the wallet's own spending limits (admins; `origin` is audited)."""
     require_role(caller, "admin", action="set spending limits")
     shard = router.shard_of_wallet(wallet_id)
     path = f"/internal/wallets/{wallet_id}/limits"
     body = command.model_dump(mode="json")
-    return expect_ok(await backends.shard(shard, "PUT", path, caller=caller, json=body))
+    reply = await backends.shard(shard, "PUT", path, caller=caller, json=body, origin=origin)
+    return expect_ok(reply)
 
 
 async def balance_at(

@@ -115,12 +115,13 @@ async def change_status(
     caller: Principal,
     wallet_id: str,
     change: StatusChange,
+    origin: ClientOrigin | None = None,
 ) -> BackendReply:
-    """Freeze, unfreeze or close a wallet (admins only)."""
+    """Freeze, unfreeze or close a wallet (admins only; `origin` is audited)."""
     require_role(caller, "admin", action=f"{change} wallets")
     shard = router.shard_of_wallet(wallet_id)
     path = f"/internal/wallets/{wallet_id}/{change}"
-    return expect_ok(await backends.shard(shard, "POST", path, caller=caller))
+    return expect_ok(await backends.shard(shard, "POST", path, caller=caller, origin=origin))
 
 
 async def list_transactions(

@@ -121,18 +121,22 @@ async def withdraw(
 
 
 @router.post("/wallets/{wallet_id}/freeze", response_model=Wallet)
-async def freeze(wallet_id: str, caller: CallerDep, services: Services) -> Wallet:
-    return await _change_status(wallet_id, StatusChange.FREEZE, caller, services)
+async def freeze(
+    wallet_id: str, caller: CallerDep, services: Services, origin: OriginDep
+) -> Wallet:
+    return await _change_status(wallet_id, StatusChange.FREEZE, caller, services, origin)
 
 
 @router.post("/wallets/{wallet_id}/unfreeze", response_model=Wallet)
-async def unfreeze(wallet_id: str, caller: CallerDep, services: Services) -> Wallet:
-    return await _change_status(wallet_id, StatusChange.UNFREEZE, caller, services)
+async def unfreeze(
+    wallet_id: str, caller: CallerDep, services: Services, origin: OriginDep
+) -> Wallet:
+    return await _change_status(wallet_id, StatusChange.UNFREEZE, caller, services, origin)
 
 
 @router.post("/wallets/{wallet_id}/close", response_model=Wallet)
-async def close(wallet_id: str, caller: CallerDep, services: Services) -> Wallet:
-    return await _change_status(wallet_id, StatusChange.CLOSE, caller, services)
+async def close(wallet_id: str, caller: CallerDep, services: Services, origin: OriginDep) -> Wallet:
+    return await _change_status(wallet_id, StatusChange.CLOSE, caller, services, origin)
 
 
 @router.get("/wallets/{wallet_id}/transactions", response_model=TransactionPage)
@@ -167,10 +171,19 @@ async def integrity(services: Services) -> ShardLedgerReport:
 
 
 async def _change_status(
-    wallet_id: str, change: StatusChange, caller: Caller, services: Services
+    wallet_id: str,
+    change: StatusChange,
+    caller: Caller,
+    services: Services,
+    origin: MovementRequest,
 ) -> Wallet:
     wallet = await wallets.change_status(
-        services.uow, services.shard, wallet_id, change, owner_scope=caller.owner_scope
+        services.uow,
+        services.shard,
+        wallet_id,
+        change,
+        owner_scope=caller.owner_scope,
+        origin=origin,
     )
     return wallet_view(wallet)
 

@@ -125,9 +125,11 @@ async def get_limits(wallet_id: str, caller: CallerDep, services: Services) -> S
 
 
 @router.put("/limits", response_model=SpendingLimits)
-async def set_limits(wallet_id: str, body: SetLimits, services: Services) -> SpendingLimits:
+async def set_limits(
+    wallet_id: str, body: SetLimits, services: Services, origin: OriginDep
+) -> SpendingLimits:
     command = ChangeLimits(wallet_id, daily=body.daily, monthly=body.monthly)
-    return await limits.set_limits(services.uow, services.shard, command)
+    return await limits.set_limits(services.uow, services.shard, command, origin=origin)
 
 
 @router.get("/balance", response_model=BalanceAt)

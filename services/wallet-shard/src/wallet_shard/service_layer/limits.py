@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from wallet_shared.schemas import SpendingLimits as LimitsView
 
+from wallet_shard.adapters.movement_requests import MovementRequest
 from wallet_shard.domain.spending import SpendingLimits
 from wallet_shard.domain.wallet import Wallet
+from wallet_shard.service_layer.audit import audit_action
 from wallet_shard.service_layer.commands import ChangeLimits
 from wallet_shard.service_layer.context import ShardContext
 from wallet_shard.service_layer.unit_of_work import UnitOfWork
@@ -21,13 +23,22 @@ async def get_limits(
     return limits_view(wallet, shard)
 
 
-async def set_limits(uow: UnitOfWork, shard: ShardContext, command: ChangeLimits) -> LimitsView:
-    """Replace the wallet's own limits (None: back to the configured default)."""
+async def set_limits(
+    uow: UnitOfWork,
+    shard: ShardContext,
+    command: ChangeLimits,
+    *,
+    origin: MovementRequest | None = None,
+) -> LimitsView:
+    """Replace the wallet's own limits (None: back to the configured default); the admin's
+    request (`origin`) is audited with the change."""
     async with uow.transaction() as repos:
         wallet = await find_visible(repos, command.wallet_id, owner_scope=None, lock=True)
         wallet.limits = SpendingLimits(daily=command.daily, monthly=command.monthly)
         wallet.updated_at = shard.clock()
         await repos.wallets.save_limits(wallet)
+        if origin is not None:
+            await audit_action(repos.conn, shard, origin, "wallet.limits", wallet.id)
     return limits_view(wallet, shard)
 
 

@@ -24,6 +24,7 @@ from wallet_shard.domain.postings import (
     check_operation_amount,
 )
 from wallet_shard.domain.wallet import Wallet
+from wallet_shard.service_layer.audit import audit_posting
 from wallet_shard.service_layer.commands import IdempotentRequest, MoveMoney
 from wallet_shard.service_layer.context import ShardContext
 from wallet_shard.service_layer.unit_of_work import ShardRepositories, UnitOfWork
@@ -166,6 +167,7 @@ async def _save(
     await repos.journal.add([posting])
     await repos.wallets.save_balances([wallet])
     await repos.movement_requests.add(posting.id, origin, at=posting.created_at)
+    await audit_posting(repos.conn, shard, posting, origin)
     await repos.publish(
         [transaction_posted(posting, topics=shard.topics, trace_id=current_trace_id())]
     )

@@ -13,7 +13,9 @@ from wallet_shared.pagination import (
 )
 from wallet_shared.schemas import WalletPage
 
+from wallet_shard.adapters.movement_requests import MovementRequest
 from wallet_shard.domain.wallet import Wallet
+from wallet_shard.service_layer.audit import audit_action
 from wallet_shard.service_layer.commands import OpenWallet, StatusChange
 from wallet_shard.service_layer.context import ShardContext
 from wallet_shard.service_layer.unit_of_work import ShardRepositories, UnitOfWork
@@ -68,8 +70,10 @@ async def change_status(
     change: StatusChange,
     *,
     owner_scope: str | None,
+    origin: MovementRequest | None = None,
 ) -> Wallet:
-    """Freeze, unfreeze or close; a change that is already in effect is a no-op."""
+    """Freeze, unfreeze or close; a change that is already in effect is a no-op. The admin's
+    request (`origin`) is audited with it, no-op or not."""
     async with uow.transaction() as repos:
         wallet = await find_visible(repos, wallet_id, owner_scope=owner_scope, lock=True)
         if change is StatusChange.FREEZE:
@@ -89,6 +93,8 @@ async def change_status(
                 trace_id=current_trace_id(),
             )
             await repos.publish([event])
+        if origin is not None:
+            await audit_action(repos.conn, shard, origin, f"wallet.{change.value}", wallet.id)
     return wallet
 
 
