@@ -108,6 +108,9 @@ def plan_services(config: ClusterConfig) -> list[ServiceSpec]:
         {
             "WALLET_DATABASE_URL": config.coordinator_database_url,
             "WALLET_COORDINATOR_PORT": str(config.coordinator_port),
+            # Local runs and tests deliver webhooks to receivers on 127.0.0.1 over http;
+            # deployments (compose) keep the default: https to public addresses only.
+            "WALLET_WEBHOOK_ALLOW_PRIVATE_URLS": "true",
         },
     )
     gateway = service(
@@ -142,5 +145,6 @@ MANAGED_ENV = frozenset(
         "WALLET_SHARD_URLS",
         "WALLET_COORDINATOR_URL",
         "WALLET_JWT_SECRET",
+        "WALLET_WEBHOOK_ALLOW_PRIVATE_URLS",
     }
 )
