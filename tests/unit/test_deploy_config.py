@@ -44,6 +44,12 @@ EXPORTED_METRICS = frozenset(
         "wallet_consumer_messages_total",
         "wallet_dead_letters_total",
         "wallet_ledger_postings_total",
+        "wallet_webhook_deliveries_total",
+        "wallet_webhook_attempts_total",
+        "wallet_webhook_deliveries_pending",
+        "wallet_webhook_oldest_pending_seconds",
+        "wallet_risk_flags_total",
+        "wallet_audit_records_total",
     }
 )
 # Alert rules may also use Prometheus' own `up`, and the gateway's integrity gauge, set by each
