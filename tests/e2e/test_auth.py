@@ -6,6 +6,7 @@ import base64
 import time
 from typing import Any
 
+import httpx
 import jwt
 import orjson
 from wallet_devtools.cluster import WalletCluster
@@ -164,3 +165,29 @@ async def test_admin_may_act_on_any_wallet_and_only_admin_manages_status(gw: Gat
     unfrozen = expect(await admin.post(f"/v1/wallets/{wid}/unfreeze"), 200)
     assert unfrozen["status"] == "active"
     assert (await alice.wallet(wid))["status"] == "active"
+
+
+async def test_shards_and_the_coordinator_refuse_callers_that_are_not_the_gateway(
+    gw: Gateway, cluster: WalletCluster
+) -> None:
+    # What anyone who reaches an internal port could try: no credential, or a user's public
+    # token (even an admin's) sent straight there. The gateway's own calls keep working.
+    alice = gw.user("alice")
+    wallet = await alice.create_wallet("USD")
+    admin_token = {"Authorization": f"Bearer {cluster.token('ops', 'admin')}"}
+    deposit = {"amount": 100, "reference": None, "metadata": None}
+    async with httpx.AsyncClient(timeout=10) as client:
+        for name, url in cluster.urls.items():
+            if name == "gateway":
+                continue
+            for headers in ({}, admin_token):
+                answer = await client.get(f"{url}/internal/dead-letters", headers=headers)
+                assert answer.status_code == 401, (name, answer.text)
+                moved = await client.post(
+                    f"{url}/internal/wallets/{wallet['id']}/deposits",
+                    json=deposit,
+                    headers={"Idempotency-Key": "direct", **headers},
+                )
+                assert moved.status_code == 401, (name, moved.text)
+            assert (await client.get(f"{url}/health/ready")).status_code == 200
+    assert (await alice.wallet(wallet["id"]))["balance"] == "0"

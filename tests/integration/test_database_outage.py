@@ -32,6 +32,7 @@ from wallet_shared.routing import ShardMap
 from wallet_shared.topics import Topics
 
 from tests.integration.wallet_shard.conftest import RelayWakes, users_of_shard
+from tests.service_credentials import TEST_INTERNAL_SECRET, ServiceCredential
 
 RECOVERY_LIMIT_S = 120.0
 
@@ -83,13 +84,17 @@ def assert_unavailable(response: httpx.Response) -> None:
 
 async def test_a_shard_answers_503_while_its_database_is_away(own_server: PostgresServer) -> None:
     pool = await migrated_pool(own_server, "outage_shard", SHARD_MIGRATIONS)
-    settings = ShardSettings(shard_id=0, shard_count=2, topic_prefix="to.")
+    settings = ShardSettings(
+        shard_id=0, shard_count=2, topic_prefix="to.", internal_secret=TEST_INTERNAL_SECRET
+    )
     app = create_shard_app(settings)
     uow = UnitOfWork(pool=pool, relay=RelayWakes())
     app.state.shard_services = ShardServices(uow=uow, shard=shard_context(settings))
     transport = httpx.ASGITransport(app=app)
     try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://shard") as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://shard", auth=ServiceCredential()
+        ) as client:
             created = await client.post(
                 "/internal/wallets", json={"user_id": users_of_shard(0)[0], "currency": "USD"}
             )
@@ -115,7 +120,10 @@ async def test_the_coordinator_answers_503_while_its_database_is_away(
     own_server: PostgresServer,
 ) -> None:
     pool = await migrated_pool(own_server, "outage_coordinator", COORDINATOR_MIGRATIONS)
-    app = create_coordinator_app(CoordinatorSettings(shard_count=2, topic_prefix="to."))
+    settings = CoordinatorSettings(
+        shard_count=2, topic_prefix="to.", internal_secret=TEST_INTERNAL_SECRET
+    )
+    app = create_coordinator_app(settings)
     app.state.coordinator = CoordinatorContext(
         pool=pool,
         shards=ShardMap.even(2),
@@ -134,7 +142,9 @@ async def test_the_coordinator_answers_503_while_its_database_is_away(
         return httpx.Response(200) if response.status_code == 404 else response
 
     try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://coordinator") as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://coordinator", auth=ServiceCredential()
+        ) as client:
             assert (await client.get(transfer)).status_code == 404
             assert_unavailable(await answers_during_outage(own_server, read_transfer))
     finally:

@@ -18,8 +18,10 @@ from wallet_shared.dead_letters import DeadLetterStore
 from wallet_shared.kafka import ConsumedRecord, ensure_topics
 from wallet_shared.outbox import OutboxRelay
 from wallet_shared.problems import install_problem_handlers
+from wallet_shared.service_auth import RequireServiceCredential, ServiceTokenVerifier
 
 from tests.integration.plumbing import SERVICE, read_topic
+from tests.service_credentials import TEST_INTERNAL_SECRET, ServiceCredential
 
 
 @pytest.fixture
@@ -40,8 +42,13 @@ async def client(store: DeadLetterStore) -> AsyncIterator[httpx.AsyncClient]:
     install_problem_handlers(app)
     app.include_router(dead_letter_router())
     app.state.dead_letters = store
+    verifier = ServiceTokenVerifier(secret=TEST_INTERNAL_SECRET)
+    app.add_middleware(RequireServiceCredential, verifier=verifier)
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://service.test") as http:
+    auth = ServiceCredential()
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://service.test", auth=auth
+    ) as http:
         yield http
 
 

@@ -16,6 +16,8 @@ from transfer_coordinator.settings import CoordinatorSettings
 from wallet_shard.bootstrap import create_app as create_shard_app
 from wallet_shard.settings import ShardSettings
 
+from tests.service_credentials import TEST_INTERNAL_SECRET
+
 AppFactory = Callable[[str, str, str], FastAPI]
 
 
@@ -27,6 +29,7 @@ def shard_app(dsn: str, bootstrap: str, prefix: str) -> FastAPI:
         kafka_bootstrap=bootstrap,
         topic_prefix=prefix,
         topic_partitions=2,
+        internal_secret=TEST_INTERNAL_SECRET,
     )
     return create_shard_app(settings)
 
@@ -38,6 +41,7 @@ def coordinator_app(dsn: str, bootstrap: str, prefix: str) -> FastAPI:
         kafka_bootstrap=bootstrap,
         topic_prefix=prefix,
         topic_partitions=2,
+        internal_secret=TEST_INTERNAL_SECRET,
     )
     return create_coordinator_app(settings)
 

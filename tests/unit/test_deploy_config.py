@@ -209,6 +209,7 @@ def _local_cluster(shard_count: int) -> ClusterConfig:
         shard_database_urls=[f"postgresql://p@127.0.0.1:5432/s{n}" for n in range(shard_count)],
         coordinator_database_url="postgresql://p@127.0.0.1:5432/c",
         jwt_secret="x" * 64,
+        internal_secret="y" * 64,
         shard_ports=[9100 + n for n in range(shard_count)],
         coordinator_port=9200,
         gateway_port=9000,

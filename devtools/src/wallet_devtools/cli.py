@@ -136,6 +136,8 @@ async def _serve(args: argparse.Namespace, env: Mapping[str, str]) -> None:
             shard_count=args.shards,
             topic_prefix=args.topic_prefix,
             jwt_secret=jwt_secret,
+            # Random per run unless set: nothing outside the services needs it, so never shown.
+            internal_secret=env.get("WALLET_INTERNAL_SECRET"),
             gateway_port=args.gateway_port,
             log_format=args.log_format,
             log_level=env.get("WALLET_LOG_LEVEL"),

@@ -102,6 +102,7 @@ class WalletCluster(StartStop):
         throwaway: bool = False,
         topic_prefix: str | None = None,
         jwt_secret: str | None = None,
+        internal_secret: str | None = None,
         gateway_port: int | None = None,
         topic_partitions: int | None = None,
         log_format: str = "json",
@@ -117,6 +118,8 @@ class WalletCluster(StartStop):
         `base_env` is the environment the processes inherit (the caller's, usually); any
         `WALLET_*` variable in it is dropped so that only this cluster's settings apply, and
         `extra_env` is added to every service (e.g. `WALLET_TRANSFER_DEADLINE_S` for a test).
+        `internal_secret` signs the services' credentials to each other: a fresh random one
+        unless given.
         """
         if shard_count < 1:
             raise ValueError("shard_count must be at least 1")
@@ -135,6 +138,8 @@ class WalletCluster(StartStop):
             else DatabaseNames.fixed(shard_count)
         )
         self.jwt_secret = jwt_secret or random_secret()
+        # Per cluster and never printed: only its services need it.
+        self._internal_secret = internal_secret or random_secret()
         self.admin_dsn = admin_dsn
         self.kafka_bootstrap = kafka_bootstrap
         self.log_dir = log_dir.resolve()
@@ -253,6 +258,7 @@ class WalletCluster(StartStop):
             shard_database_urls=[postgres.database_dsn(self.admin_dsn, n) for n in names.shards],
             coordinator_database_url=postgres.database_dsn(self.admin_dsn, names.coordinator),
             jwt_secret=self.jwt_secret,
+            internal_secret=self._internal_secret,
             shard_ports=[free_port() for _ in names.shards],
             coordinator_port=free_port(),
             gateway_port=self._gateway_port or free_port(),

@@ -46,6 +46,8 @@ class ClusterConfig:
     shard_database_urls: Sequence[str]
     coordinator_database_url: str
     jwt_secret: str
+    internal_secret: str
+    """Signs the service credentials of internal calls; every service gets it."""
     shard_ports: Sequence[int]
     coordinator_port: int
     gateway_port: int
@@ -70,6 +72,7 @@ def _common_env(config: ClusterConfig) -> dict[str, str]:
         "WALLET_SHARD_COUNT": str(len(config.shard_database_urls)),
         "WALLET_LOG_FORMAT": config.log_format,
         "WALLET_HOST": config.host,
+        "WALLET_INTERNAL_SECRET": config.internal_secret,
     }
     if config.topic_partitions is not None:
         env["WALLET_TOPIC_PARTITIONS"] = str(config.topic_partitions)
@@ -146,5 +149,6 @@ MANAGED_ENV = frozenset(
         "WALLET_COORDINATOR_URL",
         "WALLET_JWT_SECRET",
         "WALLET_WEBHOOK_ALLOW_PRIVATE_URLS",
+        "WALLET_INTERNAL_SECRET",
     }
 )

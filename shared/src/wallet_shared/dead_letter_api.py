@@ -108,7 +108,13 @@ Store = Annotated[DeadLetterStore, Depends(store_of_app)]
 
 def dead_letter_router() -> APIRouter:
     """The `/internal/dead-letters` routes of one app, on the store in `app.state.dead_letters`."""
-    router = APIRouter(prefix="/internal/dead-letters", tags=["dead letters"])
+    # The app's credential check guards these already; the dependency keeps them closed even
+    # when mounted on an app without it.
+    router = APIRouter(
+        prefix="/internal/dead-letters",
+        tags=["dead letters"],
+        dependencies=[Depends(internal_caller)],
+    )
     problems: dict[int | str, dict[str, Any]] = {
         code: {"model": ProblemDetail} for code in (404, 409, 422)
     }

@@ -1,5 +1,5 @@
 """What every service's FastAPI app has in common: problem errors, health, metrics, trace ids,
-fast JSON, and the caller identity the gateway passes to internal routes."""
+fast JSON, and the caller a service credential proves to internal routes."""
 
 from __future__ import annotations
 
@@ -7,13 +7,12 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
 import orjson
 import structlog
 import uvicorn
-from fastapi import FastAPI, Header, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.datastructures import MutableHeaders
@@ -23,10 +22,23 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wallet_shared.metrics import HTTP_REQUEST_DURATION, HTTP_REQUESTS
 from wallet_shared.problems import install_problem_handlers
-from wallet_shared.readiness import ReadinessCheck
-from wallet_shared.schemas import Role
+from wallet_shared.readiness import ReadinessCache, ReadinessCheck
+from wallet_shared.service_auth import (
+    Caller,
+    RequireServiceCredential,
+    ServiceTokenVerifier,
+    caller_of_scope,
+)
 
-__all__ = ["Caller", "FastJSONResponse", "ReadinessCheck", "create_service_app", "serve"]
+__all__ = [
+    "Caller",
+    "FastJSONResponse",
+    "ReadinessCache",
+    "ReadinessCheck",
+    "create_service_app",
+    "internal_caller",
+    "serve",
+]
 
 
 class FastJSONResponse(JSONResponse):
@@ -36,23 +48,10 @@ class FastJSONResponse(JSONResponse):
         return orjson.dumps(content)
 
 
-@dataclass(frozen=True, slots=True)
-class Caller:
-    """Who is calling an internal route, as the gateway authenticated them."""
-
-    user_id: str
-    role: Role
-    owner_scope: str | None
-    """Set for role `user`: only this owner's wallets are visible."""
-
-
-async def internal_caller(
-    x_caller_id: Annotated[str, Header()] = "system",
-    x_caller_role: Annotated[Role, Header()] = "admin",
-    x_owner_scope: Annotated[str | None, Header()] = None,
-) -> Caller:
-    """The caller of an internal route (trusted: only the gateway reaches these routes)."""
-    return Caller(user_id=x_caller_id, role=x_caller_role, owner_scope=x_owner_scope)
+async def internal_caller(request: Request) -> Caller:
+    """The caller of an internal route, as its service credential proves them (checked by
+    `RequireServiceCredential` before the route runs; 401 when the app has no such check)."""
+    return caller_of_scope(request.scope)
 
 
 class _ObserveRequests:
@@ -104,15 +103,21 @@ def create_service_app(
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]]
     | Callable[[FastAPI], AsyncIterator[None]],
     readiness: Callable[[FastAPI], Mapping[str, ReadinessCheck]],
+    service_credentials: ServiceTokenVerifier | None,
     version: str = "1.0.0",
     description: str = "",
     inner_middleware: Sequence[Middleware] = (),
+    readiness_cache: ReadinessCache | None = None,
 ) -> FastAPI:
     """A FastAPI app with problem errors, `/health/live`, `/health/ready`, `/metrics` and tracing.
 
+    `service_credentials`: every route but health and metrics requires a service credential
+    this verifier accepts (internal services); None only for an app that authenticates its
+    callers itself (the gateway). There is no default, so that no internal app forgets it.
     `readiness(app)` returns the named checks of the app's dependencies (database, Kafka...);
-    the app is ready only when every check answers True. `inner_middleware` runs inside the
-    request observer, so that what it answers by itself (401, 429...) is traced and counted too.
+    the app is ready only when every check answers True; `readiness_cache` may answer a recent
+    round again (default: a round per request). `inner_middleware` runs inside the request
+    observer, so that what it answers by itself (401, 429...) is traced and counted too.
     """
     app = FastAPI(
         title=title,
@@ -122,11 +127,23 @@ def create_service_app(
         default_response_class=FastJSONResponse,
     )
     install_problem_handlers(app)
+    if service_credentials is not None:
+        # First of the inner middleware: nothing else sees a request that proves no caller.
+        credential = Middleware(RequireServiceCredential, verifier=service_credentials)
+        inner_middleware = [credential, *inner_middleware]
     # add_middleware wraps what is already there: the last one added is the outermost.
     for middleware in reversed(inner_middleware):
         app.add_middleware(middleware.cls, *middleware.args, **middleware.kwargs)
     app.add_middleware(_ObserveRequests, service=service)
+    _add_health_routes(app, readiness, readiness_cache or ReadinessCache(ttl_s=0))
+    return app
 
+
+def _add_health_routes(
+    app: FastAPI,
+    readiness: Callable[[FastAPI], Mapping[str, ReadinessCheck]],
+    cache: ReadinessCache,
+) -> None:
     @app.get("/health/live", tags=["health"], summary="The process is up")
     async def live() -> dict[str, str]:
         return {"status": "ok"}
@@ -138,8 +155,7 @@ def create_service_app(
         responses={503: {"description": "A dependency is down"}},
     )
     async def ready(request: Request) -> Response:
-        checks = readiness(request.app)
-        results = {name: await _safe(check) for name, check in checks.items()}
+        results = await cache.results(lambda: readiness(request.app))
         healthy = bool(results) and all(results.values())
         body = {
             "status": "ok" if healthy else "unavailable",
@@ -150,15 +166,6 @@ def create_service_app(
     @app.get("/metrics", tags=["health"], summary="Prometheus metrics", include_in_schema=True)
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
-
-    return app
-
-
-async def _safe(check: ReadinessCheck) -> bool:
-    try:
-        return await check()
-    except Exception:  # a failing check is an unhealthy dependency, not a 500
-        return False
 
 
 def serve(app: FastAPI, *, host: str, port: int) -> None:

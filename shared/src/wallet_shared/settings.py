@@ -4,20 +4,27 @@ environment."""
 
 from __future__ import annotations
 
-from typing import Literal
+import sys
+from typing import Literal, NoReturn, TypeVar
 
-from pydantic import Field, PositiveInt
+from pydantic import Field, PositiveInt, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from wallet_shared.money import DEFAULT_MAX_AMOUNT
 from wallet_shared.routing import ShardMap
+from wallet_shared.service_auth import secret_bytes
 from wallet_shared.topics import Topics
+
+SettingsT = TypeVar("SettingsT", bound=BaseSettings)
 
 
 class ServiceSettings(BaseSettings):
     """What every service needs: Kafka, topic prefix, shard layout, logging, limits."""
 
-    model_config = SettingsConfigDict(env_prefix="WALLET_", extra="ignore", frozen=True)
+    # Errors never quote the rejected input: it may be a secret.
+    model_config = SettingsConfigDict(
+        env_prefix="WALLET_", extra="ignore", frozen=True, hide_input_in_errors=True
+    )
 
     kafka_bootstrap: str = "127.0.0.1:9092"
     topic_prefix: str = ""
@@ -28,6 +35,16 @@ class ServiceSettings(BaseSettings):
     log_format: Literal["json", "console"] = "json"
     host: str = "127.0.0.1"
     max_amount: PositiveInt = DEFAULT_MAX_AMOUNT
+    internal_secret: SecretStr = Field(
+        description="WALLET_INTERNAL_SECRET: signs the service credentials of internal calls "
+        "(at least 32 bytes; never the public JWT secret)"
+    )
+
+    @field_validator("internal_secret")
+    @classmethod
+    def _long_enough(cls, secret: SecretStr) -> SecretStr:
+        secret_bytes(secret)  # ValueError, without the value, when too short
+        return secret
 
     def shards(self) -> ShardMap:
         """The bucket→shard map: the configured one, or an even split."""
@@ -46,3 +63,29 @@ class DatabaseSettings(ServiceSettings):
     database_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
     database_pool_min: PositiveInt = 2
     database_pool_max: PositiveInt = 10
+
+
+def settings_or_exit(settings_class: type[SettingsT], *, service: str) -> SettingsT:
+    """`settings_class` read from the environment; exits the process with one line naming each
+    bad or missing `WALLET_*` variable (never its value: it may be a secret) otherwise."""
+    try:
+        return settings_class()
+    except ValidationError as error:
+        _exit_with(service, error)
+
+
+def _exit_with(service: str, error: ValidationError) -> NoReturn:
+    problems = "; ".join(
+        f"{_env_name(e['loc'])}: "
+        + (
+            "required, not set"
+            if e["type"] == "missing"
+            else e["msg"].removeprefix("Value error, ")
+        )
+        for e in error.errors()
+    )
+    sys.exit(f"{service}: invalid settings (WALLET_* environment): {problems}")
+
+
+def _env_name(location: tuple[int | str, ...]) -> str:
+    return f"WALLET_{str(location[0]).upper()}" if location else "settings"

@@ -23,8 +23,10 @@ from wallet_shared.messages import (
     DebitTried,
     LegReply,
 )
+from wallet_shared.service_auth import ServiceTokenVerifier
 
 from tests.integration.transfer_coordinator.harness import Harness, wallet_on_shard
+from tests.service_credentials import TEST_INTERNAL_SECRET, ServiceCredential, internal_headers
 
 SOURCE = wallet_on_shard(0)
 DESTINATION = wallet_on_shard(1)
@@ -49,7 +51,11 @@ def _no_checks(_: FastAPI) -> Mapping[str, ReadinessCheck]:
 @pytest.fixture
 async def client(harness: Harness) -> AsyncIterator[httpx.AsyncClient]:
     app = create_service_app(
-        service="coordinator-test", title="t", lifespan=_no_lifespan, readiness=_no_checks
+        service="coordinator-test",
+        title="t",
+        lifespan=_no_lifespan,
+        readiness=_no_checks,
+        service_credentials=ServiceTokenVerifier(secret=TEST_INTERNAL_SECRET),
     )
     app.include_router(router)
     waiters = FinalWaiters()
@@ -60,14 +66,16 @@ async def client(harness: Harness) -> AsyncIterator[httpx.AsyncClient]:
     app.state.coordinator, app.state.final_waiters = harness.ctx, waiters
     transport = httpx.ASGITransport(app=app)
     try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://coordinator") as http:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://coordinator", auth=ServiceCredential()
+        ) as http:
             yield http
     finally:
         await listener.stop()
 
 
 def headers(key: str | None = "k-1", caller: str = "alice") -> dict[str, str]:
-    found = {"X-Caller-Id": caller, "X-Caller-Role": "user"}
+    found = internal_headers(caller, "user", owner_scope=caller)
     return found | ({"Idempotency-Key": key} if key is not None else {})
 
 

@@ -30,6 +30,7 @@ from wallet_shared.messages import (
 from wallet_shared.topics import Topics
 
 from tests.integration.transfer_coordinator.harness import wallet_on_shard
+from tests.service_credentials import TEST_INTERNAL_SECRET, ServiceCredential, internal_headers
 
 POOR = wallet_on_shard(0)
 RICH = wallet_on_shard(0)
@@ -124,7 +125,9 @@ async def running(settings: CoordinatorSettings) -> AsyncIterator[Service]:
     app: FastAPI = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://coordinator") as http:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://coordinator", auth=ServiceCredential()
+        ) as http:
             yield Service(app, http)
 
 

@@ -15,6 +15,8 @@ from wallet_shard.settings import ShardSettings
 from wallet_shared.ids import new_transfer_id
 from wallet_shared.messages import TryDebit
 
+from tests.service_credentials import TEST_INTERNAL_SECRET, ServiceCredential, internal_headers
+
 from .conftest import Shard, users_of_shard
 
 ALICE, BOB = users_of_shard(0)[:2]
@@ -22,10 +24,14 @@ ALICE, BOB = users_of_shard(0)[:2]
 
 @pytest.fixture
 async def client(shard: Shard) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(ShardSettings(shard_id=0, shard_count=2, topic_prefix="ts."))
+    settings = ShardSettings(
+        shard_id=0, shard_count=2, topic_prefix="ts.", internal_secret=TEST_INTERNAL_SECRET
+    )
+    app = create_app(settings)
     app.state.shard_services = ShardServices(uow=shard.uow, shard=shard.context)
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://shard") as http:
+    auth = ServiceCredential()
+    async with httpx.AsyncClient(transport=transport, base_url="http://shard", auth=auth) as http:
         yield http
 
 
@@ -43,7 +49,7 @@ async def test_wallet_money_and_lists_through_http(client: httpx.AsyncClient) ->
     deposit = await client.post(
         f"/internal/wallets/{wallet_id}/deposits",
         json={"amount": "1500", "reference": "r1", "metadata": {"order": 7}},
-        headers={"Idempotency-Key": "d1", "X-Caller-Id": ALICE},
+        headers={"Idempotency-Key": "d1", **internal_headers(ALICE)},
     )
     assert deposit.status_code == 201, deposit.text
     body = deposit.json()
@@ -52,7 +58,7 @@ async def test_wallet_money_and_lists_through_http(client: httpx.AsyncClient) ->
     replay = await client.post(
         f"/internal/wallets/{wallet_id}/deposits",
         json={"amount": 1500, "reference": "r1", "metadata": {"order": 7}},
-        headers={"Idempotency-Key": "d1", "X-Caller-Id": ALICE},
+        headers={"Idempotency-Key": "d1", **internal_headers(ALICE)},
     )
     assert replay.headers.get("Idempotent-Replayed") == "true"
     assert replay.json() == body
@@ -155,15 +161,16 @@ async def test_invalid_requests_are_problems(
 
 async def test_the_owner_scope_hides_other_users_wallets(client: httpx.AsyncClient) -> None:
     wallet_id = await new_wallet(client, BOB)
+    alice_only = internal_headers(ALICE, "user", owner_scope=ALICE)
     for response in (
-        await client.get(f"/internal/wallets/{wallet_id}", headers={"X-Owner-Scope": ALICE}),
+        await client.get(f"/internal/wallets/{wallet_id}", headers=alice_only),
         await client.get(
-            f"/internal/wallets/{wallet_id}/transactions", headers={"X-Owner-Scope": ALICE}
+            f"/internal/wallets/{wallet_id}/transactions", headers=alice_only
         ),
         await client.post(
             f"/internal/wallets/{wallet_id}/deposits",
             json={"amount": 5},
-            headers={"X-Owner-Scope": ALICE, "Idempotency-Key": "x"},
+            headers={**alice_only, "Idempotency-Key": "x"},
         ),
         await client.get("/internal/wallets/not-a-wallet"),
     ):

@@ -31,6 +31,8 @@ from wallet_shared.messages import (
 )
 from wallet_shared.topics import Topics
 
+from tests.service_credentials import TEST_INTERNAL_SECRET, ServiceCredential
+
 from .conftest import users_of_shard
 
 ALICE, BOB = users_of_shard(0)[:2]
@@ -51,6 +53,7 @@ async def shard_url(
         "WALLET_TOPIC_PREFIX": topic_prefix,
         "WALLET_TOPIC_PARTITIONS": "2",
         "WALLET_LOG_FORMAT": "console",
+        "WALLET_INTERNAL_SECRET": TEST_INTERNAL_SECRET,
     }
     log = tmp_path / "shard.log"
     process = spawn([sys.executable, "-m", "wallet_shard"], log_path=log, env=env)
@@ -105,7 +108,9 @@ async def test_the_shard_process_answers_http_and_transfer_commands(
     await replies.start()
     await producer.start()
     try:
-        async with httpx.AsyncClient(base_url=shard_url) as client:
+        async with httpx.AsyncClient(base_url=shard_url, auth=ServiceCredential()) as client:
+            anonymous = await client.post("/internal/wallets", json={}, auth=httpx.Auth())
+            assert anonymous.status_code == 401, anonymous.text
             source, destination = await _open(client, ALICE), await _open(client, BOB)
             deposit = await client.post(
                 f"/internal/wallets/{source}/deposits",

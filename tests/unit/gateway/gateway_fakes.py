@@ -35,6 +35,9 @@ from wallet_shared.pagination import (
 )
 from wallet_shared.problems import PROBLEM_MEDIA_TYPE, problem_body
 from wallet_shared.routing import ShardMap
+from wallet_shared.service_auth import InvalidServiceCredential
+
+from tests.service_credentials import TEST_INTERNAL_SECRET, caller_of
 
 COORDINATOR_URL = "http://coordinator.test"
 EPOCH = datetime(2025, 1, 1, tzinfo=UTC)
@@ -178,7 +181,7 @@ class FakeShard:
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         parts = request.url.path.strip("/").split("/")
-        scope = request.headers.get("x-owner-scope")
+        scope = caller_of(request).owner_scope
         try:
             return self._route(request, parts, scope)
         except WalletError as error:
@@ -301,7 +304,7 @@ class FakeShard:
     def _idempotent(
         self, request: httpx.Request, operation: Callable[[], httpx.Response]
     ) -> httpx.Response:
-        key = (request.headers["x-caller-id"], request.headers["idempotency-key"])
+        key = (caller_of(request).user_id, request.headers["idempotency-key"])
         stored = self.idempotency.get(key)
         if stored is not None:
             return httpx.Response(
@@ -397,7 +400,7 @@ class FakeCoordinator:
         body = orjson.loads(request.content)
         fingerprint = request.headers.get("x-request-fingerprint")
         if fingerprint is not None:
-            caller, key = request.headers["x-caller-id"], request.headers["idempotency-key"]
+            caller, key = caller_of(request).user_id, request.headers["idempotency-key"]
             if self.claims.setdefault((caller, key), fingerprint) != fingerprint:
                 return problem("idempotency_key_reused", "This key was used for another request.")
         waited = "wait" in request.url.params
@@ -458,6 +461,10 @@ class FakeCluster:
             raise httpx.ConnectError("connection refused", request=request)
         if request.url.path == "/health/ready":
             return json_reply(200, {"status": "ok"})
+        try:
+            caller_of(request)  # as the real backends do: no valid credential, no answer
+        except InvalidServiceCredential as error:
+            return problem(error.code, error.detail)
         if host == "coordinator.test":
             return self.coordinator.handle(request)
         shard = int(host.removeprefix("shard-").removesuffix(".test"))
@@ -473,6 +480,7 @@ def make_settings(cluster: FakeCluster, **overrides: Any) -> GatewaySettings:
         "shard_urls": cluster.shard_urls,
         "coordinator_url": COORDINATOR_URL,
         "jwt_secret": SECRET,
+        "internal_secret": TEST_INTERNAL_SECRET,
         "rate_limit_per_s": 1000,
         "rate_limit_burst": 1000,
     }

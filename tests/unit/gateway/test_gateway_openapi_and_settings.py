@@ -11,6 +11,8 @@ from gateway.__main__ import _settings_or_exit
 from gateway.settings import GatewaySettings
 from pydantic import ValidationError
 
+from tests.service_credentials import TEST_INTERNAL_SECRET
+
 ROUTES = {
     ("post", "/v1/wallets"): "201",
     ("get", "/v1/wallets"): "200",
@@ -97,7 +99,17 @@ def test_every_reference_resolves(document: dict[str, Any]) -> None:
 
 # Settings.
 
-BASE: dict[str, Any] = {"shard_urls": "http://a:1,http://b:2", "coordinator_url": "http://c:3"}
+BASE: dict[str, Any] = {
+    "shard_urls": "http://a:1,http://b:2",
+    "coordinator_url": "http://c:3",
+    "internal_secret": TEST_INTERNAL_SECRET,
+}
+
+
+def base_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WALLET_SHARD_URLS", BASE["shard_urls"])
+    monkeypatch.setenv("WALLET_COORDINATOR_URL", BASE["coordinator_url"])
+    monkeypatch.setenv("WALLET_INTERNAL_SECRET", TEST_INTERNAL_SECRET)
 
 
 def test_settings_read_the_documented_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -111,6 +123,7 @@ def test_settings_read_the_documented_environment(monkeypatch: pytest.MonkeyPatc
         "WALLET_JWT_AUDIENCE": "api",
         "WALLET_RATE_LIMIT_PER_S": "12.5",
         "WALLET_RATE_LIMIT_BURST": "30",
+        "WALLET_INTERNAL_SECRET": "i" * 32,
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -123,6 +136,8 @@ def test_settings_read_the_documented_environment(monkeypatch: pytest.MonkeyPatc
     assert "s" * 32 not in repr(settings)
     assert (settings.jwt_issuer, settings.jwt_audience) == ("idp", "api")
     assert (settings.rate_limit_per_s, settings.rate_limit_burst) == (12.5, 30)
+    assert settings.internal_secret.get_secret_value() == "i" * 32
+    assert "i" * 32 not in repr(settings)
 
 
 def test_one_shard_url_per_shard_is_required() -> None:
@@ -142,8 +157,7 @@ def test_rate_limits_must_be_positive(field: str, value: int) -> None:
 
 
 def test_the_gateway_refuses_to_start_without_a_token_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("WALLET_SHARD_URLS", BASE["shard_urls"])
-    monkeypatch.setenv("WALLET_COORDINATOR_URL", BASE["coordinator_url"])
+    base_environment(monkeypatch)
     monkeypatch.delenv("WALLET_JWT_SECRET", raising=False)
     monkeypatch.delenv("WALLET_JWT_PUBLIC_KEY", raising=False)
     with pytest.raises(SystemExit) as exited:
@@ -152,8 +166,7 @@ def test_the_gateway_refuses_to_start_without_a_token_key(monkeypatch: pytest.Mo
 
 
 def test_invalid_settings_exit_without_echoing_values(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("WALLET_SHARD_URLS", BASE["shard_urls"])
-    monkeypatch.setenv("WALLET_COORDINATOR_URL", BASE["coordinator_url"])
+    base_environment(monkeypatch)
     monkeypatch.setenv("WALLET_JWT_SECRET", "top-secret-value-top-secret-value")
     monkeypatch.setenv("WALLET_RATE_LIMIT_BURST", "lots")
     with pytest.raises(SystemExit) as exited:
@@ -162,6 +175,30 @@ def test_invalid_settings_exit_without_echoing_values(monkeypatch: pytest.Monkey
     assert "WALLET_RATE_LIMIT_BURST" in message
     assert "lots" not in message
     assert "top-secret" not in message
+
+
+def test_the_gateway_refuses_to_start_without_an_internal_secret(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    base_environment(monkeypatch)
+    monkeypatch.setenv("WALLET_JWT_SECRET", "j" * 32)
+    monkeypatch.delenv("WALLET_INTERNAL_SECRET")
+    with pytest.raises(SystemExit) as exited:
+        _settings_or_exit()
+    assert "WALLET_INTERNAL_SECRET: required, not set" in str(exited.value.code)
+
+    monkeypatch.setenv("WALLET_INTERNAL_SECRET", "short-internal")
+    with pytest.raises(SystemExit) as exited:
+        _settings_or_exit()
+    assert "WALLET_INTERNAL_SECRET: the internal secret must be at least 32 bytes" in str(
+        exited.value.code
+    )
+    assert "short-internal" not in str(exited.value.code)
+
+
+def test_the_internal_secret_is_not_the_public_one() -> None:
+    with pytest.raises(ValidationError, match="must differ from WALLET_JWT_SECRET"):
+        GatewaySettings(**{**BASE, "jwt_secret": TEST_INTERNAL_SECRET})
 
 
 def test_problem_headers_are_documented(document: dict[str, Any]) -> None:

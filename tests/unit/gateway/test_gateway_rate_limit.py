@@ -143,7 +143,18 @@ async def test_callers_without_a_token_share_their_address_bucket(
     assert (await client.get("/v1/wallets", headers=bearer("carol"))).status_code == 200
 
 
-async def test_health_metrics_and_docs_are_not_limited(client: httpx.AsyncClient) -> None:
+async def test_liveness_metrics_and_docs_are_not_limited(client: httpx.AsyncClient) -> None:
     for _ in range(5):
-        for path in ("/health/live", "/health/ready", "/metrics", "/openapi.json"):
+        for path in ("/health/live", "/metrics", "/openapi.json"):
             assert (await client.get(path)).status_code == 200
+
+
+async def test_readiness_takes_from_the_address_bucket(
+    client: httpx.AsyncClient, clock: FakeClock
+) -> None:
+    # It asks every backend (at most once a second): a flood of it must not pass unlimited.
+    statuses = [(await client.get("/health/ready")).status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
+    assert (await client.get("/v1/wallets")).status_code == 429  # the same anonymous bucket
+    clock.advance(1.0)
+    assert (await client.get("/health/ready")).status_code == 200

@@ -11,6 +11,8 @@ import pytest
 from gateway.domain.known_wallets import KnownWallets, WalletFacts
 from wallet_shared.ids import bucket_of_user, new_transfer_id, new_wallet_id
 
+from tests.service_credentials import caller_of
+
 from .gateway_fakes import FakeCluster, bearer, problem
 
 
@@ -70,12 +72,12 @@ async def test_a_transfer_goes_to_the_coordinator_with_the_source_currency(
         "initiator": "alice",
     }
     assert sent.headers["idempotency-key"] == "t-1"
-    assert sent.headers["x-caller-id"] == "alice"
+    assert caller_of(sent).user_id == "alice"
     assert "wait" not in sent.url.params
     # The source was looked up with the caller's owner scope.
     (lookup,) = cluster.requests_to("shard-")
     assert lookup.url.path == f"/internal/wallets/{alice_wallet['id']}"
-    assert lookup.headers["x-owner-scope"] == "alice"
+    assert caller_of(lookup).owner_scope == "alice"
 
 
 async def test_prefer_wait_is_passed_on_and_acknowledged(

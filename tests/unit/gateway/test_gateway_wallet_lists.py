@@ -10,6 +10,8 @@ import pytest
 from gateway.domain.listing import ListedItem, merge_newest_first
 from wallet_shared.pagination import decode_cursor
 
+from tests.service_credentials import caller_of
+
 from .gateway_fakes import FakeCluster, bearer
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
@@ -98,7 +100,7 @@ async def test_a_user_lists_their_own_wallets_on_their_shard_only(
     (request,) = cluster.requests
     assert request.url.host == f"shard-{cluster.shard_map.shard_for_user('alice')}.test"
     assert request.url.params["user_id"] == "alice"
-    assert request.headers["x-owner-scope"] == "alice"
+    assert caller_of(request).owner_scope == "alice"
 
 
 async def test_an_admin_lists_one_users_wallets(
@@ -109,7 +111,7 @@ async def test_an_admin_lists_one_users_wallets(
     )
     assert {w["user_id"] for w in response.json()["items"]} == {"bob"}
     assert len(cluster.requests) == 1
-    assert "x-owner-scope" not in cluster.requests[0].headers
+    assert caller_of(cluster.requests[0]).owner_scope is None
 
 
 async def test_a_user_may_not_list_someone_elses_wallets(client: httpx.AsyncClient) -> None:

@@ -10,8 +10,11 @@ import orjson
 import pytest
 from gateway.bootstrap import create_app
 from wallet_shared.ids import bucket_of_user, new_wallet_id
+from wallet_shared.service_auth import Caller
 
-from .gateway_fakes import FakeCluster, bearer, make_settings
+from tests.service_credentials import caller_of
+
+from .gateway_fakes import FakeClock, FakeCluster, bearer, make_settings
 
 
 def wallet_of_someone_in_another_bucket(cluster: FakeCluster, user_id: str) -> dict[str, Any]:
@@ -44,9 +47,7 @@ async def test_a_user_creates_a_wallet_on_their_shard(
         "currency": "EUR",
         "label": "savings",
     }
-    assert request.headers["x-caller-id"] == "alice"
-    assert request.headers["x-caller-role"] == "user"
-    assert request.headers["x-owner-scope"] == "alice"
+    assert caller_of(request) == Caller("alice", "user", owner_scope="alice", service="gateway")
 
 
 async def test_an_admin_creates_a_wallet_for_another_user(
@@ -58,7 +59,7 @@ async def test_an_admin_creates_a_wallet_for_another_user(
     assert response.status_code == 201
     assert response.json()["user_id"] == "bob"
     assert response.json()["id"] in cluster.shard_of("bob").wallets
-    assert "x-owner-scope" not in cluster.requests[0].headers
+    assert caller_of(cluster.requests[0]) == Caller("root", "admin", None, service="gateway")
 
 
 @pytest.mark.parametrize(
@@ -105,7 +106,7 @@ async def test_a_same_bucket_stranger_is_stopped_by_the_shards_owner_scope(
     wallet = cluster.add_wallet(twin)
     response = await client.get(f"/v1/wallets/{wallet['id']}", headers=bearer("alice"))
     assert response.status_code == 404
-    assert cluster.requests[0].headers["x-owner-scope"] == "alice"
+    assert caller_of(cluster.requests[0]).owner_scope == "alice"
 
 
 @pytest.mark.parametrize("role", ["admin", "auditor"])
@@ -540,13 +541,14 @@ async def test_the_trace_id_travels_to_the_backend(
 
 
 async def test_readiness_needs_every_backend(
-    client: httpx.AsyncClient, cluster: FakeCluster
+    client: httpx.AsyncClient, cluster: FakeCluster, clock: FakeClock
 ) -> None:
     ready = await client.get("/health/ready")
     assert ready.status_code == 200
     # Every backend, and the loop that ships the gateway's own audit records.
     assert set(ready.json()["checks"]) == {"shard-0", "shard-1", "coordinator", "audit_shipper"}
     cluster.down.add("coordinator.test")
+    clock.advance(1.0)  # past the second a readiness answer is reused for
     not_ready = await client.get("/health/ready")
     assert not_ready.status_code == 503
     assert not_ready.json()["checks"]["coordinator"] == "down"

@@ -1,4 +1,5 @@
-"""Wires the gateway: token verifier, rate limiter, shard router, backends, routers."""
+"""Wires the gateway: token verifier, rate limiter, service credentials, shard router, backends,
+routers."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ import httpx
 import structlog
 from fastapi import FastAPI
 from starlette.middleware import Middleware
-from wallet_shared.http import ReadinessCheck, create_service_app
+from wallet_shared.http import ReadinessCache, ReadinessCheck, create_service_app
 from wallet_shared.http_client import InternalHttpClient
 from wallet_shared.loops import loop_checks
+from wallet_shared.service_auth import ServiceTokenIssuer
 
 from gateway.adapters.audit_shipper import AuditShipper
 from gateway.adapters.backends import Backends
@@ -32,6 +34,8 @@ SERVICE: Final = "gateway"
 _log = structlog.get_logger(__name__)
 # Sized for many concurrent transfers waiting on `Prefer: wait` while others flow.
 MAX_BACKEND_CONNECTIONS: Final = 1024
+# Its readiness asks every backend: within this many seconds a probe gets the last answer.
+READINESS_TTL_S: Final = 1.0
 
 _DESCRIPTION: Final = (
     "Public REST API of the wallet system. Every /v1 route needs `Authorization: Bearer <JWT>`; "
@@ -55,12 +59,16 @@ def create_app(
     *,
     backend_transport: httpx.AsyncBaseTransport | None = None,
     clock: Callable[[], float] = time.monotonic,
+    wall_clock: Callable[[], float] = time.time,
 ) -> FastAPI:
-    """The gateway app. `backend_transport` and `clock` let tests stand in for the network and
-    for time."""
+    """The gateway app. `backend_transport`, `clock` (rate limits, readiness cache) and
+    `wall_clock` (service credentials' times) let tests stand in for the network and for time."""
     verifier = token_verifier(settings)
     limiter = TokenBucketLimiter(
         rate_per_s=settings.rate_limit_per_s, burst=settings.rate_limit_burst, clock=clock
+    )
+    credentials = ServiceTokenIssuer(
+        secret=settings.internal_secret, service=SERVICE, clock=wall_clock
     )
 
     @asynccontextmanager
@@ -68,6 +76,7 @@ def create_app(
         async with _backend_client(settings, backend_transport) as client:
             app.state.backends = Backends(
                 client=client,
+                credentials=credentials,
                 shard_urls=settings.shard_url_list(),
                 coordinator_url=settings.coordinator_base_url(),
                 timeout_s=settings.backend_timeout_s,
@@ -89,10 +98,12 @@ def create_app(
         description=_DESCRIPTION,
         lifespan=lifespan,
         readiness=_readiness,
+        service_credentials=None,  # the public API: ApiGuard authenticates its callers
         inner_middleware=[
             Middleware(RefusalAudit),
             Middleware(ApiGuard, verifier=verifier, limiter=limiter),
         ],
+        readiness_cache=ReadinessCache(ttl_s=READINESS_TTL_S, clock=clock),
     )
     app.state.settings = settings
     app.state.shard_router = ShardRouter(settings.shards())

@@ -2,7 +2,7 @@
 
 A string that is not a wallet id names nothing: 404 before anyone is asked. For role `user`, a
 wallet id whose bucket is not the caller's cannot be theirs (ids carry the owner's bucket), so it
-is 404 at once; the shard still enforces ownership exactly (`X-Owner-Scope`).
+is 404 at once; the shard still enforces ownership exactly (the service credential's owner scope).
 """
 
 from __future__ import annotations

@@ -40,6 +40,13 @@ class GatewaySettings(ServiceSettings):
                 raise ValueError(f"backend URL {url!r} must start with http:// or https://")
         return self
 
+    @model_validator(mode="after")
+    def _separate_secrets(self) -> GatewaySettings:
+        # One secret for both would let a public token pass as a service credential's key.
+        if self.jwt_secret is not None and self.jwt_secret == self.internal_secret:
+            raise ValueError("WALLET_INTERNAL_SECRET must differ from WALLET_JWT_SECRET")
+        return self
+
     def shard_url_list(self) -> tuple[str, ...]:
         """The shards' base URLs, index = shard id, without trailing slashes."""
         return _backend_urls(self.shard_urls)

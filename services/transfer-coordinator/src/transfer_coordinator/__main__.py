@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from wallet_shared.http import serve
 from wallet_shared.logging import configure_logging
+from wallet_shared.settings import settings_or_exit
 
 from transfer_coordinator.bootstrap import create_app
 from transfer_coordinator.settings import SERVICE, CoordinatorSettings
@@ -11,7 +12,7 @@ from transfer_coordinator.settings import SERVICE, CoordinatorSettings
 
 def main() -> None:
     # The only place that reads the environment.
-    settings = CoordinatorSettings()
+    settings = settings_or_exit(CoordinatorSettings, service=SERVICE)
     configure_logging(service=SERVICE, level=settings.log_level, fmt=settings.log_format)
     serve(create_app(settings), host=settings.host, port=settings.coordinator_port)
 

@@ -17,6 +17,7 @@ from wallet_shared.http import ReadinessCheck, create_service_app
 from wallet_shared.loops import BackgroundLoop
 from wallet_shared.outbox import OutboxRelay
 from wallet_shared.plumbing import Plumbing, start_plumbing
+from wallet_shared.service_auth import ServiceTokenVerifier
 
 from transfer_coordinator.adapters.notifications import FinalStatusListener
 from transfer_coordinator.adapters.webhook_sender import WebhookSender
@@ -49,6 +50,7 @@ def create_app(settings: CoordinatorSettings) -> FastAPI:
         description="Transfer sagas (Try → Confirm | Cancel) between wallets on any shards.",
         lifespan=lifespan,
         readiness=_readiness,
+        service_credentials=ServiceTokenVerifier(secret=settings.internal_secret),
     )
     app.include_router(router)
     app.include_router(dead_letter_router())

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from wallet_shared.http import serve
 from wallet_shared.logging import configure_logging
+from wallet_shared.settings import settings_or_exit
 
 from wallet_shard.bootstrap import create_app
 from wallet_shard.settings import ShardSettings
 
 
 def main() -> None:
-    settings = ShardSettings()  # the only place a shard reads its environment
+    # The only place a shard reads its environment.
+    settings = settings_or_exit(ShardSettings, service="wallet-shard")
     configure_logging(
         service=settings.service_name, level=settings.log_level, fmt=settings.log_format
     )

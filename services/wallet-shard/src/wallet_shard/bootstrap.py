@@ -15,6 +15,7 @@ from wallet_shared.dead_letter_api import dead_letter_router
 from wallet_shared.group_commit import GroupCommit
 from wallet_shared.http import ReadinessCheck, create_service_app
 from wallet_shared.plumbing import start_plumbing
+from wallet_shared.service_auth import ServiceTokenVerifier
 
 from wallet_shard.entrypoints import transfers
 from wallet_shard.entrypoints.commands_consumer import create_commands_consumer
@@ -89,6 +90,7 @@ def create_app(settings: ShardSettings) -> FastAPI:
         description="Internal API of one wallet shard (called by the gateway only).",
         lifespan=lifespan,
         readiness=_readiness,
+        service_credentials=ServiceTokenVerifier(secret=settings.internal_secret),
     )
     app.include_router(router)
     app.include_router(transfers.router)

@@ -1,7 +1,8 @@
 """HTTP to the wallet shards and the transfer coordinator, over one shared keep-alive pool.
 
-Every call carries the caller as docs/internals.md fixes it (`X-Caller-Id`, `X-Caller-Role`,
-`X-Owner-Scope` for role `user`, `Idempotency-Key`, `X-Trace-Id`). A backend that does not answer
+Every call carries the caller as docs/internals.md fixes it: a service credential naming the
+user, their role and owner scope (`Authorization`), and `Idempotency-Key`, `X-Trace-Id`; only the
+backends' `/health/ready` is asked without one. A backend that does not answer
 becomes `ServiceUnavailable` here, once; a backend's own problem response is kept byte for byte so
 the client gets it unchanged.
 """
@@ -24,6 +25,7 @@ from wallet_shared.http_client import (
     InternalStream,
 )
 from wallet_shared.problems import PROBLEM_MEDIA_TYPE
+from wallet_shared.service_auth import ServiceTokenIssuer
 
 from gateway.auth import Principal
 from gateway.metrics import BACKEND_REQUEST_DURATION, BACKEND_UNAVAILABLE
@@ -105,6 +107,7 @@ class Backends:
         self,
         *,
         client: InternalHttpClient,
+        credentials: ServiceTokenIssuer,
         shard_urls: Sequence[str],
         coordinator_url: str,
         timeout_s: float,
@@ -112,6 +115,7 @@ class Backends:
         if not shard_urls:
             raise ValueError("at least one shard URL is needed")
         self._client = client
+        self._credentials = credentials
         self._shard_urls = tuple(shard_urls)
         self._coordinator_url = coordinator_url
         self._timeout_s = timeout_s
@@ -133,7 +137,7 @@ class Backends:
         origin: ClientOrigin | None = None,
     ) -> BackendReply:
         """Call one shard's internal route (`origin`: the client, for a money movement)."""
-        headers = _caller_headers(caller, idempotency_key)
+        headers = self._caller_headers(caller, idempotency_key)
         if origin is not None:
             headers.update(_origin_headers(origin))
         return await self._send(
@@ -157,7 +161,7 @@ class Backends:
         accept: str | None = None,
     ) -> AsyncIterator[InternalStream]:
         """GET one shard's route whose answer is streamed (a statement); the block reads it."""
-        headers = _caller_headers(caller, None)
+        headers = self._caller_headers(caller, None)
         if accept is not None:
             headers["Accept"] = accept
         backend = shard_name(shard)
@@ -191,7 +195,7 @@ class Backends:
         """Call the coordinator's internal route; `wait_s` extends the timeout for `?wait=`;
         `fingerprint` names the public request an Idempotency-Key is claimed for; `origin` is
         the client of an audited action."""
-        headers = _caller_headers(caller, idempotency_key)
+        headers = self._caller_headers(caller, idempotency_key)
         if fingerprint is not None:
             headers["X-Request-Fingerprint"] = fingerprint
         if origin is not None:
@@ -225,6 +229,15 @@ class Backends:
             return response.status_code == 200
 
         return ready
+
+    def _caller_headers(self, caller: Principal, idempotency_key: str | None) -> dict[str, str]:
+        headers = {"Authorization": self._credentials.authorization(caller)}
+        if idempotency_key is not None:
+            headers["Idempotency-Key"] = idempotency_key
+        trace_id = structlog.contextvars.get_contextvars().get("trace_id")
+        if isinstance(trace_id, str):
+            headers["X-Trace-Id"] = trace_id
+        return headers
 
     async def _send(
         self,
@@ -281,16 +294,4 @@ def _origin_headers(origin: ClientOrigin) -> dict[str, str]:
         # Header values must stay Latin-1 and on one line on the way on.
         agent = origin.user_agent.encode("latin-1", "replace").decode("latin-1")
         headers["X-Client-User-Agent"] = " ".join(agent.split())[:500]
-    return headers
-
-
-def _caller_headers(caller: Principal, idempotency_key: str | None) -> dict[str, str]:
-    headers = {"X-Caller-Id": caller.user_id, "X-Caller-Role": caller.role}
-    if caller.owner_scope is not None:
-        headers["X-Owner-Scope"] = caller.owner_scope
-    if idempotency_key is not None:
-        headers["Idempotency-Key"] = idempotency_key
-    trace_id = structlog.contextvars.get_contextvars().get("trace_id")
-    if isinstance(trace_id, str):
-        headers["X-Trace-Id"] = trace_id
     return headers

@@ -1,5 +1,6 @@
 """What every /v1 request passes before any route sees it: authentication, the caller's token
-bucket, and the body size limit.
+bucket, and the body size limit. `/health/ready`, which asks every backend, takes a token from
+its caller's address bucket too, so that it cannot be used to load the backends.
 
 A middleware rather than a dependency, so the order holds whatever the route: a caller over their
 limit or without a valid token is refused before their body is read or parsed.
@@ -19,12 +20,14 @@ from gateway.metrics import AUTH_FAILURES, RATE_LIMITED
 from gateway.rate_limit import TokenBucketLimiter
 
 GUARDED_PREFIX: Final = "/v1"
+RATE_LIMITED_PROBE: Final = "/health/ready"
 MAX_BODY_BYTES: Final = 64 * 1024
 PRINCIPAL_STATE_KEY: Final = "principal"
 
 
 class ApiGuard:
-    """ASGI middleware for the public API routes (health, metrics and docs pass untouched)."""
+    """ASGI middleware for the public API routes (liveness, metrics and docs pass untouched;
+    readiness passes the rate limit only)."""
 
     def __init__(
         self,
@@ -40,6 +43,9 @@ class ApiGuard:
         self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == RATE_LIMITED_PROBE:
+            await self._probe(scope, receive, send)
+            return
         if scope["type"] != "http" or not _is_guarded(scope["path"]):
             await self.app(scope, receive, send)
             return
@@ -65,6 +71,15 @@ class ApiGuard:
             return
         scope.setdefault("state", {})[PRINCIPAL_STATE_KEY] = principal
         await self.app(scope, body_receive, send)
+
+    async def _probe(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # Probes carry no token: their bucket is their address's, as an anonymous request's.
+        retry_after = self.limiter.acquire(_bucket_key(scope, None))
+        if retry_after is not None:
+            RATE_LIMITED.inc()
+            await _refuse_rate_limited(retry_after, scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
     async def _bounded_body(self, headers: Headers, receive: Receive) -> Receive | None:
         """`receive` for the app, or None when the body is over the limit."""
