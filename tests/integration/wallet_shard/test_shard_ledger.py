@@ -485,3 +485,31 @@ async def test_integrity_reports_what_does_not_add_up(shard: Shard) -> None:
     assert not tampered.consistent
     assert any("entries sum to 1000" in problem for problem in tampered.problems)
     assert any("active holds sum to 300" in problem for problem in tampered.problems)
+
+
+async def test_money_written_into_clearing_behind_the_legs_back_is_named(shard: Shard) -> None:
+    wallet = await open_wallet(shard)
+    await deposit(shard, wallet.id, 1000)
+    transfer = new_transfer_id()
+    await run_batch(shard, [leg(TryDebit, wallet.id, transfer)])
+    await run_batch(shard, [leg(ConfirmDebit, wallet.id, transfer)])
+    await assert_consistent(shard)  # 300 in clearing, as the confirmed debit leg says
+
+    # A balanced journal transaction that no transfer leg explains: cash_in -> clearing.
+    async with shard.pool.acquire() as conn, conn.transaction():
+        await conn.execute(
+            "INSERT INTO journal_transactions (id, wallet_id, type, amount, balance_after,"
+            " created_at) VALUES ('txn_forged', $1, 'deposit', 70, 1000, now())",
+            wallet.id,
+        )
+        await conn.execute(
+            "INSERT INTO journal_entries (transaction_id, account, currency, amount, created_at)"
+            " VALUES ('txn_forged', 'system:cash_in:USD', 'USD', -70, now()),"
+            " ('txn_forged', 'system:clearing:USD', 'USD', 70, now())"
+        )
+    tampered = await shard_integrity(shard.uow, shard.context)
+    assert not tampered.consistent
+    assert (
+        "clearing account holds 370 USD but its confirmed transfer legs account for 300"
+        " (difference 70)" in tampered.problems
+    )

@@ -131,6 +131,26 @@ ORDER BY id
 LIMIT $1
 """
 
+# The clearing account moves only with transfer legs: a confirmed debit puts its amount in, a
+# confirmed credit takes it out. Any other write to it is money appearing or vanishing there.
+_CLEARING_MISMATCHES: Final = """
+WITH clearing AS (
+    SELECT currency, sum(amount) AS total FROM journal_entries
+    WHERE account LIKE 'system:clearing:%' GROUP BY currency
+), legs AS (
+    SELECT currency, sum(amount) AS total FROM (
+        SELECT currency, amount FROM holds WHERE state = 'confirmed'
+        UNION ALL
+        SELECT currency, -amount FROM pending_credits WHERE state = 'confirmed'
+    ) AS confirmed GROUP BY currency
+)
+SELECT coalesce(c.currency, l.currency) AS currency,
+       coalesce(c.total, 0) AS clearing, coalesce(l.total, 0) AS legs
+FROM clearing c FULL JOIN legs l ON l.currency = c.currency
+WHERE coalesce(c.total, 0) <> coalesce(l.total, 0)
+ORDER BY 1
+"""
+
 _BOOKING_TYPE: Final = {Leg.DEBIT: "transfer_out", Leg.CREDIT: "transfer_in"}
 
 
@@ -191,6 +211,11 @@ class IntegrityQueries:
     async def transfers_booked_twice(self) -> list[tuple[str, str, int]]:
         rows = await self._conn.fetch(_BOOKED_TWICE, self._limit)
         return [(row["transfer_id"], row["type"], row["times"]) for row in rows]
+
+    async def clearing_mismatches(self) -> list[tuple[str, int, int]]:
+        """(currency, clearing balance, what the confirmed legs account for) where they differ."""
+        rows = await self._conn.fetch(_CLEARING_MISMATCHES)
+        return [(row["currency"], int(row["clearing"]), int(row["legs"])) for row in rows]
 
     async def unmatched_bookings(self, leg: Leg) -> list[tuple[str, bool]]:
         """(transfer id, whether the leg is the confirmed side) where leg and booking disagree."""

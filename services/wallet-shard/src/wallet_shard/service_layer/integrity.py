@@ -89,6 +89,11 @@ async def _problems(checks: IntegrityQueries) -> list[str]:
     problems += await _history_problems(checks)
     for transfer_id, kind, times in await checks.transfers_booked_twice():
         problems.append(f"transfer {transfer_id} booked {times} times as {kind}")
+    for currency, clearing, legs in await checks.clearing_mismatches():
+        problems.append(
+            f"clearing account holds {clearing} {currency} but its confirmed transfer legs "
+            f"account for {legs} (difference {clearing - legs})"
+        )
     for leg in (Leg.DEBIT, Leg.CREDIT):
         for transfer_id, leg_confirmed in await checks.unmatched_bookings(leg):
             problems.append(
