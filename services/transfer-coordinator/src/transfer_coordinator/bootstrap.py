@@ -86,9 +86,7 @@ async def _start(app: FastAPI, settings: CoordinatorSettings, stack: AsyncExitSt
     app.state.pool = plumbing.pool
     app.state.coordinator, app.state.final_waiters = ctx, waiters
     app.state.dead_letters = plumbing.dead_letters
-    consumer = await stack.enter_async_context(
-        reply_consumer(ctx, settings, plumbing.dead_letters)
-    )
+    consumer = await stack.enter_async_context(reply_consumer(ctx, settings, plumbing.dead_letters))
     sweeper = await stack.enter_async_context(
         SagaSweeper(ctx=ctx, interval_s=settings.sweep_interval_s)
     )
