@@ -3,6 +3,7 @@ token, and what a verifier accepts — all on clocks the tests move."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import jwt
@@ -15,7 +16,7 @@ from wallet_shared.service_auth import (
     ServiceTokenIssuer,
     ServiceTokenVerifier,
 )
-from wallet_shared.settings import ServiceSettings
+from wallet_shared.settings import ServiceSettings, settings_or_exit
 
 SECRET = "unit-test-internal-secret-of-32-bytes-or-more"
 ALICE = Caller(user_id="alice", role="user", owner_scope="alice")
@@ -190,3 +191,19 @@ def test_a_remembered_token_still_expires_and_the_memory_is_bounded(
     for _ in range(2):
         with pytest.raises(InvalidServiceCredential, match="expired"):
             verifier.verify(token)
+
+
+def test_a_service_without_the_internal_secret_exits_saying_so(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in [key for key in os.environ if key.startswith("WALLET_")]:
+        monkeypatch.delenv(name)
+    with pytest.raises(SystemExit) as exited:
+        settings_or_exit(ServiceSettings, service="wallet-shard")
+    assert str(exited.value.code) == (
+        "wallet-shard: invalid settings (WALLET_* environment): "
+        "WALLET_INTERNAL_SECRET: required, not set"
+    )
+    monkeypatch.setenv("WALLET_INTERNAL_SECRET", SECRET)
+    settings = settings_or_exit(ServiceSettings, service="wallet-shard")
+    assert settings.internal_secret.get_secret_value() == SECRET
