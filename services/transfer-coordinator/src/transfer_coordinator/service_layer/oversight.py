@@ -10,6 +10,8 @@ import asyncpg
 from wallet_shared.messages import utc_now
 from wallet_shared.topics import Topics
 
+from transfer_coordinator.adapters.webhook_sender import Resolver
+from transfer_coordinator.adapters.webhook_sender import resolve as resolve_host
 from transfer_coordinator.domain.risk import RiskThresholds
 
 
@@ -24,4 +26,6 @@ class OversightContext:
     wake_outbox: Callable[[], None]
     wake_dispatcher: Callable[[], None]
     """Called after new deliveries committed, so they are sent at once."""
+    resolve: Resolver = resolve_host
+    """The addresses a webhook's host name resolves to (checked at registration)."""
     clock: Callable[[], datetime] = utc_now

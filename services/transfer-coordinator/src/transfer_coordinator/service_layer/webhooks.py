@@ -19,7 +19,7 @@ from wallet_shared.admin_schemas import (
 )
 from wallet_shared.audit import AuditEntry, record_actions
 from wallet_shared.db import transaction
-from wallet_shared.errors import Conflict, NotFound
+from wallet_shared.errors import Conflict, NotFound, ValidationFailed
 from wallet_shared.ids import new_record_id
 from wallet_shared.pagination import (
     cut_page,
@@ -30,7 +30,8 @@ from wallet_shared.pagination import (
 )
 
 from transfer_coordinator.adapters import webhook_repository as repository
-from transfer_coordinator.domain.webhooks import check_event_types, endpoint_of
+from transfer_coordinator.adapters.webhook_sender import Resolver
+from transfer_coordinator.domain.webhooks import all_allowed, check_event_types, endpoint_of
 from transfer_coordinator.service_layer.oversight import OversightContext
 from transfer_coordinator.settings import SERVICE
 
@@ -42,7 +43,7 @@ async def register_webhook(
     ctx: OversightContext, *, url: str, event_types: list[str], audit: AuditEntry
 ) -> WebhookCreated:
     """A new endpoint with a fresh secret (returned here only)."""
-    endpoint_of(url, allow_private=ctx.allow_private_urls)
+    await check_webhook_url(url, allow_private=ctx.allow_private_urls, resolve=ctx.resolve)
     chosen = check_event_types(event_types)
     webhook_id = new_record_id(WEBHOOK_PREFIX)
     secret = SECRET_PREFIX + secrets.token_urlsafe(32)
@@ -53,6 +54,24 @@ async def register_webhook(
         )  # fmt: skip
         await _audit(conn, audit, target=webhook_id, at=row["created_at"])
     return WebhookCreated(**dict(row), secret=secret)
+
+
+async def check_webhook_url(url: str, *, allow_private: bool, resolve: Resolver) -> None:
+    """`ValidationFailed` unless `url` may receive webhooks: `https`, and a host whose every
+    address is public (checked again at each delivery, since DNS can change)."""
+    endpoint = endpoint_of(url, allow_private=allow_private)
+    try:
+        addresses = await resolve(endpoint.host, endpoint.port)
+    except OSError as error:
+        raise _url_refused("must name a host that resolves") from error
+    if not all_allowed(addresses, allow_private=allow_private):
+        raise _url_refused("must resolve to public addresses only")
+
+
+def _url_refused(message: str) -> ValidationFailed:
+    return ValidationFailed(
+        "The url is not acceptable.", errors=[{"field": "url", "message": message}]
+    )
 
 
 async def list_webhooks(ctx: OversightContext, *, limit: int, cursor: str | None) -> WebhookPage:
