@@ -123,6 +123,9 @@ async def _judge(
         return []  # an event of a shape the rules do not read: nothing to judge
     if movement is None:
         return []
+    if movement.kind != "out":  # a deposit is only remembered: no history to read
+        await risk.remember(conn, event.event_id, movement)
+        return []
     history = await risk.recent_movements(
         conn, movement.wallet_id, limit=ctx.thresholds.history_size
     )
