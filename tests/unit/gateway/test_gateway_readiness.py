@@ -49,3 +49,10 @@ async def test_a_backend_going_away_shows_once_the_answer_is_a_second_old(
     assert down.status_code == 503
     assert down.json()["checks"]["shard-1"] == "down"
     assert down.json()["checks"]["coordinator"] == "ok"
+
+
+async def test_the_document_says_readiness_may_be_rate_limited(client: httpx.AsyncClient) -> None:
+    document = (await client.get("/openapi.json")).json()
+    limited = document["paths"]["/health/ready"]["get"]["responses"]["429"]
+    assert "Retry-After" in limited["headers"]
+    assert "application/problem+json" in limited["content"]

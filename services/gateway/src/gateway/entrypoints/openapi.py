@@ -9,7 +9,7 @@ from fastapi.openapi.utils import get_openapi
 from wallet_shared.problems import PROBLEM_MEDIA_TYPE
 from wallet_shared.schemas import ProblemDetail
 
-from gateway.entrypoints.guard import GUARDED_PREFIX
+from gateway.entrypoints.guard import GUARDED_PREFIX, RATE_LIMITED_PROBE
 from gateway.entrypoints.openapi_examples import EXAMPLES
 
 BEARER_SCHEME: Final = "bearerAuth"
@@ -65,6 +65,7 @@ def install_openapi(app: FastAPI) -> None:
                 routes=app.routes,
             )
             _document_security(schema)
+            _document_limited_probe(schema)
             _document_problem_media_type(schema)
             _document_examples(schema)
             app.openapi_schema = schema
@@ -93,6 +94,19 @@ def _document_security(schema: dict[str, Any]) -> None:
     for path, operation in _operations(schema):
         if path.startswith(GUARDED_PREFIX):
             operation["security"] = [{BEARER_SCHEME: []}]
+
+
+def _document_limited_probe(schema: dict[str, Any]) -> None:
+    # Readiness is open but takes from the caller's address bucket (it asks every backend).
+    operation = schema.get("paths", {}).get(RATE_LIMITED_PROBE, {}).get("get")
+    if operation is not None:
+        operation.setdefault("responses", {})["429"] = {
+            "description": _DESCRIPTIONS[429],
+            "headers": _HEADERS[429],
+            "content": {
+                PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/ProblemDetail"}}
+            },
+        }
 
 
 def _document_problem_media_type(schema: dict[str, Any]) -> None:
