@@ -76,14 +76,20 @@ async def readiness_after_kill(client: httpx.AsyncClient, loop: str) -> httpx.Re
 @pytest.mark.parametrize(
     ("factory", "loops"),
     [
-        (shard_app, ["outbox_relay", "consumer:{prefix}wallet.shard-0.commands"]),
+        (
+            shard_app,
+            ["outbox_relay", "retention_janitor", "consumer:{prefix}wallet.shard-0.commands"],
+        ),
         (
             coordinator_app,
             [
                 "outbox_relay",
+                "retention_janitor",
                 "consumer:{prefix}wallet.transfer-replies",
                 "saga_sweeper",
                 "final_status_listener",
+                "consumer:{prefix}wallet.events.v1",
+                "webhook_dispatcher",
             ],
         ),
     ],

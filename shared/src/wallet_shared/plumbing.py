@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import partial
 
 import asyncpg
@@ -18,6 +19,7 @@ from wallet_shared.kafka import ensure_topics, kafka_ready, start_producer
 from wallet_shared.loops import BackgroundLoop, loop_checks
 from wallet_shared.outbox import OutboxRelay
 from wallet_shared.readiness import ReadinessCheck
+from wallet_shared.retention import IDEMPOTENCY_KEYS, ExpiringTable, RetentionJanitor
 from wallet_shared.settings import DatabaseSettings
 
 
@@ -29,14 +31,15 @@ class Plumbing:
     producer: AIOKafkaProducer
     relay: OutboxRelay
     dead_letters: DeadLetterStore
+    janitor: RetentionJanitor
 
     def readiness_checks(self, *loops: BackgroundLoop) -> dict[str, ReadinessCheck]:
-        """The service is ready while its database and Kafka answer and its outbox relay and
-        every other loop of `loops` runs."""
+        """The service is ready while its database and Kafka answer and its outbox relay, its
+        retention janitor and every other loop of `loops` run."""
         return {
             "database": partial(database_ready, self.pool),
             "kafka": partial(kafka_ready, self.producer),
-            **loop_checks([self.relay, *loops]),
+            **loop_checks([self.relay, self.janitor, *loops]),
         }
 
 
@@ -47,9 +50,11 @@ async def start_plumbing(
     topics: Sequence[str],
     migrations: str,
     stack: AsyncExitStack,
+    expiring: Sequence[ExpiringTable] = (IDEMPOTENCY_KEYS,),
 ) -> Plumbing:
     """Create `topics`, open the pool, migrate (shared tables, then the package `migrations`),
-    start the producer and the outbox relay; `stack` stops them in reverse order."""
+    start the producer, the outbox relay and the janitor of the `expiring` tables; `stack`
+    stops them in reverse order."""
     await ensure_topics(settings.kafka_bootstrap, topics, partitions=settings.topic_partitions)
     pool = await create_pool(
         settings.database_url,
@@ -64,4 +69,14 @@ async def start_plumbing(
         OutboxRelay(pool=pool, producer=producer, service=service)
     )
     dead_letters = DeadLetterStore(pool=pool, service=service, relay=relay)
-    return Plumbing(pool=pool, producer=producer, relay=relay, dead_letters=dead_letters)
+    janitor = await stack.enter_async_context(
+        RetentionJanitor(
+            pool=pool,
+            service=service,
+            tables=expiring,
+            retention=timedelta(hours=settings.idempotency_retention_h),
+        )
+    )
+    return Plumbing(
+        pool=pool, producer=producer, relay=relay, dead_letters=dead_letters, janitor=janitor
+    )

@@ -63,6 +63,12 @@ class DatabaseSettings(ServiceSettings):
     database_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
     database_pool_min: PositiveInt = 2
     database_pool_max: PositiveInt = 10
+    idempotency_retention_h: float = Field(
+        default=48.0,
+        ge=24.0,
+        description="Hours an Idempotency-Key's answer (and claim) is kept; a key reused later "
+        "is a new key (at least 24)",
+    )
 
 
 def settings_or_exit(settings_class: type[SettingsT], *, service: str) -> SettingsT:

@@ -153,8 +153,12 @@ async def test_transfers_complete_or_cancel_over_kafka(
 ) -> None:
     async with running(settings) as service:
         ready = await service.http.get("/health/ready")
-        replies = f"consumer:{settings.topic_prefix}wallet.transfer-replies"
-        loops = ["outbox_relay", "final_status_listener", replies, "saga_sweeper"]
+        consumers = [
+            f"consumer:{settings.topic_prefix}wallet.{topic}"
+            for topic in ("transfer-replies", "events.v1")
+        ]
+        loops = ["outbox_relay", "retention_janitor", "final_status_listener", "saga_sweeper"]
+        loops += [*consumers, "webhook_dispatcher"]
         checks = dict.fromkeys(["database", "kafka", *loops], "ok")
         assert ready.json() == {"status": "ok", "checks": checks}
         answers = await asyncio.gather(

@@ -17,8 +17,10 @@ from wallet_shared.http import ReadinessCheck, create_service_app
 from wallet_shared.loops import BackgroundLoop
 from wallet_shared.outbox import OutboxRelay
 from wallet_shared.plumbing import Plumbing, start_plumbing
+from wallet_shared.retention import IDEMPOTENCY_KEYS
 from wallet_shared.service_auth import ServiceTokenVerifier
 
+from transfer_coordinator.adapters import claims
 from transfer_coordinator.adapters.notifications import FinalStatusListener
 from transfer_coordinator.adapters.webhook_sender import WebhookSender
 from transfer_coordinator.entrypoints.http import router
@@ -75,6 +77,7 @@ async def _start(app: FastAPI, settings: CoordinatorSettings, stack: AsyncExitSt
         topics=coordinator_topics(settings),
         migrations=MIGRATIONS,
         stack=stack,
+        expiring=(IDEMPOTENCY_KEYS, claims.CLAIMS),
     )
     ctx = _context(settings, plumbing.pool, plumbing.relay)
     waiters = FinalWaiters()

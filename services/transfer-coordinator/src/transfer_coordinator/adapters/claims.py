@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncpg
+from wallet_shared.retention import ExpiringTable
+
+CLAIMS: ExpiringTable = ExpiringTable("idempotency_claims", "claimed_at")
+"""Claims expire with the stored answers they stand for."""
 
 
 async def claim(conn: asyncpg.Connection, *, caller: str, key: str, fingerprint: str) -> str:

@@ -1,0 +1,2 @@
+-- Claims expire with the stored answers they stand for (wallet_shared.retention).
+CREATE INDEX idempotency_claims_by_age ON idempotency_claims (claimed_at);
