@@ -89,3 +89,6 @@ async def test_a_poison_command_is_listed_replayed_and_dead_lettered_again(
     assert again["headers"]["replayed_dead_letter"] == letter["id"].rsplit("_", 1)[1]
     assert again["replayed_at"] is None
     assert_problem(await admin.post(replay_path), 409, "conflict")
+    # The replay is audited by the shard, in the replay's transaction (the refused one is not).
+    [audited] = await admin.all_pages("/v1/admin/audit-log", {"action": "dead_letter.replay"})
+    assert (audited["actor"], audited["target"]) == ("ops-admin", letter["id"].rsplit("_", 1)[1])
