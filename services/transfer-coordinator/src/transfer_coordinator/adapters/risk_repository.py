@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any, Final
 
@@ -10,21 +10,27 @@ import asyncpg
 
 from transfer_coordinator.domain.risk import Movement
 
+_MOVEMENT_COLUMNS: Final = (
+    "wallet_id", "kind", "amount", "at", "transaction_id", "transfer_id", "destination",
+)  # fmt: skip
 _FLAG_COLUMNS: Final = "id, wallet_id, rule, transaction_id, transfer_id, detail, created_at"
 
 
-async def recent_movements(
-    conn: asyncpg.Connection, wallet_id: str, *, limit: int
-) -> list[Movement]:
-    """The wallet's latest remembered movements, newest first."""
+async def recent_movements_of(
+    conn: asyncpg.Connection, wallet_ids: Collection[str], *, limit: int
+) -> dict[str, list[tuple[str, Movement]]]:
+    """Each wallet's latest remembered movements (event id, movement), newest first."""
     rows = await conn.fetch(
-        "SELECT wallet_id, kind, amount, at, transaction_id, transfer_id, destination"
-        " FROM risk_movements WHERE wallet_id = $1 ORDER BY at DESC LIMIT $2",
-        wallet_id,
+        "SELECT event_id, wallet_id, kind, amount, at, transaction_id, transfer_id, destination"
+        " FROM (SELECT *, row_number() OVER (PARTITION BY wallet_id ORDER BY at DESC) AS rank"
+        "       FROM risk_movements WHERE wallet_id = ANY($1::text[])) AS recent"
+        " WHERE rank <= $2 ORDER BY wallet_id, at DESC",
+        list(wallet_ids),
         limit,
     )
-    return [
-        Movement(
+    found: dict[str, list[tuple[str, Movement]]] = {}
+    for row in rows:
+        movement = Movement(
             wallet_id=row["wallet_id"],
             kind=row["kind"],
             amount=int(row["amount"]),
@@ -33,26 +39,26 @@ async def recent_movements(
             transfer_id=row["transfer_id"],
             destination=row["destination"],
         )
-        for row in rows
-    ]
+        found.setdefault(movement.wallet_id, []).append((row["event_id"], movement))
+    return found
 
 
-async def remember(conn: asyncpg.Connection, event_id: str, movement: Movement) -> bool:
-    """Remember a movement once per event; False when this event was seen before."""
-    inserted = await conn.fetchval(
+async def remember_all(
+    conn: asyncpg.Connection, movements: Sequence[tuple[str, Movement]]
+) -> set[str]:
+    """Remember movements once per event; the event ids not seen before."""
+    if not movements:
+        return set()
+    rows = await conn.fetch(
         "INSERT INTO risk_movements (event_id, wallet_id, kind, amount, at, transaction_id,"
-        " transfer_id, destination) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-        " ON CONFLICT (event_id) DO NOTHING RETURNING 1",
-        event_id,
-        movement.wallet_id,
-        movement.kind,
-        movement.amount,
-        movement.at,
-        movement.transaction_id,
-        movement.transfer_id,
-        movement.destination,
+        " transfer_id, destination)"
+        " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::numeric[],"
+        "                      $5::timestamptz[], $6::text[], $7::text[], $8::text[])"
+        " ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
+        [event_id for event_id, _ in movements],
+        *([getattr(m, name) for _, m in movements] for name in _MOVEMENT_COLUMNS),
     )
-    return inserted is not None
+    return {row["event_id"] for row in rows}
 
 
 async def add_flags(conn: asyncpg.Connection, flags: Sequence[dict[str, Any]]) -> None:

@@ -90,9 +90,7 @@ async def handle_public_events(ctx: OversightContext, events: Sequence[PublicEve
     """One batch in one transaction: deliveries queued, movements remembered, flags raised."""
     async with transaction(ctx.pool) as conn:
         queued = await _queue_deliveries(conn, events)
-        flags: list[dict[str, Any]] = []
-        for event in events:
-            flags.extend(await _judge(conn, ctx, event))
+        flags = await _judge(conn, ctx, events)
         await risk.add_flags(conn, flags)
         await enqueue(conn, [_flag_event(ctx, flag) for flag in flags])
     for flag in flags:
@@ -115,24 +113,37 @@ async def _queue_deliveries(conn: asyncpg.Connection, events: Sequence[PublicEve
 
 
 async def _judge(
-    conn: asyncpg.Connection, ctx: OversightContext, event: PublicEvent
+    conn: asyncpg.Connection, ctx: OversightContext, events: Sequence[PublicEvent]
 ) -> list[dict[str, Any]]:
-    try:
-        movement = movement_of(event)
-    except (KeyError, TypeError, ValueError):
-        return []  # an event of a shape the rules do not read: nothing to judge
-    if movement is None:
+    """The batch's movements remembered, and its new outgoing ones judged: a fixed number of
+    statements per batch, however large, since this runs beside the money path."""
+    seen = [(event.event_id, m) for event in events if (m := _readable_movement(event))]
+    fresh = await risk.remember_all(conn, seen)  # a redelivered event was judged already
+    judged = [(event_id, m) for event_id, m in seen if event_id in fresh and m.kind == "out"]
+    if not judged:
         return []
-    if movement.kind != "out":  # a deposit is only remembered: no history to read
-        await risk.remember(conn, event.event_id, movement)
-        return []
-    history = await risk.recent_movements(
-        conn, movement.wallet_id, limit=ctx.thresholds.history_size
+    size = ctx.thresholds.history_size
+    histories = await risk.recent_movements_of(
+        conn, {m.wallet_id for _, m in judged}, limit=size + len(seen)
     )
-    if not await risk.remember(conn, event.event_id, movement):
-        return []  # judged when it was first delivered
     at = ctx.clock()
-    return [_flag(movement, finding, at) for finding in judge(movement, history, ctx.thresholds)]
+    flags: list[dict[str, Any]] = []
+    for event_id, movement in judged:
+        before = [
+            earlier
+            for earlier_id, earlier in histories.get(movement.wallet_id, [])
+            if earlier_id != event_id and earlier.at <= movement.at
+        ]
+        findings = judge(movement, before[:size], ctx.thresholds)
+        flags.extend(_flag(movement, finding, at) for finding in findings)
+    return flags
+
+
+def _readable_movement(event: PublicEvent) -> Movement | None:
+    try:
+        return movement_of(event)
+    except (KeyError, TypeError, ValueError):
+        return None  # an event of a shape the rules do not read: nothing to judge
 
 
 def _flag(movement: Movement, finding: Finding, at: datetime) -> dict[str, Any]:
