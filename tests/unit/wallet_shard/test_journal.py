@@ -80,6 +80,7 @@ def test_each_movement_books_its_sign_convention() -> None:
         (w.id, -200),
         ("system:clearing:USD", 200),
     }
+    w.promise_credit(50, "USD")  # the Try of the credit leg, which a Confirm books
     incoming = book_transfer_in(w, 50, context)
     assert {(e.account, e.amount) for e in incoming.entries} == {
         ("system:clearing:USD", -50),

@@ -7,7 +7,7 @@ from wallet_shard.domain.errors import CancelAfterConfirm, ConfirmWithoutTry, Le
 from wallet_shard.domain.leg_book import LegBook, LegOutcome
 from wallet_shard.domain.spending import SpendingLimits
 from wallet_shard.domain.transfer_legs import LegState, TryAnswer
-from wallet_shard.domain.wallet import Wallet, WalletStatus
+from wallet_shard.domain.wallet import MAX_BALANCE, Wallet, WalletStatus
 from wallet_shared.messages import (
     CancelCredit,
     CancelDebit,
@@ -156,3 +156,21 @@ def test_a_command_naming_a_known_leg_with_another_amount_is_a_mismatch() -> Non
     apply(book, TryDebit, source, amount=100)
     with pytest.raises(LegMismatch):
         apply(book, ConfirmDebit, source, amount=200)
+
+
+def test_a_credit_try_reserves_room_under_the_maximum_that_its_cancel_gives_back() -> None:
+    destination = wallet(balance=MAX_BALANCE - 150)
+    book = book_of(destination)
+    first, second = "trf_" + "1" * 32, "trf_" + "2" * 32
+    assert apply(book, TryCredit, destination, amount=100, transfer_id=first).answer == TryAnswer(
+        ok=True
+    )
+    refused = apply(book, TryCredit, destination, amount=100, transfer_id=second).answer
+    assert refused == TryAnswer(ok=False, failure_code="limit_exceeded")
+    assert destination.incoming == 100
+    apply(book, CancelCredit, destination, amount=100, transfer_id=first)
+    assert destination.incoming == 0
+    third = "trf_" + "3" * 32
+    assert apply(book, TryCredit, destination, amount=150, transfer_id=third).answer.ok  # type: ignore[union-attr]
+    apply(book, ConfirmCredit, destination, amount=150, transfer_id=third)
+    assert (destination.balance, destination.incoming) == (MAX_BALANCE, 0)

@@ -50,18 +50,26 @@ def test_a_deposit_that_would_pass_the_maximum_balance_is_a_limit() -> None:
     assert w.balance == MAX_BALANCE
 
 
-def test_credits_promised_together_are_all_booked_even_past_the_maximum() -> None:
-    # Two Try credits each fit on their own; once both are accepted, both Confirms must book.
-    w = wallet(balance=MAX_BALANCE - 10**15)
-    w.check_can_accept(10**15, "USD")
-    w.check_can_accept(10**15, "USD")
-    w.accept_credit(10**15)
-    w.accept_credit(10**15)
-    assert w.balance == MAX_BALANCE + 10**15
+def test_a_promised_credit_holds_its_room_so_every_confirm_fits() -> None:
+    # Each Try reserves room under the maximum beside the credits already promised: the second
+    # promise that would not fit is refused at Try, never at Confirm.
+    w = wallet(balance=MAX_BALANCE - 2 * 10**15)
+    w.promise_credit(10**15, "USD")
+    w.promise_credit(10**15, "USD")
+    assert w.incoming == 2 * 10**15
     with pytest.raises(LimitExceeded):
-        w.check_can_accept(1, "USD")
+        w.promise_credit(1, "USD")
+    with pytest.raises(LimitExceeded):
+        w.receive(1)  # a deposit cannot take the room promised to incoming transfers
+    w.accept_credit(10**15)
+    w.release_credit(10**15)
+    assert (w.balance, w.incoming) == (MAX_BALANCE - 10**15, 0)
+    w.promise_credit(10**15, "USD")  # the released room is free again
+    w.accept_credit(10**15)
+    assert (w.balance, w.incoming) == (MAX_BALANCE, 0)
     with pytest.raises(LedgerInvariantViolated):
-        w.accept_credit(BIGINT_MAX)
+        w.accept_credit(1)  # nothing promised: a protocol bug, never a silent overflow
+    assert BIGINT_MAX > MAX_BALANCE + 10**15
 
 
 @pytest.mark.parametrize("status", [WalletStatus.FROZEN, WalletStatus.CLOSED])
@@ -72,7 +80,7 @@ def test_a_wallet_not_active_neither_receives_nor_pays_nor_holds(status: WalletS
         lambda: w.receive(1),
         lambda: w.pay_out(1, **NOW),
         lambda: w.place_hold(1, "USD", **NOW),
-        lambda: w.check_can_accept(1, "USD"),
+        lambda: w.promise_credit(1, "USD"),
     ]
     for attempt in attempts:
         with pytest.raises(WalletNotActive):

@@ -28,14 +28,20 @@ WITH entry_totals AS (
     WHERE account NOT LIKE 'system:%' GROUP BY account
 ), hold_totals AS (
     SELECT wallet_id, sum(amount) AS total FROM holds WHERE state = 'active' GROUP BY wallet_id
+), promise_totals AS (
+    SELECT wallet_id, sum(amount) AS total FROM pending_credits
+    WHERE state = 'active' GROUP BY wallet_id
 )
-SELECT w.id, w.balance, w.frozen,
-       coalesce(e.total, 0) AS entries_total, coalesce(h.total, 0) AS holds_total
+SELECT w.id, w.balance, w.frozen, w.incoming,
+       coalesce(e.total, 0) AS entries_total, coalesce(h.total, 0) AS holds_total,
+       coalesce(p.total, 0) AS promises_total
 FROM wallets w
 LEFT JOIN entry_totals e ON e.account = w.id
 LEFT JOIN hold_totals h ON h.wallet_id = w.id
+LEFT JOIN promise_totals p ON p.wallet_id = w.id
 WHERE w.balance <> coalesce(e.total, 0)
    OR w.frozen <> coalesce(h.total, 0)
+   OR w.incoming <> coalesce(p.total, 0)
    OR w.balance - w.frozen < 0
 ORDER BY w.id
 LIMIT $1
@@ -161,6 +167,8 @@ class WalletMismatch:
     frozen: int
     entries_total: int
     holds_total: int
+    incoming: int = 0
+    promises_total: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +202,8 @@ class IntegrityQueries:
                 row["frozen"],
                 int(row["entries_total"]),
                 int(row["holds_total"]),
+                row["incoming"],
+                int(row["promises_total"]),
             )
             for row in rows
         ]

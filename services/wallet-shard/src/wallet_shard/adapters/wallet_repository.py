@@ -13,7 +13,8 @@ from wallet_shard.domain.wallet import Wallet, WalletStatus
 
 _COLUMNS: Final = "id, user_id, currency, label, status, balance, frozen, created_at, updated_at"
 _READ_COLUMNS: Final = (
-    f"{_COLUMNS}, daily_limit, monthly_limit, spent_day, spent_today, spent_month, spent_this_month"
+    f"{_COLUMNS}, daily_limit, monthly_limit, spent_day, spent_today, spent_month,"
+    " spent_this_month, incoming"
 )
 
 
@@ -35,6 +36,7 @@ def _wallet(row: asyncpg.Record) -> Wallet:
             month=row["spent_month"],
             this_month=row["spent_this_month"],
         ),
+        incoming=row["incoming"],
     )
 
 
@@ -90,18 +92,20 @@ class WalletRepository:
         return [_wallet(row) for row in rows]
 
     async def save_balances(self, wallets: Sequence[Wallet]) -> None:
-        """Write the balance, frozen and spending snapshots of `wallets` in one statement."""
+        """Write the balance, frozen, promised and spending snapshots of `wallets` in one
+        statement."""
         if not wallets:
             return
         await self._conn.execute(
             "UPDATE wallets AS w"
             " SET balance = c.balance, frozen = c.frozen, updated_at = c.updated_at,"
             "     spent_day = c.spent_day, spent_today = c.spent_today,"
-            "     spent_month = c.spent_month, spent_this_month = c.spent_this_month"
+            "     spent_month = c.spent_month, spent_this_month = c.spent_this_month,"
+            "     incoming = c.incoming"
             " FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::timestamptz[],"
-            "             $5::date[], $6::bigint[], $7::date[], $8::bigint[])"
+            "             $5::date[], $6::bigint[], $7::date[], $8::bigint[], $9::bigint[])"
             "   AS c (id, balance, frozen, updated_at, spent_day, spent_today, spent_month,"
-            "         spent_this_month)"
+            "         spent_this_month, incoming)"
             " WHERE w.id = c.id",
             [wallet.id for wallet in wallets],
             [wallet.balance for wallet in wallets],
@@ -111,6 +115,7 @@ class WalletRepository:
             [wallet.spending.today for wallet in wallets],
             [wallet.spending.month for wallet in wallets],
             [wallet.spending.this_month for wallet in wallets],
+            [wallet.incoming for wallet in wallets],
         )
 
     async def save_limits(self, wallet: Wallet) -> None:

@@ -101,7 +101,7 @@ class LegBook:
         return leg.try_answer()
 
     def _reserve(self, command: LegCommand) -> str | None:
-        """Place the hold or check the credit can be accepted; the failure code, if refused."""
+        """Place the hold or promise the credit (its room); the failure code, if refused."""
         wallet = self._wallets.get(command.wallet_id)
         if wallet is None:
             return NOT_FOUND
@@ -113,9 +113,9 @@ class LegBook:
                     at=self._at,
                     default_limits=self._default_limits,
                 )
-                self._touch(wallet)
             else:
-                wallet.check_can_accept(command.amount, command.currency)
+                wallet.promise_credit(command.amount, command.currency)
+            self._touch(wallet)
         except WalletError as refusal:
             return refusal.code
         return None
@@ -144,10 +144,12 @@ class LegBook:
             return
         if leg.cancel():
             self._record(leg)
+            wallet = self._wallet_of(leg)
             if leg.leg is Leg.DEBIT:
-                wallet = self._wallet_of(leg)
                 wallet.release_hold(leg.amount, placed_at=leg.placed_at)
-                self._touch(wallet)
+            else:
+                wallet.release_credit(leg.amount)
+            self._touch(wallet)
 
     def _wallet_of(self, leg: TransferLeg) -> Wallet:
         wallet = self._wallets.get(leg.wallet_id)

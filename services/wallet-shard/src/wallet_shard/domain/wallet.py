@@ -25,10 +25,10 @@ from wallet_shard.domain.errors import LedgerInvariantViolated
 from wallet_shard.domain.spending import Spending, SpendingLimits
 
 MAX_BALANCE: Final = 9 * 10**18
-"""The largest balance a deposit or a promised credit may bring a wallet to. It stays well below
-the column's limit (`BIGINT_MAX`, ~9.22e18) because a Try does not reserve room: credits promised
-concurrently are confirmed together, and a Confirm must never be refused, so the headroom (over
-200 credits of the maximum amount) absorbs them."""
+"""The largest balance a wallet may reach, counting the credits already promised to it (accepted
+Tries of incoming transfers): a promise reserves its room as a hold reserves its money, so every
+Confirm finds the room it was promised and the column (`BIGINT_MAX`, ~9.22e18) never overflows.
+With the maximum per operation (`WALLET_MAX_AMOUNT`, 10^15 by default) both bounds are finite."""
 
 BIGINT_MAX: Final = 2**63 - 1
 
@@ -57,6 +57,9 @@ class Wallet:
     limits: SpendingLimits = field(default_factory=SpendingLimits)
     """The wallet's own limits; None where the configured default applies."""
     spending: Spending = field(default_factory=Spending)
+    incoming: int = 0
+    """Credits promised to the wallet (accepted Tries of incoming transfers) not yet confirmed
+    or cancelled: the room under MAX_BALANCE they hold."""
 
     @classmethod
     def open(
@@ -119,11 +122,13 @@ class Wallet:
         self._require_covered(amount)
         self.balance -= amount
 
-    def check_can_accept(self, amount: int, currency: str) -> None:
-        """Whether an incoming transfer may be promised (TCC Try of the credit leg)."""
+    def promise_credit(self, amount: int, currency: str) -> None:
+        """Accept an incoming transfer (TCC Try of the credit leg): active, same currency, and
+        room under MAX_BALANCE beside every credit already promised, which it reserves."""
         self._require_active()
         self._require_currency(currency)
         self._require_room_for(amount)
+        self.incoming += amount
 
     # Settling accepted transfers (never refused: the coordinator already decided) ------------
 
@@ -142,11 +147,18 @@ class Wallet:
         self.balance -= amount
 
     def accept_credit(self, amount: int) -> None:
-        """Book an accepted incoming transfer, even if the wallet was frozen since the Try, and
-        even past MAX_BALANCE: only what the column cannot hold is refused."""
-        if self.balance + amount > BIGINT_MAX:
+        """Book a promised incoming transfer, even if the wallet was frozen since the Try: its
+        room was reserved then."""
+        self._require_promised(amount)
+        if self.balance + amount > BIGINT_MAX:  # unreachable while promises hold their room
             raise LedgerInvariantViolated(f"wallet {self.id} would overflow its balance column")
+        self.incoming -= amount
         self.balance += amount
+
+    def release_credit(self, amount: int) -> None:
+        """Give back the room a cancelled promise held."""
+        self._require_promised(amount)
+        self.incoming -= amount
 
     # Status ---------------------------------------------------------------------------------
 
@@ -200,8 +212,15 @@ class Wallet:
             raise InsufficientFunds("The available balance does not cover the amount.")
 
     def _require_room_for(self, amount: int) -> None:
-        if self.balance + amount > MAX_BALANCE:
+        if self.balance + self.incoming + amount > MAX_BALANCE:
             raise LimitExceeded("The wallet would pass its maximum balance.")
+
+    def _require_promised(self, amount: int) -> None:
+        if amount > self.incoming:
+            raise LedgerInvariantViolated(
+                f"wallet {self.id}: settling a credit of {amount} but only {self.incoming} "
+                "is promised"
+            )
 
     def _require_frozen(self, amount: int) -> None:
         if amount > self.frozen or amount > self.balance:
