@@ -62,11 +62,13 @@ def test_two_files_with_one_number_are_refused(package_dir: Path) -> None:
 
 
 def test_the_shared_tables_come_first_and_complete() -> None:
-    plumbing, parking = migration_files(SHARED_MIGRATIONS)
-    assert (plumbing.version, parking.version) == (1, 2)
+    plumbing, parking, audit, retention = migration_files(SHARED_MIGRATIONS)
+    assert [m.version for m in (plumbing, parking, audit, retention)] == [1, 2, 3, 4]
     for table in ("outbox", "idempotency_keys", "dead_letters"):
         assert f"CREATE TABLE {table} (" in plumbing.sql
     assert "CREATE TABLE outbox_parked (" in parking.sql
+    assert "CREATE TABLE audit_log (" in audit.sql
+    assert "ON idempotency_keys (created_at)" in retention.sql
 
 
 @pytest.mark.parametrize(
