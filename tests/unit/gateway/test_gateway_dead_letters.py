@@ -13,6 +13,8 @@ from .gateway_fakes import EPOCH, FakeCluster, bearer
 def admin() -> dict[str, str]:
     """An admin's Authorization header, minted when a test asks (tokens expire)."""
     return bearer("ops", role="admin")
+
+
 LIST = "/v1/admin/dead-letters"
 
 
@@ -84,7 +86,9 @@ async def test_pages_stay_stable_while_new_dead_letters_arrive(
     items: list[dict[str, Any]] = list(first["items"])
     cursor = first["next_cursor"]
     while cursor is not None:
-        page = (await client.get(LIST, params={"limit": 4, "cursor": cursor}, headers=admin())).json()
+        page = (
+            await client.get(LIST, params={"limit": 4, "cursor": cursor}, headers=admin())
+        ).json()
         items += page["items"]
         cursor = page["next_cursor"]
 

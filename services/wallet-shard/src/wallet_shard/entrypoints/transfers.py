@@ -98,6 +98,4 @@ async def list_wallet_local_transfers(
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> Page[Transfer]:
     """A wallet's local transfers (as source or destination), newest first."""
-    return await list_local_transfers(
-        services.uow, wallet_id=wallet_id, limit=limit, cursor=cursor
-    )
+    return await list_local_transfers(services.uow, wallet_id=wallet_id, limit=limit, cursor=cursor)

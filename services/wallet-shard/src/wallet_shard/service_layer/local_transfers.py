@@ -175,9 +175,7 @@ async def list_local_transfers(
     `(created_at, id)` of the last item, the coordinator's form, so the gateway can merge."""
     after = parse_time_position(decode_cursor(cursor, arity=2)) if cursor is not None else None
     async with uow.reading() as repos:
-        found = await repos.local_transfers.list_for_wallet(
-            wallet_id, limit=limit + 1, after=after
-        )
+        found = await repos.local_transfers.list_for_wallet(wallet_id, limit=limit + 1, after=after)
     page, next_cursor = cut_page(
         found, limit=limit, position=lambda last: time_position(last.created_at, last.id)
     )
