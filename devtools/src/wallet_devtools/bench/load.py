@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -92,8 +93,15 @@ class GatewayClient:
             201,
         )
 
-    async def read_balance(self, wallet: BenchWallet) -> str:
-        return await self._status_outcome(self._session.get(f"/v1/wallets/{wallet.wallet_id}"), 200)
+    async def read_balance(self, wallet: BenchWallet, *, at: datetime | None = None) -> str:
+        """The wallet (its balance snapshot), or its balance as of `at` (from the ledger)."""
+        if at is None:
+            request = self._session.get(f"/v1/wallets/{wallet.wallet_id}")
+        else:
+            request = self._session.get(
+                f"/v1/wallets/{wallet.wallet_id}/balance", params={"at": at.isoformat()}
+            )
+        return await self._status_outcome(request, 200)
 
     async def integrity(self) -> dict[str, Any]:
         async with self._session.get("/v1/admin/integrity") as answer:
@@ -205,7 +213,13 @@ class Workload:
         return self._client.deposit(self._rng.choice(self._wallets))
 
     def balance_read(self) -> Awaitable[str]:
-        return self._client.read_balance(self._rng.choice(self._wallets))
+        """Half snapshot reads, half point-in-time reads (`balance?at=`, an instant of the last
+        minute, answered from the ledger's index)."""
+        wallet = self._rng.choice(self._wallets)
+        if self._rng.random() < 0.5:
+            return self._client.read_balance(wallet)
+        at = datetime.now(UTC) - timedelta(seconds=self._rng.uniform(0, 60))
+        return self._client.read_balance(wallet, at=at)
 
 
 # --- loops -----------------------------------------------------------------------------------
