@@ -1,0 +1,55 @@
+"""`balance?at=` on a wallet with 100,000 transactions reads one index entry, wherever the
+instant falls: a plan check (what the database does), not a timing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+from wallet_shard.adapters import ledger_views
+from wallet_shard.adapters.ledger_views import LedgerViews
+
+from .conftest import Shard
+from .test_shard_ledger import open_wallet
+
+ROWS = 100_000
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def scans(plan: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every node of a JSON plan, depth first."""
+    nodes = [plan]
+    for child in plan.get("Plans", []):
+        nodes += scans(child)
+    return nodes
+
+
+async def test_a_point_in_time_balance_reads_one_index_entry(shard: Shard) -> None:
+    wallet = await open_wallet(shard)
+    await shard.pool.execute(
+        "INSERT INTO journal_transactions (id, wallet_id, type, amount, balance_after, created_at)"
+        " SELECT 'txn_b' || n, $1, 'deposit', 1, n, $2::timestamptz + n * interval '1 second'"
+        " FROM generate_series(1, $3) AS n",
+        wallet.id,
+        T0,
+        ROWS,
+    )
+    await shard.pool.execute("ANALYZE journal_transactions")
+    async with shard.uow.reading() as repos:
+        views = LedgerViews(repos.conn)
+        assert await views.balance_at(wallet.id, T0) == 0
+        assert await views.balance_at(wallet.id, T0 + timedelta(seconds=ROWS // 2)) == ROWS // 2
+        assert await views.balance_at(wallet.id, T0 + timedelta(days=10)) == ROWS
+    for at in (T0, T0 + timedelta(seconds=ROWS // 2), T0 + timedelta(days=10)):
+        explained = await shard.pool.fetchval(
+            "EXPLAIN (ANALYZE, FORMAT JSON) " + ledger_views._BALANCE_AT, wallet.id, at
+        )
+        plan = orjson.loads(explained) if isinstance(explained, str | bytes) else explained
+        nodes = scans(plan[0]["Plan"])
+        kinds = {node["Node Type"] for node in nodes}
+        assert "Seq Scan" not in kinds, kinds
+        assert "Sort" not in kinds, kinds
+        index_scans = [node for node in nodes if node["Node Type"].startswith("Index")]
+        assert index_scans, kinds
+        assert all(node["Actual Rows"] <= 1 for node in index_scans)
