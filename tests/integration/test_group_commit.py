@@ -7,7 +7,7 @@ import asyncio
 
 import asyncpg
 import pytest
-from wallet_shared.errors import NotFound
+from wallet_shared.errors import NotFound, ServiceUnavailable
 from wallet_shared.group_commit import GroupCommit, Work
 
 
@@ -71,3 +71,39 @@ async def test_a_work_alone_runs_at_once_and_its_failure_is_its_own(
     with pytest.raises(RuntimeError, match="bug after writing 2"):
         await group.run(booking(2, crash=True))
     assert await booked(table) == [1]
+
+
+async def test_a_batch_locks_every_row_its_works_name_first_in_one_order(
+    table: asyncpg.Pool,
+) -> None:
+    prelocked: list[list[str]] = []
+
+    async def prelock(conn: asyncpg.Connection, keys: list[str]) -> None:
+        prelocked.append(keys)
+
+    group = GroupCommit(pool=table, prelock=prelock)
+    names = [["w5"], ["w1", "w9"], ["w5", "w1"]]
+    await asyncio.gather(*(group.run(booking(n), locks=locks) for n, locks in enumerate(names)))
+    # One batch: each wallet once, sorted, before any work ran (whatever the arrival order).
+    assert prelocked == [["w1", "w5", "w9"]]
+    with pytest.raises(ValueError, match="prelock"):
+        await GroupCommit(pool=table).run(booking(7), locks=["w1"])
+
+
+async def test_a_cancelled_drain_answers_every_waiting_caller(table: asyncpg.Pool) -> None:
+    started = asyncio.Event()
+
+    async def slow(conn: asyncpg.Connection) -> int:
+        started.set()
+        await asyncio.Event().wait()  # never ends on its own
+        return 0
+
+    group = GroupCommit(pool=table)
+    waiting = [asyncio.ensure_future(group.run(slow)), asyncio.ensure_future(group.run(slow))]
+    await started.wait()
+    later = asyncio.ensure_future(group.run(booking(1)))
+    await asyncio.sleep(0)
+    assert group._draining is not None
+    group._draining.cancel()
+    results = await asyncio.gather(*waiting, later, return_exceptions=True)
+    assert all(isinstance(r, ServiceUnavailable) for r in results), results

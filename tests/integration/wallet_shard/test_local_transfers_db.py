@@ -18,7 +18,6 @@ from wallet_shard.service_layer.local_transfers import (
 )
 from wallet_shard.service_layer.unit_of_work import UnitOfWork
 from wallet_shared.errors import NotFound
-from wallet_shared.group_commit import GroupCommit
 from wallet_shared.idempotency import StoredResponse
 
 from .conftest import Shard, users_of_shard
@@ -99,9 +98,7 @@ async def test_concurrent_transfers_from_one_wallet_never_overdraw_it(
     if group_commit:  # concurrent requests share transactions, as in a running shard
         shard = replace(
             shard,
-            uow=UnitOfWork(
-                pool=shard.pool, relay=shard.wakes, group_commit=GroupCommit(pool=shard.pool)
-            ),
+            uow=UnitOfWork(pool=shard.pool, relay=shard.wakes, group_commit=True),
         )
     source = (await open_wallet(shard, ALICE)).id
     destinations = [(await open_wallet(shard, DAVE)).id for _ in range(3)]

@@ -12,7 +12,6 @@ import structlog
 from fastapi import FastAPI
 from wallet_shared.audit import audit_router
 from wallet_shared.dead_letter_api import dead_letter_router
-from wallet_shared.group_commit import GroupCommit
 from wallet_shared.http import ReadinessCheck, create_service_app
 from wallet_shared.plumbing import start_plumbing
 from wallet_shared.service_auth import ServiceTokenVerifier
@@ -66,7 +65,7 @@ def create_app(settings: ShardSettings) -> FastAPI:
             uow = UnitOfWork(
                 pool=plumbing.pool,
                 relay=plumbing.relay,
-                group_commit=GroupCommit(pool=plumbing.pool),
+                group_commit=True,
             )
             consumer = create_commands_consumer(
                 bootstrap=settings.kafka_bootstrap,

@@ -40,6 +40,14 @@ def _wallet(row: asyncpg.Record) -> Wallet:
     )
 
 
+async def lock_wallets_in_order(conn: asyncpg.Connection, wallet_ids: Sequence[str]) -> None:
+    """Lock the wallets that exist among `wallet_ids`, in id order (the one order of every
+    writer of the shard, so that no two transactions wait for each other in a cycle)."""
+    await conn.execute(
+        "SELECT 1 FROM wallets WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE", list(wallet_ids)
+    )
+
+
 class WalletRepository:
     """Wallet rows of one connection (and so of its open transaction, if any)."""
 

@@ -74,7 +74,9 @@ async def start_local_transfer(
             savepoint=False,  # every refusal is raised before the first write
         )
 
-    stored = await uow.grouped(start_in)
+    stored = await uow.grouped(
+        start_in, wallets=[request.source_wallet_id, request.destination_wallet_id]
+    )
     for booking in booked:
         _count(shard, booking)
     if stored.replayed and stored.status_code == 202:

@@ -21,7 +21,7 @@ from wallet_shard.adapters.leg_repository import LegRepository
 from wallet_shard.adapters.local_transfer_repository import LocalTransferRepository
 from wallet_shard.adapters.movement_requests import MovementRequestRepository
 from wallet_shard.adapters.purchase_repository import PurchaseRepository
-from wallet_shard.adapters.wallet_repository import WalletRepository
+from wallet_shard.adapters.wallet_repository import WalletRepository, lock_wallets_in_order
 
 T = TypeVar("T")
 
@@ -75,15 +75,22 @@ class UnitOfWork:
     """Opens transactions (and plain reads) on the shard database."""
 
     def __init__(
-        self, *, pool: asyncpg.Pool, relay: OutboxWaker, group_commit: GroupCommit | None = None
+        self, *, pool: asyncpg.Pool, relay: OutboxWaker, group_commit: bool = False
     ) -> None:
         self._pool = pool
         self._relay = relay
-        self._group_commit = group_commit
+        # Requests that arrive together share a transaction (one commit for many); the batch
+        # locks every wallet its requests name first, in id order.
+        self._group_commit = (
+            GroupCommit(pool=pool, prelock=lock_wallets_in_order) if group_commit else None
+        )
 
-    async def grouped(self, work: Callable[[ShardRepositories], Awaitable[T]]) -> T:
+    async def grouped(
+        self, work: Callable[[ShardRepositories], Awaitable[T]], *, wallets: Sequence[str]
+    ) -> T:
         """`work` in a transaction shared with concurrent requests (group commit) when that is
-        on, else in one of its own; the relay is woken once it committed. `work` raises its
+        on, else in one of its own; the relay is woken once it committed. `wallets`: every
+        wallet the work locks (the batch locks them all first, in id order). `work` raises its
         refusals before its first write, and may run again (after a batch was rolled back)."""
         if self._group_commit is None:
             async with self.transaction() as repos:
@@ -97,7 +104,7 @@ class UnitOfWork:
             published = repositories.published
             return result
 
-        result = await self._group_commit.run(on_connection)
+        result = await self._group_commit.run(on_connection, locks=wallets)
         if published:
             self._relay.wake()
         return result
