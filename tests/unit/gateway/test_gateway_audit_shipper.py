@@ -8,6 +8,7 @@ from typing import Any
 
 from gateway.adapters.audit_shipper import AuditShipper
 from gateway.adapters.backends import BackendReply
+from gateway.entrypoints.gateway_audit import MAX_TARGET, MAX_USER_AGENT, refusal_entry
 from wallet_shared.audit import AuditEntry
 from wallet_shared.errors import ServiceUnavailable
 
@@ -51,3 +52,50 @@ async def test_records_wait_for_the_coordinator_and_a_full_queue_drops_the_oldes
     assert shipped == ["user-1", "user-2", "user-3"]  # user-0 dropped: the queue held 3
     assert all(len(batch) <= 2 for batch in fake.batches)
     assert not shipper.alive
+
+
+class RefusingCoordinator(FakeCoordinator):
+    """Refuses (422) any batch holding the record of `user-poison`, takes the others."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.away = False
+
+    async def coordinator(self, method: str, path: str, **call: Any) -> BackendReply:
+        records = call["json"]["records"]
+        if any(record["actor"] == "user-poison" for record in records):
+            return BackendReply("coordinator", 422, b"{}", "application/problem+json")
+        return await super().coordinator(method, path, **call)
+
+
+async def test_a_batch_refused_for_good_is_dropped_and_never_holds_back_the_rest() -> None:
+    fake = RefusingCoordinator()
+    shipper = AuditShipper(backends=fake, batch_size=1)  # type: ignore[arg-type]
+    shipper.record(AuditEntry(action="request.forbidden", actor="user-poison", role="user"))
+    for n in range(3):
+        shipper.record(entry(n))
+    await shipper.start()
+    try:
+        for _ in range(3000):
+            if sum(len(batch) for batch in fake.batches) == 3:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        await shipper.stop()
+    shipped = [record["actor"] for batch in fake.batches for record in batch]
+    assert shipped == ["user-0", "user-1", "user-2"]
+
+
+def test_what_a_client_sends_is_bounded_to_what_the_audit_log_keeps() -> None:
+    scope: dict[str, Any] = {
+        "type": "http",
+        "method": "GET",
+        "path": "/v1/" + "x" * 2000,
+        "headers": [(b"user-agent", b"a\x00" + b"b" * 2000)],
+        "client": ("127.0.0.1", 5000),
+        "state": {},
+    }
+    audited = refusal_entry(scope, "request.unauthorized")
+    assert audited.target is not None
+    assert len(audited.target) == MAX_TARGET
+    assert audited.user_agent == ("a" + "b" * 2000)[:MAX_USER_AGENT]

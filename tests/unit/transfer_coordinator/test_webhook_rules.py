@@ -40,10 +40,11 @@ def test_endpoints_and_http_when_private_receivers_are_allowed() -> None:
     ["127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "::1", "fe80::1",
      "fd00::1", "0.0.0.0", "100.64.0.1", "224.0.0.1", "::ffff:127.0.0.1"],
 )  # fmt: skip
-def test_internal_addresses_are_refused_unless_allowed(address: str) -> None:
+def test_internal_addresses_are_refused_and_local_runs_admit_loopback_only(address: str) -> None:
     ip = ipaddress.ip_address(address)
     assert not address_allowed(ip, allow_private=False)
-    assert address_allowed(ip, allow_private=True)
+    loopback = address in ("127.0.0.1", "::1", "::ffff:127.0.0.1")
+    assert address_allowed(ip, allow_private=True) == loopback
 
 
 def test_public_addresses_are_allowed_and_a_name_must_resolve_to_public_ones_only() -> None:

@@ -43,7 +43,12 @@ async def test_registration_needs_https_and_public_addresses() -> None:
         await check_webhook_url(
             "http://hooks.example.com/x", allow_private=False, resolve=resolver(PUBLIC)
         )
-    await check_webhook_url("http://127.0.0.1:9/x", allow_private=True, resolve=resolver(PRIVATE))
+    loopback = ipaddress.ip_address("127.0.0.1")
+    await check_webhook_url("http://127.0.0.1:9/x", allow_private=True, resolve=resolver(loopback))
+    with pytest.raises(ValidationFailed):  # local runs admit loopback receivers, nothing else
+        await check_webhook_url(
+            "http://hooks.internal/x", allow_private=True, resolve=resolver(PRIVATE)
+        )
 
 
 def sender(handler: Handler, *addresses: IpAddress, timeout_s: float = 5.0) -> WebhookSender:

@@ -10,16 +10,18 @@ import asyncio
 from collections import deque
 from typing import Any, Final
 
+import structlog
 from wallet_shared.audit import AuditEntry
 from wallet_shared.loops import BackgroundLoop
 
-from gateway.adapters.backends import Backends, expect_ok
+from gateway.adapters.backends import BackendProblem, Backends, expect_ok
 from gateway.auth import Principal
 from gateway.metrics import AUDIT_RECORDS_DROPPED
 
 SERVICE: Final = "gateway"
 AUDIT_PATH: Final = "/internal/audit-log"
 _SHIPPER: Final = Principal(user_id="gateway", role="admin")
+_log = structlog.get_logger(__name__)
 
 
 class AuditShipper(BackgroundLoop):
@@ -55,17 +57,28 @@ class AuditShipper(BackgroundLoop):
                 self._queued.clear()
                 await self._queued.wait()
                 continue
-            batch = [self._queue[i] for i in range(min(self._batch_size, len(self._queue)))]
+            # Taken off the queue while in flight: a full queue then drops only what waits.
+            batch = [self._queue.popleft() for _ in range(min(self._batch_size, len(self._queue)))]
             try:
                 await self._ship(batch)
+            except BackendProblem as refusal:  # refused for good: retrying cannot help
+                AUDIT_RECORDS_DROPPED.inc(len(batch))
+                _log.error("audit_batch_refused", records=len(batch), error=str(refusal))
+                continue
             except Exception as error:  # the coordinator may be away: keep them, try later
+                self._put_back(batch)
                 failures += 1
                 if await self.back_off("audit_ship_failed", error, failures, cap_s=10.0):
                     return
                 continue
             failures = 0
-            for _ in batch:
-                self._queue.popleft()
+
+    def _put_back(self, batch: list[AuditEntry]) -> None:
+        """Return an unshipped batch to the front; beyond capacity the oldest go (counted)."""
+        self._queue.extendleft(reversed(batch))
+        while len(self._queue) > self._capacity:
+            self._queue.popleft()
+            AUDIT_RECORDS_DROPPED.inc()
 
     async def _ship(self, batch: list[AuditEntry]) -> None:
         records = [_wire(entry) for entry in batch]

@@ -19,6 +19,10 @@ from gateway.auth import Principal
 from gateway.entrypoints.guard import GUARDED_PREFIX, PRINCIPAL_STATE_KEY
 
 _REFUSALS: Final = {401: "request.unauthorized", 403: "request.forbidden"}
+# The coordinator's audit log keeps at most this much of each (its internal route's limits).
+MAX_TARGET: Final = 500
+MAX_USER_AGENT: Final = 500
+MAX_CLIENT: Final = 100
 
 
 class RefusalAudit:
@@ -51,11 +55,17 @@ def refusal_entry(scope: Scope, action: str) -> AuditEntry:
         action=action,
         actor=known.user_id if known else None,
         role=known.role if known else None,
-        target=f"{scope['method']} {scope['path']}",
+        target=_bounded(f"{scope['method']} {scope['path']}", MAX_TARGET),
         trace_id=trace_id if isinstance(trace_id, str) else None,
-        client_address=client[0] if client else None,
-        user_agent=headers.get("user-agent"),
+        client_address=_bounded(client[0], MAX_CLIENT) if client else None,
+        user_agent=_bounded(headers.get("user-agent"), MAX_USER_AGENT),
     )
+
+
+def _bounded(text: str | None, limit: int) -> str | None:
+    # What a client sends (path, user agent) is kept as far as the audit log stores it: a longer
+    # or NUL-bearing value must never make the record, and the batch it ships in, refused.
+    return None if text is None else text.replace("\x00", "")[:limit] or None
 
 
 def record_gateway_action(scope: Scope, action: str, *, target: str) -> None:

@@ -64,12 +64,12 @@ def literal_address(host: str) -> IpAddress | None:
 
 def address_allowed(address: IpAddress, *, allow_private: bool) -> bool:
     """Whether a webhook may be sent to `address`: a public one (not loopback, private,
-    link-local — cloud metadata lives there — multicast or reserved), unless private receivers
-    are allowed (local runs and tests)."""
-    if allow_private:
-        return True
+    link-local — cloud metadata lives there — multicast or reserved). `allow_private` (local runs
+    and tests, API.md: receivers on 127.0.0.1) admits loopback too, and nothing else."""
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
+    if allow_private and address.is_loopback:
+        return True
     return address.is_global and not address.is_multicast
 
 
