@@ -85,6 +85,11 @@ async def test_a_signed_post_is_delivered_on_2xx_only() -> None:
     parts = dict(p.split("=", 1) for p in request.headers["X-Wallet-Signature"].split(","))
     signed = f"{parts['t']}.".encode() + request.content
     assert parts["v1"] == hmac.new(b"s3cret", signed, hashlib.sha256).hexdigest()
+    # Connected to the address the check allowed, named in the URL; the host stays the receiver's
+    # for the Host header and the TLS server name (DNS cannot change between check and connect).
+    assert request.url.host == str(PUBLIC)
+    assert request.headers["Host"] == "hooks.example.com"
+    assert request.extensions["sni_hostname"] == "hooks.example.com"
     refused = await send(sender(lambda _: httpx.Response(302), PUBLIC))
     assert (refused.outcome, refused.status_code) == ("http_error", 302)
 

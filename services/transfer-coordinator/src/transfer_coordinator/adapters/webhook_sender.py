@@ -79,15 +79,18 @@ class WebhookSender:
     async def send(
         self, *, url: str, secret: str, event_id: str, event_type: str, body: bytes
     ) -> Attempt:
-        """One attempt; never raises for what the receiver or the network did."""
+        """One attempt; never raises for what the receiver or the network did. The address
+        check, the connection and the answer's status all fit in the time limit; the answer's
+        body is never read (a receiver cannot make the coordinator hold what it sends)."""
         try:
-            refusal = await self._refusal(url)
-            if refusal is not None:
-                return Attempt("refused_address", error=refusal)
             async with asyncio.timeout(self._timeout_s):
-                response = await self._client.post(
-                    url, content=body, headers=self._headers(secret, event_id, event_type, body)
-                )
+                checked = await self._checked(url)
+                if isinstance(checked, str):
+                    return Attempt("refused_address", error=checked)
+                request = self._pinned_request(url, checked, body)
+                request.headers.update(self._headers(secret, event_id, event_type, body))
+                response = await self._client.send(request, stream=True)
+                await response.aclose()
         except TimeoutError:
             return Attempt("timeout", error="no answer in time")
         except (httpx.HTTPError, OSError) as error:
@@ -96,7 +99,8 @@ class WebhookSender:
             return Attempt("ok", status_code=response.status_code)
         return Attempt("http_error", status_code=response.status_code, error="not 2xx")
 
-    async def _refusal(self, url: str) -> str | None:
+    async def _checked(self, url: str) -> IpAddress | str:
+        """The address to connect to (one the check allowed), or why none may be used."""
         try:
             endpoint = endpoint_of(url, allow_private=self._allow_private)
             addresses = await self._resolver(endpoint.host, endpoint.port)
@@ -106,7 +110,20 @@ class WebhookSender:
             return "host does not resolve"
         if not all_allowed(addresses, allow_private=self._allow_private):
             return "host resolves to a non-public address"
-        return None
+        return sorted(addresses, key=str)[0]
+
+    def _pinned_request(self, url: str, address: IpAddress, body: bytes) -> httpx.Request:
+        """A POST to `url` that connects to `address` itself, not to what the name resolves to
+        when the connection opens (DNS rebinding): the URL names the address, the Host header
+        and the TLS server name (certificate check included) the original host."""
+        original = httpx.URL(url)
+        request = self._client.build_request(
+            "POST", original.copy_with(host=str(address)), content=body
+        )
+        request.headers["Host"] = original.netloc.decode("ascii")
+        if original.scheme == "https":
+            request.extensions["sni_hostname"] = original.host
+        return request
 
     @staticmethod
     def _headers(secret: str, event_id: str, event_type: str, body: bytes) -> dict[str, str]:
