@@ -251,6 +251,8 @@ def _caller(claims: dict[str, Any]) -> Caller:
         raise InvalidServiceCredential("The service credential is not valid.")
     if scope is not None and not isinstance(scope, str):
         raise InvalidServiceCredential("The service credential is not valid.")
+    if role == "user" and scope is None:  # a user is always limited to their own wallets
+        raise InvalidServiceCredential("The service credential is not valid.")
     return Caller(user_id=user_id, role=role, owner_scope=scope, service=service)
 
 

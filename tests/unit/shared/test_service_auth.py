@@ -63,6 +63,14 @@ def test_a_credential_names_the_service_and_the_user(
     assert verifier.verify(issuer.authorization(ROOT)).owner_scope is None
 
 
+def test_a_user_without_an_owner_scope_is_refused(
+    issuer: ServiceTokenIssuer, verifier: ServiceTokenVerifier
+) -> None:
+    # A user is always limited to their own wallets: no scope would mean every wallet.
+    with pytest.raises(InvalidServiceCredential):
+        verifier.verify(issuer.authorization(Caller("alice", "user", None)))
+
+
 def test_claims_are_short_lived_and_for_internal_calls_only(issuer: ServiceTokenIssuer) -> None:
     token = issuer.authorization(ALICE).removeprefix("Bearer ")
     claims = jwt.decode(token, SECRET, algorithms=["HS256"], options={"verify_signature": False})
