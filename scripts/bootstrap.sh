@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the project needs on a fresh Debian machine, and nothing when it is all there:
-# PostgreSQL's server binaries, Java and Maven (for the Kafka broker), make, uv, the Python
-# workspace (.venv, from uv.lock) and the Kafka broker jars (.local/kafka/libs).
+# PostgreSQL's server binaries, Prometheus and promtool (the monitoring tests), Java and Maven
+# (for the Kafka broker), make, uv, the Python workspace (.venv, from uv.lock) and the Kafka
+# broker jars (.local/kafka/libs).
 # Safe to run again and again; `make install`, `make run`, `make test` and .ci/run call it.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -59,6 +60,14 @@ find_python() {
 }
 
 have_postgres || apt_install postgresql
+if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then
+    apt_install prometheus
+    # The tests start their own Prometheus on a free port; the system service the package
+    # enables would only hold :9090 (docker compose's monitoring profile wants it).
+    if [ -d /run/systemd/system ]; then
+        as_root systemctl disable --now prometheus >/dev/null 2>&1 || true
+    fi
+fi
 command -v java >/dev/null 2>&1 || apt_install default-jre-headless
 command -v mvn >/dev/null 2>&1 || apt_install maven
 command -v make >/dev/null 2>&1 || apt_install make

@@ -50,11 +50,25 @@ EXPORTED_METRICS = frozenset(
         "wallet_webhook_oldest_pending_seconds",
         "wallet_risk_flags_total",
         "wallet_audit_records_total",
+        # state, sampled off the money path (wallet_shared.monitoring)
+        "wallet_consumer_lag_messages",
+        "wallet_outbox_oldest_age_seconds",
+        "wallet_db_pool_max_connections",
+        "wallet_db_pool_connections_in_use",
+        "wallet_db_pool_waiting_acquires",
+        "wallet_dead_letters_unreplayed",
+        "wallet_sagas_in_flight",
+        "wallet_saga_oldest_age_seconds",
+        "wallet_saga_past_deadline_seconds",
+        "wallet_loop_up",
+        "wallet_loop_heartbeat_timestamp_seconds",
+        # the gateway's, set by each run of the integrity check
+        "wallet_integrity_consistent",
+        "wallet_integrity_checked_timestamp_seconds",
     }
 )
-# Alert rules may also use Prometheus' own `up`, and the gateway's integrity gauge, set by each
-# run of the integrity check.
-ALERTABLE_METRICS = EXPORTED_METRICS | {"up", "wallet_integrity_consistent"}
+# Alert rules may also use Prometheus' own `up`.
+ALERTABLE_METRICS = EXPORTED_METRICS | {"up"}
 _HISTOGRAM_SERIES = re.compile(r"_(bucket|sum|count)$")
 
 
@@ -276,6 +290,12 @@ def test_alert_rules_cover_the_failure_modes_with_known_metrics() -> None:
         "wallet_outbox_backlog",
         "wallet_transfers_total",
         "wallet_integrity_consistent",
+        "wallet_consumer_lag_messages",
+        "wallet_outbox_oldest_age_seconds",
+        "wallet_db_pool_waiting_acquires",
+        "wallet_saga_past_deadline_seconds",
+        "wallet_loop_heartbeat_timestamp_seconds",
+        "wallet_dead_letters_unreplayed",
     } <= used
 
 

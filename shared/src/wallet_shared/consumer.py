@@ -23,7 +23,7 @@ from wallet_shared.backoff import backoff_delay
 from wallet_shared.errors import TransientError
 from wallet_shared.loops import BackgroundLoop
 from wallet_shared.messages import UndecodableMessage
-from wallet_shared.metrics import CONSUMER_MESSAGES
+from wallet_shared.metrics import CONSUMER_MESSAGES, DEAD_LETTERS
 
 if TYPE_CHECKING:
     from wallet_shared.dead_letters import DeadLetterStore
@@ -61,11 +61,15 @@ class _AssignmentListener(ConsumerRebalanceListener):  # type: ignore[misc]
     """Tells whether the consumer holds its share of the partitions: from the end of a group
     join until the next rebalance revokes them (during which nothing is consumed)."""
 
-    def __init__(self) -> None:
+    def __init__(self, committed: dict[TopicPartition, int] | None = None) -> None:
         self.assigned = asyncio.Event()
+        self._committed = committed if committed is not None else {}
 
     def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
         self.assigned.clear()
+        # Whoever gets them next commits them: what this process knew is stale from now on.
+        for tp in revoked:
+            self._committed.pop(tp, None)
         _log.info("partitions_revoked", partitions=[str(tp) for tp in revoked])
 
     def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
@@ -111,7 +115,42 @@ class BatchConsumer(BackgroundLoop, Generic[M]):
         self._retry_cap_s = retry_cap_s
         self._assignment_timeout_s = assignment_timeout_s
         self._consumer: AIOKafkaConsumer | None = None
-        self._assignment = _AssignmentListener()
+        # The next offset to handle, per partition held, as last committed by this process.
+        self._committed: dict[TopicPartition, int] = {}
+        self._assignment = _AssignmentListener(self._committed)
+        # Every outcome's series exists from the start at 0, so that a dashboard or an
+        # `increase()` shows "none yet" rather than nothing.
+        for outcome in ("handled", "retried", "dead_lettered"):
+            CONSUMER_MESSAGES.labels(service, topic, outcome)
+        DEAD_LETTERS.labels(service, topic)
+
+    @property
+    def topic(self) -> str:
+        """The topic this consumer reads."""
+        return self._topic
+
+    async def lag(self) -> dict[int, int]:
+        """Messages not handled yet, by partition this consumer holds: the partition's
+        high-water mark (from the last fetch) minus the next offset to handle (the last commit,
+        or the fetch position before the first). Partitions not fetched yet are left out."""
+        consumer = self._consumer
+        if consumer is None:
+            return {}
+        # Read synchronously first: a rebalance can only happen while this coroutine awaits.
+        known = [
+            (tp, consumer.highwater(tp), self._committed.get(tp)) for tp in consumer.assignment()
+        ]
+        lags: dict[int, int] = {}
+        for tp, highwater, next_offset in known:
+            if highwater is None:
+                continue
+            if next_offset is None:
+                try:
+                    next_offset = await asyncio.wait_for(consumer.position(tp), 1.0)
+                except (TimeoutError, KafkaError):
+                    continue  # being reassigned: the next pass will tell
+            lags[tp.partition] = max(0, highwater - next_offset)
+        return lags
 
     def ready(self) -> bool:
         """Alive, a member of its group, and holding its partitions (not mid-rebalance)."""
@@ -131,7 +170,8 @@ class BatchConsumer(BackgroundLoop, Generic[M]):
             enable_auto_commit=False,
             auto_offset_reset="earliest",
         )
-        self._assignment = _AssignmentListener()
+        self._committed.clear()
+        self._assignment = _AssignmentListener(self._committed)
         try:
             await consumer.start()
         except BaseException:
@@ -192,7 +232,9 @@ class BatchConsumer(BackgroundLoop, Generic[M]):
                 with contextlib.suppress(KafkaError):
                     consumer.seek(tp, messages[0].offset)
             raise
-        await consumer.commit({tp: messages[-1].offset + 1 for tp, messages in fetched.items()})
+        offsets = {tp: messages[-1].offset + 1 for tp, messages in fetched.items()}
+        await consumer.commit(offsets)
+        self._committed.update(offsets)
 
     async def process(self, records: Sequence[ConsumedRecord]) -> None:
         """Handle `records` (one fetched batch): decode, book, isolate failures, dead-letter.

@@ -75,3 +75,48 @@ RISK_FLAGS = Counter("wallet_risk_flags_total", "Risk flags raised, by rule", ["
 AUDIT_RECORDS = Counter(
     "wallet_audit_records_total", "Audit records written, by action", ["service", "action"]
 )
+
+# --- state, sampled off the money path (wallet_shared.monitoring) ------------------------------
+# Events above are counted where they happen; the gauges below describe state and are read by a
+# sampler loop every few seconds (database queries) or at scrape time (in-memory), so that no
+# request pays for them.
+CONSUMER_LAG = Gauge(
+    "wallet_consumer_lag_messages",
+    "Messages in a partition not yet handled by this consumer group (high-water mark minus the "
+    "offset committed or fetched)",
+    ["service", "topic", "partition"],
+)
+OUTBOX_OLDEST_AGE = Gauge(
+    "wallet_outbox_oldest_age_seconds",
+    "Age of the oldest message waiting in the outbox (0 when it is empty)",
+    ["service"],
+)
+DB_POOL_SIZE = Gauge(
+    "wallet_db_pool_max_connections", "Largest size of the service's connection pool", ["service"]
+)
+DB_POOL_IN_USE = Gauge(
+    "wallet_db_pool_connections_in_use", "Pool connections lent out right now", ["service"]
+)
+DB_POOL_WAITING = Gauge(
+    "wallet_db_pool_waiting_acquires",
+    "Tasks waiting for a pool connection right now (above zero: the pool is exhausted)",
+    ["service"],
+)
+DEAD_LETTERS_UNREPLAYED = Gauge(
+    "wallet_dead_letters_unreplayed",
+    "Dead letters stored and never replayed, by the topic they came from",
+    ["service", "topic"],
+)
+SAGAS_IN_FLIGHT = Gauge(
+    "wallet_sagas_in_flight", "Transfer sagas not final yet, by phase", ["phase"]
+)
+SAGA_OLDEST_AGE = Gauge(
+    "wallet_saga_oldest_age_seconds",
+    "Age of the oldest saga not final yet, by phase (0 when there is none)",
+    ["phase"],
+)
+SAGA_PAST_DEADLINE = Gauge(
+    "wallet_saga_past_deadline_seconds",
+    "How long the saga furthest past its deadline has been, by phase (0 when none is)",
+    ["phase"],
+)

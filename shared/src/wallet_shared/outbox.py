@@ -114,6 +114,10 @@ class OutboxRelay(BackgroundLoop):
         self._leader_poll_s = leader_poll_s
         self._wake = asyncio.Event()
         self._is_leader = False
+        # Every series exists from the start, at 0: "nothing yet" on a dashboard, not "no data".
+        OUTBOX_PARKED.labels(service)
+        OUTBOX_PUBLISHED.labels(service)
+        OUTBOX_BACKLOG.labels(service)
 
     @property
     def is_leader(self) -> bool:

@@ -1,6 +1,6 @@
 """What every service that owns a database and speaks Kafka starts the same way: its topics,
-the connection pool and migrations, the idempotent producer, the outbox relay and the
-dead-letter store, each stopped in reverse order by the caller's exit stack."""
+the connection pool and migrations, the idempotent producer, the outbox relay, the dead-letter
+store and the metrics sampler, each stopped in reverse order by the caller's exit stack."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from wallet_shared.db import apply_migrations, create_pool, database_ready
 from wallet_shared.dead_letters import DeadLetterStore
 from wallet_shared.kafka import ensure_topics, kafka_ready, start_producer
 from wallet_shared.loops import BackgroundLoop, loop_checks
+from wallet_shared.monitoring import MetricsSampler, watch_pool
 from wallet_shared.outbox import OutboxRelay
 from wallet_shared.readiness import ReadinessCheck
 from wallet_shared.retention import IDEMPOTENCY_KEYS, ExpiringTable, RetentionJanitor
@@ -32,6 +33,7 @@ class Plumbing:
     relay: OutboxRelay
     dead_letters: DeadLetterStore
     janitor: RetentionJanitor
+    sampler: MetricsSampler
 
     def readiness_checks(self, *loops: BackgroundLoop) -> dict[str, ReadinessCheck]:
         """The service is ready while its database and Kafka answer and its outbox relay, its
@@ -77,6 +79,17 @@ async def start_plumbing(
             retention=timedelta(hours=settings.idempotency_retention_h),
         )
     )
+    watch_pool(pool, service=service)
+    # Not a readiness check: without it the service still moves money; its heartbeat and the
+    # "loop silent" alert tell that the gauges went stale.
+    sampler = await stack.enter_async_context(
+        MetricsSampler(pool=pool, service=service, interval_s=settings.metrics_sample_interval_s)
+    )
     return Plumbing(
-        pool=pool, producer=producer, relay=relay, dead_letters=dead_letters, janitor=janitor
+        pool=pool,
+        producer=producer,
+        relay=relay,
+        dead_letters=dead_letters,
+        janitor=janitor,
+        sampler=sampler,
     )

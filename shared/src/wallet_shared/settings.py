@@ -69,6 +69,12 @@ class DatabaseSettings(ServiceSettings):
         description="Hours an Idempotency-Key's answer (and claim) is kept; a key reused later "
         "is a new key (at least 24)",
     )
+    metrics_sample_interval_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="Seconds between two measurements of the state gauges (outbox age, consumer "
+        "lag, dead letters, sagas): wallet_shared.monitoring",
+    )
 
 
 def settings_or_exit(settings_class: type[SettingsT], *, service: str) -> SettingsT:

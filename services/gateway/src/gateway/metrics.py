@@ -25,6 +25,12 @@ INTEGRITY_CONSISTENT = Gauge(
     "wallet_integrity_consistent",
     "Outcome of the last integrity check (1 consistent, 0 not); set by GET /v1/admin/integrity",
 )
+# 0 until a check ran: the outcome gauge above reads 0 then too, which means "not checked yet",
+# not "inconsistent" (the alert rule joins the two).
+INTEGRITY_CHECKED = Gauge(
+    "wallet_integrity_checked_timestamp_seconds",
+    "Unix time of the last integrity check this gateway ran (0: none yet)",
+)
 AUDIT_RECORDS_DROPPED = Counter(
     "wallet_gateway_audit_records_dropped_total",
     "Audit records of refused requests dropped because the shipping queue was full",

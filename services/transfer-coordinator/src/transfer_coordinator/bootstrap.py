@@ -20,7 +20,7 @@ from wallet_shared.plumbing import Plumbing, start_plumbing
 from wallet_shared.retention import IDEMPOTENCY_KEYS
 from wallet_shared.service_auth import ServiceTokenVerifier
 
-from transfer_coordinator.adapters import claims
+from transfer_coordinator.adapters import claims, saga_gauges
 from transfer_coordinator.adapters.notifications import FinalStatusListener
 from transfer_coordinator.adapters.webhook_sender import WebhookSender
 from transfer_coordinator.entrypoints.http import router
@@ -90,6 +90,8 @@ async def _start(app: FastAPI, settings: CoordinatorSettings, stack: AsyncExitSt
     app.state.coordinator, app.state.final_waiters = ctx, waiters
     app.state.dead_letters = plumbing.dead_letters
     consumer = await stack.enter_async_context(reply_consumer(ctx, settings, plumbing.dead_letters))
+    plumbing.sampler.watch(consumer)
+    plumbing.sampler.add(saga_gauges.measure)
     sweeper = await stack.enter_async_context(
         SagaSweeper(ctx=ctx, interval_s=settings.sweep_interval_s)
     )
@@ -128,6 +130,7 @@ async def _start_oversight(
     events = await stack.enter_async_context(
         public_events_consumer(ctx, settings, plumbing.dead_letters)
     )
+    plumbing.sampler.watch(events)
     return [dispatcher, events]
 
 

@@ -7,6 +7,7 @@ queue drops the oldest records (counted), rather than grow without bound under a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import deque
 from typing import Any, Final
 
@@ -22,6 +23,7 @@ SERVICE: Final = "gateway"
 AUDIT_PATH: Final = "/internal/audit-log"
 _SHIPPER: Final = Principal(user_id="gateway", role="admin")
 _log = structlog.get_logger(__name__)
+_IDLE_BEAT_S: Final = 10.0
 
 
 class AuditShipper(BackgroundLoop):
@@ -55,7 +57,10 @@ class AuditShipper(BackgroundLoop):
                 if self.stopping:
                     return
                 self._queued.clear()
-                await self._queued.wait()
+                # Idle is not stuck: wake now and then to beat, or the heartbeat would go stale
+                # and the "loop silent" alert fire on a quiet gateway.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._queued.wait(), _IDLE_BEAT_S)
                 continue
             # Taken off the queue while in flight: a full queue then drops only what waits.
             batch = [self._queue.popleft() for _ in range(min(self._batch_size, len(self._queue)))]

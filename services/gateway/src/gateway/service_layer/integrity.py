@@ -17,7 +17,7 @@ from gateway.domain.integrity import (
     transfers_with_active_legs,
 )
 from gateway.domain.roles import require_role
-from gateway.metrics import INTEGRITY_CONSISTENT
+from gateway.metrics import INTEGRITY_CHECKED, INTEGRITY_CONSISTENT
 
 
 async def check_integrity(backends: Backends, caller: Principal) -> IntegrityReport:
@@ -43,6 +43,7 @@ async def check_integrity(backends: Backends, caller: Principal) -> IntegrityRep
         )
     report = build_report(shards, coordinator, checked_at=datetime.now(UTC))
     INTEGRITY_CONSISTENT.set(1 if report.consistent else 0)
+    INTEGRITY_CHECKED.set_to_current_time()
     return report
 
 

@@ -29,8 +29,7 @@ Resolver = Callable[[str, int], Awaitable[list[IpAddress]]]
 
 @dataclass(frozen=True, slots=True)
 class Attempt:
-    """What one attempt came to: `outcome` is `ok`, `http_error`, `timeout`,
-    `refused_address` or `error`."""
+    """What one attempt came to: `outcome` is one of `OUTCOMES`."""
 
     outcome: str
     status_code: int | None = None
@@ -39,6 +38,10 @@ class Attempt:
     @property
     def delivered(self) -> bool:
         return self.outcome == "ok"
+
+
+OUTCOMES: Final = ("ok", "http_error", "timeout", "refused_address", "error")
+"""Every outcome an attempt can have."""
 
 
 async def resolve(host: str, port: int) -> list[IpAddress]:

@@ -24,7 +24,7 @@ from wallet_shared.metrics import (
 )
 
 from transfer_coordinator.adapters import webhook_repository as repository
-from transfer_coordinator.adapters.webhook_sender import Attempt, WebhookSender
+from transfer_coordinator.adapters.webhook_sender import OUTCOMES, Attempt, WebhookSender
 from transfer_coordinator.domain.webhooks import RetryPolicy
 from transfer_coordinator.settings import SERVICE
 
@@ -57,6 +57,11 @@ class WebhookDispatcher(BackgroundLoop):
         self._in_flight: Counter[str] = Counter()
         self._sends: set[asyncio.Task[None]] = set()
         self._work = asyncio.Event()
+        # Every series exists from the start, at 0: "nothing yet" on a dashboard, not "no data".
+        for outcome in OUTCOMES:
+            WEBHOOK_ATTEMPTS.labels(outcome)
+        for status in ("delivered", "failed"):
+            WEBHOOK_DELIVERIES.labels(status)
 
     def wake(self) -> None:
         """New deliveries, or a send finished: look for due ones now."""
