@@ -75,6 +75,7 @@ def create_app(settings: ShardSettings) -> FastAPI:
                 dead_letters=plumbing.dead_letters,
             )
             await running.enter_async_context(consumer)
+            plumbing.sampler.watch(consumer)
             app.state.shard_services = ShardServices(uow=uow, shard=shard)
             app.state.dead_letters = plumbing.dead_letters
             app.state.pool = plumbing.pool  # the audit log's reads
