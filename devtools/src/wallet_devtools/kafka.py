@@ -31,6 +31,7 @@ from wallet_shared.lifecycle import StartStop
 from wallet_devtools.paths import KAFKA_LIBS_DIR, KAFKA_POM
 from wallet_devtools.processes import (
     free_port,
+    kill_process,
     log_tail,
     port_is_open,
     reap_stale_process,
@@ -219,6 +220,19 @@ class KafkaBroker(StartStop):
         process, self._process = self._process, None
         if process is not None:
             await stop_process(process, grace_s=self._stop_timeout)
+        self._pid_path.unlink(missing_ok=True)
+        self._port = None
+
+    async def kill(self) -> None:
+        """SIGKILL the broker now, as a crash would (no controlled shutdown, no flush).
+
+        `start()` brings it back on the same data (the broker recovers its logs); construct
+        the broker with `port` and `controller_port` for it to keep its address.
+        """
+        process, self._process = self._process, None
+        if process is None:
+            raise RuntimeError("Kafka broker is not started")
+        await asyncio.to_thread(kill_process, process)
         self._pid_path.unlink(missing_ok=True)
         self._port = None
 

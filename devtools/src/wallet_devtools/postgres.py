@@ -18,6 +18,7 @@ import pwd
 import re
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
@@ -29,14 +30,17 @@ from wallet_shared.lifecycle import StartStop
 
 from wallet_devtools.processes import (
     ProcessExitedError,
+    child_pids,
     command_line,
     exit_status,
     free_port,
+    kill_process,
     log_tail,
     pid_is_alive,
     read_pid_file,
     spawn,
     stop_process,
+    wait_gone,
     wait_until_ready,
 )
 
@@ -160,6 +164,32 @@ class PostgresServer(StartStop):
             return
         if exit_status(process) is None:
             await asyncio.to_thread(self._pg_ctl_stop, find_postgres_bindir(self._bindir))
+        await stop_process(process, grace_s=10.0)
+        self._port = None
+
+    async def crash(self, *, immediate: bool) -> None:
+        """Stop the server the way a crash would; `start()` brings it back on the same data,
+        replaying the WAL (construct it with `port` for it to keep its address).
+
+        `immediate`: `pg_ctl stop -m immediate` (the postmaster makes every backend quit at
+        once, no checkpoint). Otherwise SIGKILL of the postmaster and of every backend: they
+        lead sessions of their own, so killing the postmaster's group alone would leave them
+        attached to the shared memory, and the next server would refuse to start.
+        """
+        process, self._process = self._process, None
+        if process is None:
+            raise RuntimeError("PostgreSQL server is not started")
+        bindir = find_postgres_bindir(self._bindir)
+        if immediate:
+            command = [str(bindir / "pg_ctl"), "stop", "-D", str(self.data_dir), "-m", "immediate"]
+            await asyncio.to_thread(self._run_tool, [*command, "-w", "-t", "60"], check=False)
+        else:
+            backends = child_pids(process.pid)
+            await asyncio.to_thread(kill_process, process)
+            for pid in backends:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            await wait_gone(backends, within_s=60.0)
         await stop_process(process, grace_s=10.0)
         self._port = None
 

@@ -184,6 +184,36 @@ def pid_is_alive(pid: int) -> bool:
     return True
 
 
+def child_pids(pid: int) -> list[int]:
+    """The pids of the live children of `pid` (from /proc)."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            # The command name in parentheses may hold spaces: the fields follow its last ")".
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid and fields[0] != "Z":
+                children.append(int(stat.parent.name))
+    return children
+
+
+def is_running(pid: int) -> bool:
+    """Whether `pid` is a process that still runs (a zombie has ended: it holds nothing)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+async def wait_gone(pids: Sequence[int], *, within_s: float) -> None:
+    """Wait until none of `pids` runs any more; TimeoutError after `within_s` seconds."""
+    deadline = time.monotonic() + within_s
+    while running := [pid for pid in pids if is_running(pid)]:
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"processes {running} still run after {within_s} s")
+        await asyncio.sleep(0.05)
+
+
 def command_line(pid: int) -> str:
     """The command line of `pid`, arguments joined by spaces; "" when unknown."""
     try:

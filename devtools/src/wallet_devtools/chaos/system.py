@@ -1,0 +1,133 @@
+"""The system a chaos run breaks: its own PostgreSQL, Kafka broker and services, and the faults.
+
+Both servers get fixed ports, so that a server started again after a crash is found where the
+services look for it. PostgreSQL runs without fsync (the run survives process crashes, not power
+cuts: what the kernel holds is safe) but with synchronous commits: a commit the services were
+told about must survive an immediate stop or a SIGKILL of the server, which is what is tested.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from wallet_devtools import postgres
+from wallet_devtools.chaos.schedule import Fault, FaultKind, PostgresCrash
+from wallet_devtools.cluster import WalletCluster
+from wallet_devtools.kafka import KafkaBroker, install_kafka
+from wallet_devtools.paths import KAFKA_LIBS_DIR
+from wallet_devtools.processes import await_all_or_cancel, free_port
+
+_SERVICE_READY_S = 240.0  # a service restart on a busy 2-core machine, Kafka rejoin included
+
+
+class NotRecoveredError(RuntimeError):
+    """The system did not come back after a fault within the allowed time."""
+
+
+@dataclass
+class FaultRecord:
+    """A fault that was injected: when it struck and when everything was ready again."""
+
+    fault: Fault
+    struck_at: float  # time.monotonic()
+    recovered_at: float
+
+
+@dataclass
+class ChaosSystem:
+    pg: postgres.PostgresServer
+    kafka: KafkaBroker
+    cluster: WalletCluster
+    injected: list[FaultRecord] = field(default_factory=list)
+
+    def shard_dsns(self) -> list[str]:
+        return [postgres.database_dsn(self.pg.dsn, n) for n in self.cluster.database_names.shards]
+
+    def coordinator_dsn(self) -> str:
+        return postgres.database_dsn(self.pg.dsn, self.cluster.database_names.coordinator)
+
+    async def inject(self, fault: Fault, *, recover_within_s: float) -> FaultRecord:
+        """Break what the fault names, keep it down for its time, bring it back, and wait
+        until every service answers ready again."""
+        struck_at = time.monotonic()
+        if fault.kind in (FaultKind.SERVICE, FaultKind.TWO_SERVICES):
+            await asyncio.gather(*(self.cluster.kill(name) for name in fault.targets))
+            await asyncio.sleep(fault.down_s)
+            await await_all_or_cancel([self.cluster.restart(name) for name in fault.targets])
+        elif fault.kind is FaultKind.KAFKA:
+            await self.kafka.kill()
+            await asyncio.sleep(fault.down_s)
+            await self.kafka.start()
+        else:
+            await self.pg.crash(immediate=fault.postgres_crash is PostgresCrash.IMMEDIATE)
+            await asyncio.sleep(fault.down_s)
+            await self.pg.start()
+        await self.wait_ready(within_s=recover_within_s)
+        record = FaultRecord(fault, struck_at, time.monotonic())
+        self.injected.append(record)
+        return record
+
+    def exited_by_themselves(self) -> list[str]:
+        """Services that are not running although no fault is under way."""
+        return [name for name in self.cluster.services if not self.cluster.is_running(name)]
+
+    async def wait_ready(self, *, within_s: float) -> None:
+        """Until every service answers `GET /health/ready` with 200 (database, Kafka, loops
+        and, for the gateway, every backend)."""
+        deadline = time.monotonic() + within_s
+        pending = dict(self.cluster.urls)
+        async with httpx.AsyncClient(timeout=5.0) as http:
+            while pending:
+                for name, url in list(pending.items()):
+                    with contextlib.suppress(httpx.HTTPError):
+                        if (await http.get(f"{url}/health/ready")).status_code == 200:
+                            del pending[name]
+                if not pending:
+                    return
+                if time.monotonic() > deadline:
+                    raise NotRecoveredError(
+                        f"not ready {within_s:.0f} s after the fault: {', '.join(pending)}"
+                    )
+                await asyncio.sleep(0.2)
+
+
+@contextlib.asynccontextmanager
+async def chaos_system(base: Path, *, shard_count: int) -> AsyncIterator[ChaosSystem]:
+    """PostgreSQL, Kafka and every service under `base` (emptied first); everything is
+    stopped on the way out, the data deleted, the logs kept."""
+    await asyncio.to_thread(install_kafka, libs_dir=KAFKA_LIBS_DIR)
+    pg = postgres.PostgresServer(
+        base_dir=base / "postgres",
+        port=free_port(),
+        durable=False,
+        settings={"synchronous_commit": "on"},
+    )
+    kafka = KafkaBroker(base_dir=base / "kafka", port=free_port(), controller_port=free_port())
+    async with contextlib.AsyncExitStack() as stack:
+        stack.push_async_callback(pg.stop)
+        stack.push_async_callback(kafka.stop)
+        await await_all_or_cancel([pg.start(), kafka.start()])
+        cluster = WalletCluster(
+            admin_dsn=pg.dsn,
+            kafka_bootstrap=kafka.bootstrap,
+            log_dir=base / "logs",
+            shard_count=shard_count,
+            throwaway=True,
+            log_level="WARNING",
+            # One user per wallet polls its transfers: the per-caller default limit would
+            # throttle the workload, not test the system.
+            extra_env={
+                "WALLET_RATE_LIMIT_PER_S": "1000000",
+                "WALLET_RATE_LIMIT_BURST": "1000000",
+            },
+            ready_timeout=_SERVICE_READY_S,
+        )
+        await stack.enter_async_context(cluster)
+        yield ChaosSystem(pg, kafka, cluster)
