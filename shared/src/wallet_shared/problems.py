@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from wallet_shared.db import DATABASE_FAILURES, is_transient
-from wallet_shared.errors import RateLimited, TransientError, WalletError
+from wallet_shared.errors import RateLimited, ServiceUnavailable, TransientError, WalletError
 
 PROBLEM_MEDIA_TYPE: Final = "application/problem+json"
 
@@ -107,7 +107,13 @@ def field_errors(error: RequestValidationError) -> list[dict[str, Any]]:
 
 async def _on_wallet_error(_: Request, error: Exception) -> Response:
     assert isinstance(error, WalletError)
-    headers = {"Retry-After": str(error.retry_after_s)} if isinstance(error, RateLimited) else None
+    headers = None
+    if isinstance(error, RateLimited):
+        headers = {"Retry-After": str(error.retry_after_s)}
+    elif isinstance(error, ServiceUnavailable):
+        # A dependency away (a backend down, the service starting or stopping): the client is
+        # told when to try again, as with every other 503.
+        headers = {"Retry-After": "1"}
     return problem_response(error.code, error.detail, errors=error.errors, headers=headers)
 
 

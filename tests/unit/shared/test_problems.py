@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from wallet_shared.errors import InsufficientFunds, TransientError
+from wallet_shared.errors import InsufficientFunds, ServiceUnavailable, TransientError
 from wallet_shared.problems import install_problem_handlers
 
 
@@ -19,6 +19,10 @@ def _app() -> FastAPI:
     @app.get("/database-away")
     async def database_away() -> None:
         raise TransientError("connection lost")
+
+    @app.get("/backend-away")
+    async def backend_away() -> None:
+        raise ServiceUnavailable("A backend service did not answer; retry.")
 
     @app.get("/bug")
     async def bug() -> None:
@@ -36,6 +40,15 @@ def test_a_business_refusal_keeps_its_code() -> None:
 
 def test_a_transient_failure_asks_for_a_retry() -> None:
     response = TestClient(_app()).get("/database-away")
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "1"
+    assert response.json()["code"] == "service_unavailable"
+
+
+def test_a_backend_away_asks_for_a_retry_too() -> None:
+    # Found by `wallet chaos`: while a shard or the coordinator was down, the gateway's 503s
+    # carried no Retry-After (only transient database failures had one).
+    response = TestClient(_app()).get("/backend-away")
     assert response.status_code == 503
     assert response.headers["retry-after"] == "1"
     assert response.json()["code"] == "service_unavailable"
