@@ -1,12 +1,13 @@
-"""The `wallet` command: `wallet run` (what `make run` runs), `wallet token`, `wallet bench`.
+"""The `wallet` command (typer): `wallet run` (what `make run` runs), `wallet token`, `wallet
+bench`, and the operator commands: `wallet integrity`, `wallet dead-letters`, `wallet ledger`,
+`wallet backup`, `wallet restore` (`wallet_devtools.ops`). `--help` on every one.
 
-This is the only module of the package that reads the environment; everything below it takes
-its settings as arguments.
+This is the only module of the package that reads the environment (through the options'
+environment variables); everything below it takes its settings as arguments.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import os
@@ -14,73 +15,118 @@ import signal
 import sys
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
+from typing import Annotated
+
+import typer
 
 from wallet_devtools import bench
 from wallet_devtools.cluster import WalletCluster, start_servers
 from wallet_devtools.kafka import KAFKA_VERSION, KafkaBroker, install_kafka, kafka_installed
 from wallet_devtools.layout import MANAGED_ENV
+from wallet_devtools.ops import admin_commands, backup_commands
 from wallet_devtools.paths import KAFKA_LIBS_DIR, REPO_ROOT, RUN_DIR
 from wallet_devtools.postgres import PostgresServer, database_dsn
 from wallet_devtools.processes import port_is_free
-from wallet_devtools.tokens import DEV_JWT_SECRET, ROLES, mint_token
+from wallet_devtools.tokens import DEV_JWT_SECRET, mint_token
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
+app = typer.Typer(
+    name="wallet",
+    help="Run and operate the wallet system: local runs, tokens, the benchmark, and the "
+    "operator commands (every one works against a remote gateway with --gateway-url and "
+    "--token, or WALLET_GATEWAY_URL and WALLET_TOKEN).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("integrity")(admin_commands.integrity)
+app.add_typer(admin_commands.dead_letters_app, name="dead-letters")
+app.add_typer(admin_commands.ledger_app, name="ledger")
+app.command("backup")(backup_commands.backup)
+app.command("restore")(backup_commands.restore)
+
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `wallet` console script."""
+    """Entry point of the `wallet` console script: the command's exit code (2: wrong usage)."""
     arguments = list(sys.argv[1:] if argv is None else argv)
-    if arguments[:1] == ["bench"]:  # its own options and --help
-        return bench.main(arguments[1:])
-    args = _parser(os.environ).parse_args(arguments)
-    if args.command == "token":
-        return _print_token(args)
-    return asyncio.run(_run(args, os.environ))
+    try:
+        app(args=arguments, prog_name="wallet")
+    except SystemExit as done:  # typer ends every command this way, with its code
+        return done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+    return 0
 
 
-def _parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="wallet", description="Local wallet system tooling.")
-    commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser(
-        "run", help="start PostgreSQL, Kafka and every service here, until Ctrl-C"
-    )
-    run.add_argument("--shards", type=int, default=int(env.get("WALLET_SHARD_COUNT", "2")))
-    run.add_argument(
-        "--gateway-port", type=int, default=int(env.get("WALLET_GATEWAY_PORT", "8000"))
-    )
-    run.add_argument("--state-dir", type=Path, default=RUN_DIR, help="data and logs folder")
-    run.add_argument("--topic-prefix", default=env.get("WALLET_TOPIC_PREFIX", ""))
-    run.add_argument("--log-format", default=env.get("WALLET_LOG_FORMAT", "console"))
-    commands.add_parser("bench", help="measure transfers and balance reads end to end")
-    token = commands.add_parser("token", help="print a JWT the local gateway accepts")
-    token.add_argument("--sub", required=True, help="user id (the token's subject)")
-    token.add_argument("--role", choices=ROLES, default="user")
-    token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds")
-    token.add_argument("--secret", default=env.get("WALLET_JWT_SECRET") or DEV_JWT_SECRET)
-    token.add_argument("--issuer", default=env.get("WALLET_JWT_ISSUER"))
-    token.add_argument("--audience", default=env.get("WALLET_JWT_AUDIENCE"))
-    return parser
+class TokenRole(StrEnum):
+    user = "user"
+    admin = "admin"
+    auditor = "auditor"
 
 
-def _print_token(args: argparse.Namespace) -> int:
+@app.command()
+def token(
+    sub: Annotated[str, typer.Option(help="User id (the token's subject).")],
+    role: Annotated[TokenRole, typer.Option(help="The token's role.")] = TokenRole.user,
+    ttl: Annotated[int, typer.Option(help="Lifetime in seconds.")] = 3600,
+    secret: Annotated[
+        str, typer.Option(envvar="WALLET_JWT_SECRET", help="HS256 secret.", show_default=False)
+    ] = DEV_JWT_SECRET,
+    issuer: Annotated[str | None, typer.Option(envvar="WALLET_JWT_ISSUER")] = None,
+    audience: Annotated[str | None, typer.Option(envvar="WALLET_JWT_AUDIENCE")] = None,
+) -> None:
+    """Print a JWT the local gateway accepts."""
     print(
         mint_token(
-            secret=args.secret,
-            sub=args.sub,
-            role=args.role,
-            ttl_s=args.ttl,
-            issuer=args.issuer,
-            audience=args.audience,
+            secret=secret or DEV_JWT_SECRET,
+            sub=sub,
+            role=role.value,
+            ttl_s=ttl,
+            issuer=issuer,
+            audience=audience,
         )
     )
-    return 0
+
+
+@app.command(
+    "bench",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    # Its own options, parsed (and `--help` answered) by wallet_devtools.bench.
+    add_help_option=False,
+)
+def bench_command(ctx: typer.Context) -> None:
+    """Measure transfers and balance reads end to end (`wallet bench --help` for options)."""
+    raise typer.Exit(bench.main(list(ctx.args)))
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    shards: int
+    gateway_port: int
+    state_dir: Path
+    topic_prefix: str
+    log_format: str
+
+
+@app.command()
+def run(
+    shards: Annotated[int, typer.Option(envvar="WALLET_SHARD_COUNT", min=1)] = 2,
+    gateway_port: Annotated[int, typer.Option(envvar="WALLET_GATEWAY_PORT")] = 8000,
+    state_dir: Annotated[Path, typer.Option(help="Data and logs folder.")] = RUN_DIR,
+    topic_prefix: Annotated[str, typer.Option(envvar="WALLET_TOPIC_PREFIX")] = "",
+    log_format: Annotated[str, typer.Option(envvar="WALLET_LOG_FORMAT")] = "console",
+) -> None:
+    """Start PostgreSQL, Kafka and every service here, until Ctrl-C."""
+    options = RunOptions(shards, gateway_port, state_dir, topic_prefix, log_format)
+    raise typer.Exit(asyncio.run(_run(options, os.environ)))
 
 
 # --- wallet run ------------------------------------------------------------------------------
 
 
-async def _run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+async def _run(args: RunOptions, env: Mapping[str, str]) -> int:
     """Run everything until a stop signal; whatever was started is stopped on the way out."""
     serving = asyncio.create_task(_serve(args, env))
     loop = asyncio.get_running_loop()
@@ -113,7 +159,7 @@ def _request_stop(serving: asyncio.Task[None], first_request: list[float]) -> No
         print("Still stopping, please wait...", flush=True)
 
 
-async def _serve(args: argparse.Namespace, env: Mapping[str, str]) -> None:
+async def _serve(args: RunOptions, env: Mapping[str, str]) -> None:
     """Start PostgreSQL, Kafka and the cluster, print where they are, then wait forever."""
     state_dir: Path = args.state_dir.resolve()
     if not port_is_free(args.gateway_port):

@@ -112,6 +112,7 @@ class WalletCluster(StartStop):
         python: str = sys.executable,
         ready_timeout: float = 60.0,
         stop_timeout: float = 10.0,
+        databases: DatabaseNames | None = None,
     ) -> None:
         """Describe a cluster; nothing starts before `start()`.
 
@@ -119,7 +120,8 @@ class WalletCluster(StartStop):
         `WALLET_*` variable in it is dropped so that only this cluster's settings apply, and
         `extra_env` is added to every service (e.g. `WALLET_TRANSFER_DEADLINE_S` for a test).
         `internal_secret` signs the services' credentials to each other: a fresh random one
-        unless given.
+        unless given. `databases` names existing databases to run on (a restored backup):
+        kept as they are, and dropped when a throwaway cluster stops.
         """
         if shard_count < 1:
             raise ValueError("shard_count must be at least 1")
@@ -132,11 +134,14 @@ class WalletCluster(StartStop):
         self.topic_prefix = (
             f"{self.run_id}." if topic_prefix is None and throwaway else (topic_prefix or "")
         )
-        self.database_names = (
+        if databases is not None and len(databases.shards) != shard_count:
+            raise ValueError("one database per shard is needed")
+        self.database_names = databases or (
             DatabaseNames.fresh(shard_count, self.run_id)
             if throwaway
             else DatabaseNames.fixed(shard_count)
         )
+        self._databases_given = databases is not None
         self.jwt_secret = jwt_secret or random_secret()
         # Per cluster and never printed: only its services need it.
         self._internal_secret = internal_secret or random_secret()
@@ -270,7 +275,7 @@ class WalletCluster(StartStop):
         )
 
     async def _create_databases(self) -> None:
-        exist_ok = not self.throwaway
+        exist_ok = self._databases_given or not self.throwaway
         self._databases_created = True
         await asyncio.gather(
             *(

@@ -21,7 +21,7 @@ from gateway.adapters.audit_shipper import AuditShipper
 from gateway.adapters.backends import Backends
 from gateway.auth import TokenVerifier
 from gateway.domain.known_wallets import KnownWallets
-from gateway.entrypoints import admin, ledger, oversight, transfers, wallets
+from gateway.entrypoints import admin, ledger, ledger_admin, oversight, transfers, wallets
 from gateway.entrypoints.gateway_audit import RefusalAudit
 from gateway.entrypoints.guard import ApiGuard
 from gateway.entrypoints.openapi import install_openapi
@@ -109,8 +109,9 @@ def create_app(
     app.state.shard_router = ShardRouter(settings.shards())
     app.state.known_wallets = KnownWallets()
     install_gateway_problem_handlers(app)
-    for router in (wallets.router, ledger.router, transfers.router, admin.router, oversight.router):
-        app.include_router(router)
+    routers = (wallets, ledger, transfers, admin, ledger_admin, oversight)
+    for module in routers:
+        app.include_router(module.router)
     install_openapi(app)
     return app
 

@@ -21,6 +21,7 @@ from wallet_shard.entrypoints.commands_consumer import create_commands_consumer
 from wallet_shard.entrypoints.dependencies import ShardServices
 from wallet_shard.entrypoints.http import router
 from wallet_shard.entrypoints.ledger_http import router as ledger_router
+from wallet_shard.entrypoints.ledger_maintenance_http import router as maintenance_router
 from wallet_shard.service_layer.context import ShardContext
 from wallet_shard.service_layer.unit_of_work import UnitOfWork
 from wallet_shard.settings import ShardSettings
@@ -95,6 +96,7 @@ def create_app(settings: ShardSettings) -> FastAPI:
     app.include_router(router)
     app.include_router(transfers.router)
     app.include_router(ledger_router)
+    app.include_router(maintenance_router)
     app.include_router(dead_letter_router())
     app.include_router(audit_router())
     return app

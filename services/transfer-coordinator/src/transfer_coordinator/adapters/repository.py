@@ -203,6 +203,15 @@ async def final_among(conn: asyncpg.Connection, transfer_ids: Sequence[str]) -> 
     return [row["id"] for row in rows]
 
 
+async def sagas_among(conn: asyncpg.Connection, transfer_ids: Sequence[str]) -> list[TransferSaga]:
+    """The sagas with these ids (unlocked, for reads), in id order; unknown ids are left out."""
+    rows = await conn.fetch(
+        f"SELECT {_COLUMNS} FROM transfers WHERE id = ANY($1::text[]) ORDER BY id",
+        sorted(set(transfer_ids)),
+    )
+    return [_saga(row) for row in rows]
+
+
 async def in_flight_by_currency(conn: asyncpg.Connection) -> dict[str, int]:
     """Per currency, money confirmed on the source side of unfinished transfers only."""
     return {row["currency"]: int(row["amount"]) for row in await conn.fetch(_IN_FLIGHT)}

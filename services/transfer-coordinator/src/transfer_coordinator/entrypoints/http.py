@@ -25,7 +25,7 @@ from wallet_shared.schemas import EntityId, ProblemDetail, RequestModel, Transfe
 
 from transfer_coordinator.service_layer.claims import claim_key
 from transfer_coordinator.service_layer.context import CoordinatorContext
-from transfer_coordinator.service_layer.integrity import check_sagas
+from transfer_coordinator.service_layer.integrity import MAX_LOOKUP, check_sagas, look_up_transfers
 from transfer_coordinator.service_layer.outgoing import transfer_json
 from transfer_coordinator.service_layer.transfers import (
     StartTransfer,
@@ -73,6 +73,14 @@ class IntegrityBody(RequestModel):
         default_factory=list,
         description="Transfers for which shards still hold a hold or a pending credit.",
     )
+
+
+class TransferLookup(RequestModel):
+    transfer_ids: list[EntityId] = Field(max_length=MAX_LOOKUP)
+
+
+class TransferLookupAnswer(BaseModel):
+    items: list[Transfer]
 
 
 class IntegrityAnswer(BaseModel):
@@ -188,6 +196,13 @@ async def post_integrity(body: IntegrityBody, ctx: Coordinator) -> IntegrityAnsw
     """The coordinator's part of the integrity report, checked against the transfers for which
     the shards still hold legs."""
     return await _integrity(ctx, body.active_leg_transfer_ids)
+
+
+@router.post("/transfers/lookup", response_model=TransferLookupAnswer, responses=_PROBLEMS)
+async def post_transfer_lookup(body: TransferLookup, ctx: Coordinator) -> TransferLookupAnswer:
+    """The transfers among the ids given (unknown ids are left out), from one snapshot: the
+    ledger verification compares the shards' open legs with them."""
+    return TransferLookupAnswer(items=await look_up_transfers(ctx, body.transfer_ids))
 
 
 @router.get("/integrity", response_model=IntegrityAnswer, responses=_PROBLEMS)

@@ -6,8 +6,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from wallet_shared.schemas import Transfer
+
 from transfer_coordinator.adapters import repository
 from transfer_coordinator.service_layer.context import CoordinatorContext
+from transfer_coordinator.service_layer.outgoing import transfer_view
 
 MAX_STUCK_LISTED: Final = 1000
 """Stuck ids listed at most (the report must stay small when something is badly wrong)."""
@@ -41,3 +44,14 @@ async def check_sagas(
             final_with_active_legs=await repository.final_among(conn, active_leg_transfer_ids),
             in_flight=await repository.in_flight_by_currency(conn),
         )
+
+
+MAX_LOOKUP: Final = 10_000
+"""Transfers one lookup may name (the gateway asks in chunks of this size)."""
+
+
+async def look_up_transfers(ctx: CoordinatorContext, transfer_ids: Sequence[str]) -> list[Transfer]:
+    """The transfers among these ids, read in one snapshot: what `wallet ledger verify`
+    compares the shards' open holds and pending credits with."""
+    async with repository.read_snapshot(ctx.pool) as conn:
+        return [transfer_view(saga) for saga in await repository.sagas_among(conn, transfer_ids)]
