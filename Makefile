@@ -12,7 +12,7 @@ RUN = $(UV) run --no-sync
 MYPY_TARGETS = shared/src services/gateway/src services/wallet-shard/src \
 	services/transfer-coordinator/src devtools/src tests
 
-.PHONY: help install run test lint bench clean
+.PHONY: help install run test lint bench chaos clean
 
 help:
 	@echo "make install   install what is missing (PostgreSQL, Java, Maven, uv, .venv, Kafka jars)"
@@ -20,6 +20,7 @@ help:
 	@echo "make test      lint, then run the tests"
 	@echo "make lint      ruff and mypy"
 	@echo "make bench     measure the system against its PostgreSQL alone (.local/bench/latest.json)"
+	@echo "make chaos     10,000 transfers while every part is killed, books checked (SEED=n replays)"
 	@echo "make clean     remove .local (Kafka jars, local data and logs)"
 
 install:
@@ -37,6 +38,10 @@ test: lint
 
 bench: install
 	$(RUN) wallet bench --start
+
+# `make chaos SEED=123` replays the run that printed that seed.
+chaos: install
+	$(RUN) wallet chaos $(if $(SEED),--seed $(SEED))
 
 clean:
 	rm -rf .local

@@ -1,6 +1,7 @@
 """The `wallet` command (typer): `wallet run` (what `make run` runs), `wallet token`, `wallet
-bench`, and the operator commands: `wallet integrity`, `wallet dead-letters`, `wallet ledger`,
-`wallet backup`, `wallet restore` (`wallet_devtools.ops`). `--help` on every one.
+bench`, `wallet chaos`, and the operator commands: `wallet integrity`, `wallet dead-letters`,
+`wallet ledger`, `wallet backup`, `wallet restore` (`wallet_devtools.ops`). `--help` on every
+one.
 
 This is the only module of the package that reads the environment (through the options'
 environment variables); everything below it takes its settings as arguments.
@@ -22,7 +23,7 @@ from typing import Annotated
 
 import typer
 
-from wallet_devtools import bench
+from wallet_devtools import bench, chaos
 from wallet_devtools.cluster import WalletCluster, start_servers
 from wallet_devtools.kafka import KAFKA_VERSION, KafkaBroker, install_kafka, kafka_installed
 from wallet_devtools.layout import MANAGED_ENV
@@ -99,6 +100,18 @@ def token(
 def bench_command(ctx: typer.Context) -> None:
     """Measure transfers and balance reads end to end (`wallet bench --help` for options)."""
     raise typer.Exit(bench.main(list(ctx.args)))
+
+
+@app.command(
+    "chaos",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    # Its own options, parsed (and `--help` answered) by wallet_devtools.chaos.
+    add_help_option=False,
+)
+def chaos_command(ctx: typer.Context) -> None:
+    """Transfers while every part of a throwaway system is killed, then the books checked
+    (`wallet chaos --help` for options; `--seed` replays a run)."""
+    raise typer.Exit(chaos.main(list(ctx.args)))
 
 
 @dataclass(frozen=True)

@@ -120,18 +120,26 @@ async def _run_on(system: ChaosSystem, config: ChaosConfig, result: ChaosResult,
         workload = Workload(client, tally, wallets, token_for, final_patience_s=config.patience_s)
         began = time.monotonic()
         work = asyncio.create_task(workload.run(records, concurrency=config.concurrency))
+        inject = asyncio.create_task(
+            _inject_all(system, faults, workload, config, tally, began, say)
+        )
         try:
-            await _inject_all(system, faults, workload, config, tally, began, say)
+            # A workload that fails must not leave the faults waiting for progress forever.
+            done, _ = await asyncio.wait({work, inject}, return_when=asyncio.FIRST_EXCEPTION)
+            for task in done:
+                task.result()
             await work
+            await inject
         except NotRecoveredError as error:
             tally.note(f"the system did not recover: {error}")
             result.violations += tally.violations
             result.figures = _figures(config, system, wallets, records, tally, began, None)
             return
         finally:
-            work.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await work
+            for task in (work, inject):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         ended = time.monotonic()
         say(f"Workload done in {ended - began:.0f} s. Checking the books...")
         await system.wait_ready(within_s=config.recover_within_s)

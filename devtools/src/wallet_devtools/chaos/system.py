@@ -19,10 +19,10 @@ import httpx
 
 from wallet_devtools import postgres
 from wallet_devtools.chaos.schedule import Fault, FaultKind, PostgresCrash
-from wallet_devtools.cluster import WalletCluster
+from wallet_devtools.cluster import ServiceStartError, WalletCluster
 from wallet_devtools.kafka import KafkaBroker, install_kafka
 from wallet_devtools.paths import KAFKA_LIBS_DIR
-from wallet_devtools.processes import await_all_or_cancel, free_port
+from wallet_devtools.processes import ProcessExitedError, await_all_or_cancel, free_port
 
 _SERVICE_READY_S = 240.0  # a service restart on a busy 2-core machine, Kafka rejoin included
 
@@ -57,6 +57,17 @@ class ChaosSystem:
         """Break what the fault names, keep it down for its time, bring it back, and wait
         until every service answers ready again."""
         struck_at = time.monotonic()
+        try:
+            await self._break_and_restart(fault)
+        except (ServiceStartError, ProcessExitedError, TimeoutError) as error:
+            raise NotRecoveredError(f"{fault.describe()}: {error}") from error
+        await self.wait_ready(within_s=recover_within_s)
+        record = FaultRecord(fault, struck_at, time.monotonic())
+        self.injected.append(record)
+        return record
+
+    async def _break_and_restart(self, fault: Fault) -> None:
+        # The outage is part of the fault (how long things stay dead), not a wait for anything.
         if fault.kind in (FaultKind.SERVICE, FaultKind.TWO_SERVICES):
             await asyncio.gather(*(self.cluster.kill(name) for name in fault.targets))
             await asyncio.sleep(fault.down_s)
@@ -69,10 +80,6 @@ class ChaosSystem:
             await self.pg.crash(immediate=fault.postgres_crash is PostgresCrash.IMMEDIATE)
             await asyncio.sleep(fault.down_s)
             await self.pg.start()
-        await self.wait_ready(within_s=recover_within_s)
-        record = FaultRecord(fault, struck_at, time.monotonic())
-        self.injected.append(record)
-        return record
 
     def exited_by_themselves(self) -> list[str]:
         """Services that are not running although no fault is under way."""
