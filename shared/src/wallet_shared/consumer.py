@@ -130,26 +130,36 @@ class BatchConsumer(BackgroundLoop, Generic[M]):
         return self._topic
 
     async def lag(self) -> dict[int, int]:
-        """Messages not handled yet, by partition this consumer holds: the partition's
-        high-water mark (from the last fetch) minus the next offset to handle (the last commit,
-        or the fetch position before the first). Partitions not fetched yet are left out."""
+        """Messages not handled yet, by partition this consumer holds: the partition's end
+        offset (asked of the broker; the last fetch's high-water mark when it does not answer)
+        minus the next offset to handle (after the last commit, or the first of the batch in
+        hand; the fetch position of a partition that has sent nothing yet)."""
         consumer = self._consumer
         if consumer is None:
             return {}
         # Read synchronously first: a rebalance can only happen while this coroutine awaits.
-        known = [
-            (tp, consumer.highwater(tp), self._committed.get(tp)) for tp in consumer.assignment()
-        ]
+        assigned = list(consumer.assignment())
+        next_offsets = {tp: self._committed.get(tp) for tp in assigned}
+        highwaters = {tp: consumer.highwater(tp) for tp in assigned}
+        try:
+            # The broker's answer, not the last fetch's: a consumer stuck on a batch stops
+            # fetching, and its high-water mark would stop growing with the backlog.
+            ends: dict[TopicPartition, int | None] = dict(
+                await asyncio.wait_for(consumer.end_offsets(assigned), 5.0)
+            )
+        except (TimeoutError, KafkaError):
+            ends = dict(highwaters)
         lags: dict[int, int] = {}
-        for tp, highwater, next_offset in known:
-            if highwater is None:
+        for tp in assigned:
+            end, next_offset = ends.get(tp), next_offsets[tp]
+            if end is None:
                 continue
             if next_offset is None:
                 try:
-                    next_offset = await asyncio.wait_for(consumer.position(tp), 1.0)
+                    next_offset = int(await asyncio.wait_for(consumer.position(tp), 1.0))
                 except (TimeoutError, KafkaError):
                     continue  # being reassigned: the next pass will tell
-            lags[tp.partition] = max(0, highwater - next_offset)
+            lags[tp.partition] = max(0, end - next_offset)
         return lags
 
     def ready(self) -> bool:
@@ -224,6 +234,10 @@ class BatchConsumer(BackgroundLoop, Generic[M]):
         self, consumer: AIOKafkaConsumer, fetched: dict[TopicPartition, list[Any]]
     ) -> None:
         records = [_consumed(message) for messages in fetched.values() for message in messages]
+        # Until this process commits a partition, the batch in hand starts what is left to
+        # handle there (the lag counts it; the fetch position is already past it).
+        for tp, messages in fetched.items():
+            self._committed.setdefault(tp, messages[0].offset)
         try:
             await self.process(records)
         except Exception:
