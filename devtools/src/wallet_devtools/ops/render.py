@@ -65,22 +65,23 @@ def render_dead_letters(console: Console, letters: Sequence[DeadLetter]) -> None
     if not letters:
         console.print("No dead letters.")
         return
-    table = Table(title=f"Dead letters ({len(letters)})")
-    for column in ("id", "created_at", "service", "topic / partition / offset", "attempts"):
-        table.add_column(column)
-    table.add_column("error", overflow="fold")
-    table.add_column("replayed")
+    # One entry per letter, not a table: ids and origins must show whole on any terminal.
+    console.print(f"Dead letters ({len(letters)}), newest first:", style="bold")
     for letter in letters:
-        table.add_row(
-            letter.id,
-            f"{letter.created_at:%Y-%m-%d %H:%M:%S}",
-            letter.service,
-            f"{letter.topic} / {letter.partition} / {letter.offset}",
-            str(letter.attempts),
-            _first_line(letter.error, 80),
-            f"{letter.replayed_at:%Y-%m-%d %H:%M:%S}" if letter.replayed_at else "no",
+        replayed = (
+            f"replayed {letter.replayed_at:%Y-%m-%d %H:%M:%S}"
+            if letter.replayed_at
+            else "not replayed"
         )
-    console.print(table)
+        console.print(
+            Text.assemble(
+                (letter.id, "bold"),
+                f"  {letter.created_at:%Y-%m-%d %H:%M:%S}  "
+                f"{letter.topic}:{letter.partition}@{letter.offset}  tries {letter.attempts}  ",
+                (replayed, "green" if letter.replayed_at else "yellow"),
+            )
+        )
+        console.print(Text(f"    {_first_line(letter.error, 200)}", style="red"))
 
 
 def render_dead_letter(console: Console, letter: DeadLetter) -> None:
@@ -132,42 +133,39 @@ def render_verification(console: Console, report: LedgerVerification) -> None:
     console.print(table)
     console.print(f"Transfers in flight (an open leg on some shard): {report.open_transfers}")
     if report.differences:
-        differences = Table(title="Differences")
-        for column in ("shard", "kind", "wallet", "transfer", "expected", "actual"):
-            differences.add_column(column)
-        differences.add_column("detail", overflow="fold")
+        console.print("Differences:", style="bold red")
         for d in report.differences:
-            differences.add_row(
-                d.shard,
-                d.kind,
-                d.wallet_id,
-                d.transfer_id or "",
-                "" if d.expected is None else str(d.expected),
-                "" if d.actual is None else str(d.actual),
-                d.detail,
+            transfer = f"  transfer {d.transfer_id}" if d.transfer_id else ""
+            console.print(
+                Text.assemble(
+                    f"  {d.shard}  ",
+                    (d.kind, "bold"),
+                    f"  wallet {d.wallet_id}{transfer}  expected {d.expected}, has {d.actual}",
+                )
             )
-        console.print(differences)
+            console.print(Text(f"      {d.detail}"))
 
 
 def render_rebuild(console: Console, outcomes: Sequence[WalletRebuild]) -> None:
     """The wallets a rebuild changed or refused, then the counts."""
     shown = [o for o in outcomes if o.outcome != "unchanged"]
     if shown:
-        table = Table(title="Wallets changed or refused")
-        for column in ("wallet", "outcome", "balance", "frozen", "incoming"):
-            table.add_column(column)
-        table.add_column("reason", overflow="fold")
         for o in shown:
-            table.add_row(
-                o.wallet_id,
-                o.outcome,
-                _change(o.balance_before, o.balance_after),
-                _change(o.frozen_before, o.frozen_after),
-                _change(o.incoming_before, o.incoming_after),
-                o.reason or "",
-                style="yellow" if o.outcome == "refused" else "",
+            changes = [
+                f"{name} {_change(before, after)}"
+                for name, before, after in (
+                    ("balance", o.balance_before, o.balance_after),
+                    ("frozen", o.frozen_before, o.frozen_after),
+                    ("incoming", o.incoming_before, o.incoming_after),
+                )
+                if before != after
+            ]
+            style = "yellow" if o.outcome == "refused" else "green"
+            console.print(
+                Text.assemble(
+                    f"  {o.wallet_id}  ", (o.outcome, style), "  ", o.reason or ", ".join(changes)
+                )
             )
-        console.print(table)
     counts = {kind: sum(1 for o in outcomes if o.outcome == kind) for kind in _OUTCOMES}
     console.print(
         f"{len(outcomes)} wallet(s): {counts['rebuilt']} rebuilt, {counts['unchanged']} "
