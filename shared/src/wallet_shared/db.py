@@ -37,6 +37,11 @@ _TRANSIENT: Final[tuple[type[BaseException], ...]] = (
     asyncpg.exceptions.AdminShutdownError,
     asyncpg.exceptions.CrashShutdownError,
     asyncpg.exceptions.TooManyConnectionsError,
+    # The connection's protocol state is lost, as when the server died while answering with an
+    # error ("cannot switch to state 12; another operation (2) is in progress", asyncpg #1069):
+    # the pool terminates that connection on release, and a retry gets a fresh one. (Two tasks
+    # sharing one connection, a bug, is an InterfaceError instead, which stays a 500.)
+    asyncpg.exceptions.InternalClientError,
     OSError,
 )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncpg
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from wallet_shared.errors import InsufficientFunds, ServiceUnavailable, TransientError
@@ -19,6 +20,13 @@ def _app() -> FastAPI:
     @app.get("/database-away")
     async def database_away() -> None:
         raise TransientError("connection lost")
+
+    @app.get("/connection-desynchronised")
+    async def connection_desynchronised() -> None:
+        # What asyncpg raises on a pooled connection whose server died mid-answer.
+        raise asyncpg.exceptions.InternalClientError(
+            "cannot switch to state 12; another operation (2) is in progress"
+        )
 
     @app.get("/backend-away")
     async def backend_away() -> None:
@@ -40,6 +48,14 @@ def test_a_business_refusal_keeps_its_code() -> None:
 
 def test_a_transient_failure_asks_for_a_retry() -> None:
     response = TestClient(_app()).get("/database-away")
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "1"
+    assert response.json()["code"] == "service_unavailable"
+
+
+def test_a_connection_left_broken_by_a_database_crash_asks_for_a_retry() -> None:
+    # Found by `wallet chaos` (PostgreSQL stopped in immediate mode): these were 500s.
+    response = TestClient(_app()).get("/connection-desynchronised")
     assert response.status_code == 503
     assert response.headers["retry-after"] == "1"
     assert response.json()["code"] == "service_unavailable"

@@ -80,6 +80,10 @@ def test_the_shared_tables_come_first_and_complete() -> None:
         asyncpg.exceptions.CannotConnectNowError("the database system is starting up"),
         asyncpg.exceptions.AdminShutdownError("terminating connection"),
         asyncpg.InterfaceError("connection is closed"),
+        # Met by `wallet chaos` when PostgreSQL stopped in immediate mode under load.
+        asyncpg.exceptions.InternalClientError(
+            "cannot switch to state 12; another operation (2) is in progress"
+        ),
         ConnectionRefusedError(111, "Connection refused"),
         OSError("network unreachable"),
     ],
