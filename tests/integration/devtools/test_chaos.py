@@ -17,6 +17,7 @@ import pytest
 from wallet_devtools.chaos import run_chaos
 from wallet_devtools.chaos.config import parse_config
 from wallet_devtools.chaos.schedule import FaultKind
+from wallet_devtools.processes import log_tail
 
 SEED = 20261202  # fixed: a failure here replays with `wallet chaos --short --seed 20261202`
 
@@ -41,8 +42,10 @@ async def test_a_short_chaos_run_keeps_the_books(state_dir: Path) -> None:
 
     output = "\n".join(said)
     print(output)  # shown with the report when the test fails
-    logs = state_dir / "system" / "logs"
-    assert result.passed, f"{output}\n(service logs in {logs})"
+    if not result.passed:  # the folder goes with the test: the logs' tails go in the message
+        logs = sorted((state_dir / "system" / "logs").glob("*.log"))
+        tails = "\n".join(f"----- {log.name}\n{log_tail(log, 30)}" for log in logs)
+        pytest.fail(f"{output}\n{tails}")
     assert result.figures["faults"] == {kind.value: 1 for kind in FaultKind}, output
     assert result.figures["transfers"] == 1000
     assert result.figures["outcomes"].get("completed", 0) > 0, output
