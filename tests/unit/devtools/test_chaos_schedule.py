@@ -56,7 +56,7 @@ def test_transfers_stay_in_one_currency_and_mix_same_and_cross_shard() -> None:
 def test_every_kind_of_fault_comes_as_often_as_asked_spread_over_the_workload() -> None:
     faults = plan_faults(11, shard_count=2, transfers=10_000, per_kind=10, max_down_s=3.0)
     assert Counter(f.kind for f in faults) == {kind: 10 for kind in FaultKind}
-    points = [f.after_accepted for f in faults]
+    points = [f.after_answered for f in faults]
     assert points == sorted(points)
     assert points[0] > 0
     assert points[-1] < 10_000

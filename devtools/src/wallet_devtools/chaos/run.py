@@ -180,7 +180,7 @@ async def _inject_all(
 ) -> None:
     """Each fault once the workload has reached its point, one after the other."""
     for number, fault in enumerate(faults, start=1):
-        await workload.progress.reached(fault.after_accepted)
+        await workload.progress.reached(fault.after_answered)
         if exited := system.exited_by_themselves():
             tally.note(f"services exited without a fault: {exited}")
             await asyncio.gather(*(system.cluster.restart(name) for name in exited))

@@ -37,14 +37,14 @@ class PostgresCrash(StrEnum):
 class Fault:
     """One fault: what is killed, for how long it stays down, and when it strikes.
 
-    `after_accepted`: the fault strikes once that many transfers were accepted, so that it
+    `after_answered`: the fault strikes once that many transfers were answered, so that it
     always meets transfers in flight, however fast or slow the machine is.
     """
 
     kind: FaultKind
     targets: tuple[str, ...]  # service names; ("kafka",) or ("postgres",) for the servers
     down_s: float
-    after_accepted: int
+    after_answered: int
     postgres_crash: PostgresCrash | None = None
 
     def describe(self) -> str:
@@ -158,7 +158,7 @@ def plan_faults(
             kind=kind,
             targets=targets,
             down_s=round(rng.uniform(0.2, max_down_s), 1),
-            after_accepted=max(1, round(gap * (n + 1))),
+            after_answered=max(1, round(gap * (n + 1))),
             postgres_crash=crash,
         )
         for n, (kind, targets, crash) in enumerate(drafts)
