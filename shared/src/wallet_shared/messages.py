@@ -299,7 +299,8 @@ class EventType(StrEnum):
     RISK_FLAGGED = "risk.flagged"
 
 
-_EVENT_SUBJECT = {
+# The key under which each event carries its API object (wallet_shared.asyncapi describes them).
+EVENT_SUBJECT: dict[EventType, str] = {
     EventType.WALLET_CREATED: "wallet",
     EventType.WALLET_STATUS_CHANGED: "wallet",
     EventType.TRANSACTION_POSTED: "transaction",
@@ -327,7 +328,7 @@ def encode_public_event(
         "event_id": event_id,
         "event_type": event_type.value,
         "occurred_at": (occurred_at or utc_now()).isoformat().replace("+00:00", "Z"),
-        _EVENT_SUBJECT[event_type]: subject,
+        EVENT_SUBJECT[event_type]: subject,
     }
     headers = {"event_type": event_type.value, "event_id": event_id, "trace_id": trace_id}
     return OutgoingMessage(topic=topic, key=wallet_id, value=orjson.dumps(body), headers=headers)
