@@ -44,3 +44,16 @@ def test_the_coordinator_is_snapshotted_first() -> None:
     ]
     with pytest.raises(BackupError):
         system_databases("postgresql://h/coord", [])
+
+
+def test_passwords_go_to_the_tools_environment_not_their_command_line() -> None:
+    from wallet_devtools.ops.backup import _without_password
+
+    assert _without_password("postgresql://ops:s%40cret@db:5432/wallet") == (
+        "postgresql://ops@db:5432/wallet",
+        "s@cret",
+    )
+    assert _without_password("postgresql://postgres@127.0.0.1:5432/x") == (
+        "postgresql://postgres@127.0.0.1:5432/x",
+        None,
+    )

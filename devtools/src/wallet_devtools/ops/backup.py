@@ -25,12 +25,13 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import os
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import asyncpg
 
@@ -199,14 +200,16 @@ async def restore_backup(
             raise BackupError(f"database name {name} is too long; choose a shorter --suffix")
         progress(f"restoring {entry['label']} into {name}")
         dsn = await postgres.create_database(server_dsn, name, exist_ok=False)
+        target, password = _without_password(dsn)
         await _run(
             pg_restore,
             "--no-owner",
             "--no-privileges",
             "--exit-on-error",
             "--dbname",
-            dsn,
+            target,
             str(folder / entry["file"]),
+            password=password,
         )
         await _move_topics(dsn, old_prefix=manifest["topic_prefix"], new_prefix=topic_prefix)
         restored[entry["label"]] = dsn
@@ -276,6 +279,7 @@ async def _check_cut(
 
 async def _dump(pg_dump: Path, database: Database, snapshot: str, folder: Path) -> dict[str, Any]:
     file = folder / f"{database.label}.dump"
+    dsn, password = _without_password(database.dsn)
     await _run(
         pg_dump,
         "--format=custom",
@@ -283,7 +287,8 @@ async def _dump(pg_dump: Path, database: Database, snapshot: str, folder: Path) 
         "--no-privileges",
         f"--snapshot={snapshot}",
         f"--file={file}",
-        database.dsn,
+        dsn,
+        password=password,
     )
     return {
         "label": database.label,
@@ -320,9 +325,24 @@ def _tool(name: str) -> Path:
         raise BackupError(f"{name} not found: install PostgreSQL's client tools") from error
 
 
-async def _run(tool: Path, *arguments: str) -> str:
+def _without_password(dsn: str) -> tuple[str, str | None]:
+    """The DSN without its password, and the password: a command line is visible to every
+    user of the machine (`ps`), the environment of a process is not."""
+    parts = urlsplit(dsn)
+    if parts.password is None:
+        return dsn, None
+    netloc = parts.netloc.replace(f":{parts.password}@", "@", 1)
+    return urlunsplit(parts._replace(netloc=netloc)), unquote(parts.password)
+
+
+async def _run(tool: Path, *arguments: str, password: str | None = None) -> str:
+    env = {**os.environ, "PGPASSWORD": password} if password is not None else None
     process = await asyncio.create_subprocess_exec(
-        str(tool), *arguments, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        str(tool),
+        *arguments,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
     )
     out, err = await process.communicate()
     if process.returncode != 0:

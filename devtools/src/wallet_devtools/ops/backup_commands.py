@@ -10,6 +10,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import typer
@@ -132,13 +133,23 @@ def restore(
         sys.stdout.write(json.dumps(document, indent=2) + "\n")
         return
     lines = ["Restored. Start the services with:", f"  WALLET_TOPIC_PREFIX={prefix}"]
-    lines.append(f"  coordinator: WALLET_DATABASE_URL={restored.coordinator_dsn}")
+    lines.append(f"  coordinator: WALLET_DATABASE_URL={_shown(restored.coordinator_dsn)}")
     lines += [
-        f"  shard-{n}:     WALLET_DATABASE_URL={dsn}" for n, dsn in enumerate(restored.shard_dsns)
+        f"  shard-{n}:     WALLET_DATABASE_URL={_shown(dsn)}"
+        for n, dsn in enumerate(restored.shard_dsns)
     ]
     lines.append(f"{restored.in_flight} transfer(s) were in flight at the cut; they settle once")
     lines.append("the coordinator runs (then check: wallet integrity).")
     print("\n".join(lines))
+
+
+def _shown(dsn: str) -> str:
+    """The DSN without its password (a terminal is not a secret store; `--json` keeps it)."""
+    parts = urlsplit(dsn)
+    if parts.password is None:
+        return dsn
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _run(work: Any) -> Any:
