@@ -170,4 +170,3 @@ async def test_every_panel_query_returns_data_from_a_running_system(
             if not re.fullmatch(r"WalletDeadLetters(Unreplayed)?", a["labels"]["alertname"])
         ]
         assert unexpected == [], alerts
-
