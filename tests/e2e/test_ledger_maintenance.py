@@ -26,8 +26,9 @@ async def test_a_drifted_balance_is_found_and_rebuilt_from_the_ledger(
     destination = (await bob.create_wallet("USD"))["id"]
     await alice.deposit(source, 5_000)
     moved = await alice.transfer_raw(source, destination, 1_200, wait_s=30)
-    assert expect(moved, 200)["status"] == "completed"
+    assert moved.status_code in (200, 202), moved.text  # 202: a loaded machine took longer
     admin = gw.admin()
+    assert (await admin.await_final(moved.json()["id"]))["status"] == "completed"
 
     clean = await _verify(gw, "admin")
     assert clean["consistent"] is True, clean
