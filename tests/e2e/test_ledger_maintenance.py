@@ -10,10 +10,11 @@ import sys
 
 import asyncpg
 import orjson
+import pytest
 from wallet_devtools import postgres
 from wallet_devtools.cluster import WalletCluster
 
-from tests.e2e.client import Gateway, Json, expect, shard_of_wallet, user_on_shard
+from tests.e2e.client import Api, Gateway, Json, expect, shard_of_wallet, user_on_shard
 
 DRIFT = 700
 
@@ -105,6 +106,46 @@ async def test_a_hold_no_saga_accounts_for_is_found_and_its_wallet_is_not_rebuil
     assert expect(await alice.get(f"/v1/wallets/{wallet}"), 200)["frozen_balance"] == str(DRIFT)
 
 
+@pytest.mark.cluster(env={"WALLET_TRANSFER_DEADLINE_S": "600"})
+async def test_a_wallet_with_a_transfer_in_flight_is_refused_until_the_transfer_settles(
+    cluster: WalletCluster, gw: Gateway
+) -> None:
+    alice, bob = gw.user(user_on_shard(0, "alice")), gw.user(user_on_shard(1, "bob"))
+    source = (await alice.create_wallet("USD"))["id"]
+    destination = (await bob.create_wallet("USD"))["id"]
+    await alice.deposit(source, 2_000)
+    token = cluster.token("ops-admin", "admin")
+
+    await cluster.kill("shard-1")  # the credit side cannot answer: the saga stays in flight
+    started = expect(await alice.transfer_raw(source, destination, 500), 202)
+    await _until_frozen(alice, source, "500")
+    code, out = await _wallet("ledger", "rebuild", "--wallet", source, cluster=cluster, token=token)
+    assert code == 1, out
+    assert "refused" in out
+    assert "money in flight: 1 open hold(s)" in out
+    # With a shard away, verification cannot be complete: the gateway's 503, exit 3.
+    code, out = await _wallet("ledger", "verify", cluster=cluster, token=token)
+    assert code == 3, out
+    assert "503 service_unavailable" in out
+
+    await cluster.restart("shard-1")
+    final = await gw.admin().await_final(started["id"], timeout_s=120)
+    assert final["status"] == "completed"
+    code, out = await _wallet("ledger", "rebuild", "--wallet", source, cluster=cluster, token=token)
+    assert code == 0, out
+    assert "1 wallet(s): 0 rebuilt, 1 unchanged, 0 refused" in out
+    assert (await _verify(gw, "admin"))["consistent"] is True
+
+
+async def _until_frozen(api: Api, wallet_id: str, amount: str) -> None:
+    """Wait (generously) until the wallet's hold is placed."""
+    for _ in range(1200):
+        if (await api.wallet(wallet_id))["frozen_balance"] == amount:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"no hold of {amount} on {wallet_id}")
+
+
 async def _verify(gw: Gateway, role: str) -> Json:
     api = gw.admin() if role == "admin" else gw.auditor()
     report: Json = expect(await api.get("/v1/admin/ledger/verify"), 200)
@@ -139,5 +180,6 @@ async def _wallet(*arguments: str, cluster: WalletCluster, token: str) -> tuple[
     out, err = await process.communicate()
     assert process.returncode is not None
     # stdout is the answer alone (progress goes to stderr), which `--json` relies on.
-    assert process.returncode in (0, 1), err.decode()
-    return process.returncode, out.decode()
+    assert process.returncode in (0, 1, 3), err.decode()
+    # A refusal (exit 3) is told on stderr; the tests read it with the answer.
+    return process.returncode, out.decode() + (err.decode() if process.returncode == 3 else "")
