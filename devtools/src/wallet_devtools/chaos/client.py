@@ -100,6 +100,7 @@ class Client:
                     answer = await _read(response)
                     retry_after = response.headers.get("Retry-After")
             except (aiohttp.ClientError, TimeoutError) as error:
+                _stop_if_cancelled(error)
                 kind = "timeout" if isinstance(error, TimeoutError) else "connection error"
                 self._tally.answers[f"{route} {kind}"] += 1
             else:
@@ -119,6 +120,15 @@ class Client:
             self._tally.note(f"{route} answered {answer.status}: {str(answer.body)[:300]}")
         elif answer.status == 503 and retry_after is None:
             self._tally.note(f"{route} answered 503 without Retry-After: {answer.code}")
+
+
+def _stop_if_cancelled(error: BaseException) -> None:
+    """Re-raise the cancellation a failed request may have swallowed: a request cancelled
+    mid-flight (Ctrl-C, the run ending) can surface as a timeout or a connection error, and
+    retrying it would keep the run alive after it was told to stop."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError from error
 
 
 def _worth_repeating(answer: Answer) -> bool:
