@@ -78,6 +78,12 @@ def _rebuild(wallet: str, outcome: str, before: int, after: int) -> dict[str, An
     }
 
 
+@pytest.fixture(autouse=True)
+def wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lines as a wide terminal shows them: the assertions do not depend on the runner's width."""
+    monkeypatch.setenv("COLUMNS", "200")
+
+
 @pytest.fixture
 def gateway(monkeypatch: pytest.MonkeyPatch) -> list[Handler]:
     """The commands' HTTP goes to the handler a test puts in the list."""
@@ -300,3 +306,63 @@ def test_token_prints_a_jwt_of_the_role_asked(capsys: pytest.CaptureFixture[str]
     claims = jwt.decode(capsys.readouterr().out.strip(), "s" * 32, algorithms=["HS256"])
     assert (claims["sub"], claims["role"]) == ("ops", "auditor")
     assert cli.main(["token", "--sub", "ops", "--role", "root"]) == 2
+
+
+def test_verify_lists_every_difference_with_whole_ids_and_exits_1(
+    gateway: list[Handler], capsys: pytest.CaptureFixture[str]
+) -> None:
+    wallet = "wlt_01901a2365fc3888ecace881288719b87e2"
+    report = {
+        "consistent": False,
+        "checked_at": "2026-12-02T10:00:00Z",
+        "shards": [
+            {
+                "shard": "shard-0",
+                "wallets_checked": 5,
+                "open_holds": 1,
+                "open_pending_credits": 0,
+                "differences": 2,
+                "truncated": False,
+            }
+        ],
+        "open_transfers": 1,
+        "differences": [
+            {
+                "shard": "shard-0",
+                "kind": "balance",
+                "wallet_id": wallet,
+                "transfer_id": None,
+                "expected": "9967",
+                "actual": "10667",
+                "detail": "balance is 10667 but its journal entries sum to 9967",
+            },
+            {
+                "shard": "shard-0",
+                "kind": "hold",
+                "wallet_id": wallet,
+                "transfer_id": "trf_0123456789abcdef0123456789abcdef",
+                "expected": "0",
+                "actual": "700",
+                "detail": "hold still open, but transfer trf_0123456789abcdef0123456789abcdef is completed",
+            },
+        ],
+    }
+    gateway.append(lambda request: httpx.Response(200, json=report))
+    assert cli.main(["ledger", "verify", *ADMIN]) == 1
+    out = capsys.readouterr().out
+    assert "Ledger verification: INCONSISTENT" in out
+    assert f"wallet {wallet}  expected 9967, has 10667" in out
+    assert "transfer trf_0123456789abcdef0123456789abcdef  expected 0, has 700" in out
+
+
+def test_dead_letters_list_for_a_person_shows_ids_origins_and_errors(
+    gateway: list[Handler], capsys: pytest.CaptureFixture[str]
+) -> None:
+    page = {"items": [_letter(2), _letter(1, replayed=True)], "next_cursor": "c1"}
+    gateway.append(lambda request: httpx.Response(200, json=page))
+    assert cli.main(["dead-letters", "list", *ADMIN]) == 0
+    out = capsys.readouterr().out
+    assert "dl_shard-0_2  2026-12-02 10:00:00  wallet.shard-0.commands:1@42  tries 5" in out
+    assert "replayed 2026-12-02 10:05:00" in out
+    assert "ValueError: not a command" in out
+    assert "More: --cursor c1" in out
