@@ -27,14 +27,28 @@ def scans(plan: dict[str, Any]) -> list[dict[str, Any]]:
 
 async def test_a_point_in_time_balance_reads_one_index_entry(shard: Shard) -> None:
     wallet = await open_wallet(shard)
-    await shard.pool.execute(
-        "INSERT INTO journal_transactions (id, wallet_id, type, amount, balance_after, created_at)"
-        " SELECT 'txn_b' || n, $1, 'deposit', 1, n, $2::timestamptz + n * interval '1 second'"
-        " FROM generate_series(1, $3) AS n",
-        wallet.id,
-        T0,
-        ROWS,
-    )
+    # Each deposit balanced, in the same transaction, as the ledger requires. A bulk fixture,
+    # balanced by construction: its commit skips the ledger's per-row checks (migration 012,
+    # tested in test_ledger_invariants.py), which would cost 300,000 probes here.
+    async with shard.pool.acquire() as conn, conn.transaction():
+        await conn.execute("SET LOCAL session_replication_role = replica")
+        await conn.execute(
+            "INSERT INTO journal_transactions (id, wallet_id, type, amount, balance_after,"
+            " created_at)"
+            " SELECT 'txn_b' || n, $1, 'deposit', 1, n, $2::timestamptz + n * interval '1 second'"
+            " FROM generate_series(1, $3) AS n",
+            wallet.id,
+            T0,
+            ROWS,
+        )
+        await conn.execute(
+            "INSERT INTO journal_entries (transaction_id, account, currency, amount, created_at)"
+            " SELECT t.id, a.account, 'USD', a.amount, t.created_at"
+            " FROM journal_transactions t,"
+            "      (VALUES ($1, 1), ('system:cash_in:USD', -1)) AS a (account, amount)"
+            " WHERE t.wallet_id = $1",
+            wallet.id,
+        )
     await shard.pool.execute("ANALYZE journal_transactions")
     async with shard.uow.reading() as repos:
         views = LedgerViews(repos.conn)
