@@ -7,7 +7,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 import structlog
@@ -15,9 +15,10 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
 from starlette.datastructures import MutableHeaders
 from starlette.middleware import Middleware
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wallet_shared.metrics import HTTP_REQUEST_DURATION, HTTP_REQUESTS
@@ -139,6 +140,13 @@ def create_service_app(
     return app
 
 
+class Readiness(BaseModel):
+    """The answer of `/health/ready`: 200 when every check is `ok`, 503 otherwise."""
+
+    status: Literal["ok", "unavailable"]
+    checks: dict[str, Literal["ok", "down"]]
+
+
 def _add_health_routes(
     app: FastAPI,
     readiness: Callable[[FastAPI], Mapping[str, ReadinessCheck]],
@@ -152,7 +160,8 @@ def _add_health_routes(
         "/health/ready",
         tags=["health"],
         summary="Every dependency answers",
-        responses={503: {"description": "A dependency is down"}},
+        response_model=Readiness,
+        responses={503: {"model": Readiness, "description": "A dependency is down"}},
     )
     async def ready(request: Request) -> Response:
         results = await cache.results(lambda: readiness(request.app))
@@ -163,7 +172,12 @@ def _add_health_routes(
         }
         return FastJSONResponse(body, status_code=200 if healthy else 503)
 
-    @app.get("/metrics", tags=["health"], summary="Prometheus metrics", include_in_schema=True)
+    @app.get(
+        "/metrics",
+        tags=["health"],
+        summary="Prometheus metrics (text exposition format)",
+        response_class=PlainTextResponse,
+    )
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 

@@ -89,5 +89,12 @@ MoneyOut = Annotated[
 Currency = Annotated[
     str,
     BeforeValidator(parse_currency),
-    WithJsonSchema({"type": "string", "pattern": "^[A-Z]{3}$", "description": "ISO 4217 code."}),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": "^[A-Z]{3}$",
+            "enum": sorted(ISO_4217),
+            "description": "ISO 4217 code.",
+        }
+    ),
 ]

@@ -91,6 +91,16 @@ def problem_response(
     )
 
 
+def body_not_json() -> Response:
+    """The refusal of a request body that is not JSON: a `validation_error` of the body as a
+    whole (no character offset, which would read as a field name)."""
+    return problem_response(
+        "validation_error",
+        "The request body is not valid JSON.",
+        errors=[{"field": "body", "message": "is not valid JSON"}],
+    )
+
+
 def field_errors(error: RequestValidationError) -> list[dict[str, Any]]:
     """pydantic's error list as `{field, message}`, without echoing the rejected input."""
     items = []
@@ -136,6 +146,10 @@ _HTTP_CODES: Final = {
 
 async def _on_http_error(_: Request, error: Exception) -> Response:
     assert isinstance(error, StarletteHTTPException)
+    if error.status_code == 400 and isinstance(error.__cause__, UnicodeDecodeError):
+        # FastAPI decodes a JSON body before parsing it and answers bytes that are not UTF-8
+        # with a bare 400; JSON text is UTF-8 (RFC 8259), so such a body is simply not JSON.
+        return body_not_json()
     code = _HTTP_CODES.get(error.status_code, "bad_request")
     detail = "No such resource." if code == "not_found" else str(error.detail)
     return problem_response(code, detail, headers=dict(error.headers or {}))

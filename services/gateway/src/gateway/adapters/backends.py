@@ -10,6 +10,7 @@ the client gets it unchanged.
 from __future__ import annotations
 
 import time
+import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -81,6 +82,16 @@ def unavailable() -> ServiceUnavailable:
         "A backend service did not answer, so the request may or may not have taken effect; "
         "retry it (with the same Idempotency-Key when it moves money)."
     )
+
+
+def path_segment(value: str) -> str:
+    """A client's value (an id) as one segment of an internal path, whatever it holds: every
+    character that could end the segment or the path (`/`, `?`, `#`, `%`, controls) is
+    percent-encoded, and so is a segment of dots only, which URL normalisation would otherwise
+    resolve to another route. The backend reads the value back unchanged and answers 404 for an
+    id that names nothing."""
+    encoded = urllib.parse.quote(value, safe="")
+    return encoded.replace(".", "%2E") if set(value) <= {"."} else encoded
 
 
 def expect_ok(reply: BackendReply) -> BackendReply:

@@ -13,6 +13,7 @@ from gateway.entrypoints.guard import GUARDED_PREFIX, RATE_LIMITED_PROBE
 from gateway.entrypoints.openapi_examples import EXAMPLES
 
 BEARER_SCHEME: Final = "bearerAuth"
+PROBLEM_REF: Final = "#/components/schemas/ProblemDetail"
 
 _DESCRIPTIONS: Final = {
     400: "Bad request (e.g. `idempotency_key_required`)",
@@ -65,6 +66,8 @@ def install_openapi(app: FastAPI) -> None:
                 routes=app.routes,
             )
             _document_security(schema)
+            _document_validation_problems(schema)
+            _document_body_limit(schema)
             _document_limited_probe(schema)
             _document_problem_media_type(schema)
             _document_examples(schema)
@@ -96,6 +99,35 @@ def _document_security(schema: dict[str, Any]) -> None:
             operation["security"] = [{BEARER_SCHEME: []}]
 
 
+def _problem(status: int) -> dict[str, Any]:
+    # Filed under application/json like FastAPI's own; `_document_problem_media_type` moves it.
+    return {
+        "description": _DESCRIPTIONS[status],
+        "content": {"application/json": {"schema": {"$ref": PROBLEM_REF}}},
+    }
+
+
+def _document_validation_problems(schema: dict[str, Any]) -> None:
+    # FastAPI documents a 422 of its own (`HTTPValidationError`, `detail` a list) on every route
+    # that declares none; the gateway answers every validation error as a problem.
+    for _, operation in _operations(schema):
+        response = operation.get("responses", {}).get("422")
+        if response is not None and "HTTPValidationError" in str(response.get("content")):
+            operation["responses"]["422"] = _problem(422)
+    components = schema.get("components", {}).get("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        others = {key: value for key, value in components.items() if key != name}
+        if f"/{name}'" not in str([schema.get("paths"), others]):
+            components.pop(name, None)
+
+
+def _document_body_limit(schema: dict[str, Any]) -> None:
+    # The guard refuses any body over the limit, before the route reads it.
+    for path, operation in _operations(schema):
+        if path.startswith(GUARDED_PREFIX) and "requestBody" in operation:
+            operation.setdefault("responses", {}).setdefault("413", _problem(413))
+
+
 def _document_limited_probe(schema: dict[str, Any]) -> None:
     # Readiness is open but takes from the caller's address bucket (it asks every backend).
     operation = schema.get("paths", {}).get(RATE_LIMITED_PROBE, {}).get("get")
@@ -103,21 +135,18 @@ def _document_limited_probe(schema: dict[str, Any]) -> None:
         operation.setdefault("responses", {})["429"] = {
             "description": _DESCRIPTIONS[429],
             "headers": _HEADERS[429],
-            "content": {
-                PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/ProblemDetail"}}
-            },
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": PROBLEM_REF}}},
         }
 
 
 def _document_problem_media_type(schema: dict[str, Any]) -> None:
     # FastAPI files every response model under application/json; problems travel as
-    # application/problem+json.
+    # application/problem+json (a readiness report that is not ready stays JSON).
     for _, operation in _operations(schema):
-        for status, response in operation.get("responses", {}).items():
+        for response in operation.get("responses", {}).values():
             content = response.get("content", {})
-            if not status.isdigit() or int(status) < 400 or "application/json" not in content:
-                continue
-            content[PROBLEM_MEDIA_TYPE] = content.pop("application/json")
+            if content.get("application/json", {}).get("schema", {}).get("$ref") == PROBLEM_REF:
+                content[PROBLEM_MEDIA_TYPE] = content.pop("application/json")
 
 
 def _document_examples(schema: dict[str, Any]) -> None:

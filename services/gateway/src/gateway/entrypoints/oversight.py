@@ -18,7 +18,7 @@ from wallet_shared.admin_schemas import (
 )
 from wallet_shared.pagination import DEFAULT_LIMIT
 
-from gateway.adapters.backends import expect_ok
+from gateway.adapters.backends import expect_ok, path_segment
 from gateway.entrypoints.dependencies import BackendsDep, CallerDep, OriginDep
 from gateway.entrypoints.openapi import problem_responses
 from gateway.entrypoints.responses import relay
@@ -102,7 +102,7 @@ async def get_webhooks(
 async def delete_webhook(
     webhook_id: WebhookId, caller: CallerDep, backends: BackendsDep, origin: OriginDep
 ) -> Response:
-    path = f"/internal/webhooks/{webhook_id}"
+    path = f"/internal/webhooks/{path_segment(webhook_id)}"
     expect_ok(await call_oversight(backends, caller, "DELETE", path, origin=origin))
     return Response(status_code=204)
 
@@ -123,7 +123,7 @@ async def get_deliveries(
     cursor: Cursor = None,
 ) -> Response:
     params: dict[str, str | int] = {"limit": limit, **({"cursor": cursor} if cursor else {})}
-    path = f"/internal/webhooks/{webhook_id}/deliveries"
+    path = f"/internal/webhooks/{path_segment(webhook_id)}/deliveries"
     return relay(expect_ok(await call_oversight(backends, caller, "GET", path, params=params)))
 
 
@@ -141,7 +141,10 @@ async def retry_delivery(
     backends: BackendsDep,
     origin: OriginDep,
 ) -> Response:
-    path = f"/internal/webhooks/{webhook_id}/deliveries/{delivery_id}/retry"
+    path = (
+        f"/internal/webhooks/{path_segment(webhook_id)}"
+        f"/deliveries/{path_segment(delivery_id)}/retry"
+    )
     return relay(expect_ok(await call_oversight(backends, caller, "POST", path, origin=origin)))
 
 

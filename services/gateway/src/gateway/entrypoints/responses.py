@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.background import BackgroundTask
 from starlette.responses import Response, StreamingResponse
 from wallet_shared.http_client import InternalStream
-from wallet_shared.problems import field_errors, problem_response
+from wallet_shared.problems import body_not_json, field_errors, problem_response
 
 from gateway.adapters.backends import BackendProblem, BackendReply, unavailable
 from gateway.auth import InvalidToken
@@ -71,12 +71,7 @@ async def _on_backend_problem(_: Request, error: Exception) -> Response:
 async def _on_request_invalid(_: Request, error: Exception) -> Response:
     assert isinstance(error, RequestValidationError)
     if any(item.get("type") == "json_invalid" for item in error.errors()):
-        # pydantic locates a JSON syntax error by character offset, which reads as a field name.
-        return problem_response(
-            "validation_error",
-            "The request body is not valid JSON.",
-            errors=[{"field": "body", "message": "is not valid JSON"}],
-        )
+        return body_not_json()
     return problem_response(
         "validation_error", "The request is not valid; see errors.", errors=field_errors(error)
     )

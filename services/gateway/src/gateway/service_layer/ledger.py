@@ -10,7 +10,13 @@ from datetime import datetime
 from wallet_shared.http_client import InternalStream
 from wallet_shared.schemas import CreatePurchase, CreateRefund, CreateReversal, SetLimits
 
-from gateway.adapters.backends import BackendReply, Backends, ClientOrigin, expect_ok
+from gateway.adapters.backends import (
+    BackendReply,
+    Backends,
+    ClientOrigin,
+    expect_ok,
+    path_segment,
+)
 from gateway.auth import Principal
 from gateway.domain.requests import check_time_range
 from gateway.domain.roles import require_role
@@ -89,7 +95,7 @@ async def reverse(
         router,
         caller,
         wallet_id=wallet_id,
-        route=f"transactions/{transaction_id}/reversal",
+        route=f"transactions/{path_segment(transaction_id)}/reversal",
         command=command,
         raw_idempotency_key=raw_idempotency_key,
         max_amount=max_amount,
