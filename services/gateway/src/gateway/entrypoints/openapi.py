@@ -110,15 +110,27 @@ def _problem(status: int) -> dict[str, Any]:
 def _document_validation_problems(schema: dict[str, Any]) -> None:
     # FastAPI documents a 422 of its own (`HTTPValidationError`, `detail` a list) on every route
     # that declares none; the gateway answers every validation error as a problem.
+    fastapi_422 = "#/components/schemas/HTTPValidationError"
     for _, operation in _operations(schema):
         response = operation.get("responses", {}).get("422")
-        if response is not None and "HTTPValidationError" in str(response.get("content")):
+        if response is not None and fastapi_422 in _refs(response):
             operation["responses"]["422"] = _problem(422)
+    # Its schemas go too, unless something else still uses them.
     components = schema.get("components", {}).get("schemas", {})
     for name in ("HTTPValidationError", "ValidationError"):
-        others = {key: value for key, value in components.items() if key != name}
-        if f"/{name}'" not in str([schema.get("paths"), others]):
+        others = [value for key, value in components.items() if key != name]
+        if f"#/components/schemas/{name}" not in _refs([schema.get("paths"), others]):
             components.pop(name, None)
+
+
+def _refs(node: Any) -> set[str]:
+    """Every `$ref` in a part of the document."""
+    if isinstance(node, dict):
+        found = {node["$ref"]} if isinstance(node.get("$ref"), str) else set()
+        return found.union(*(_refs(value) for value in node.values()))
+    if isinstance(node, list):
+        return set().union(*(_refs(value) for value in node))
+    return set()
 
 
 def _document_body_limit(schema: dict[str, Any]) -> None:
