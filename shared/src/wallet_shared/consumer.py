@@ -5,6 +5,13 @@ A batch is what `getmany` returned; the handler books it in one DB transaction; 
 committed only after that. Failures are sorted: a `TransientError` retries the whole batch
 (forever, backing off); anything else isolates the guilty message by retrying one at a time, and a
 message that keeps failing, or that cannot be decoded, goes to the dead letters.
+
+A Kafka client that stops working is replaced: a commit that does not come back, or Kafka errors
+on every poll, for `stall_timeout_s`. aiokafka can lose its group coordination for good when the
+broker dies at the wrong moment (under uvloop a write to the dead connection raises where a
+KafkaError was expected, aio-libs/aiokafka#1038); the consumer then stays silent, a member of no
+group, while its partitions' commands wait. A fresh client rejoins the group and gets what was
+not committed again (handlers are idempotent).
 """
 
 from __future__ import annotations
@@ -57,6 +64,10 @@ class _Stopping(BaseException):
     like CancelledError, so that no `except Exception` on the way mistakes it for a failure)."""
 
 
+class _ClientStalled(Exception):
+    """The Kafka client did not complete a commit in time: it is replaced."""
+
+
 class _AssignmentListener(ConsumerRebalanceListener):  # type: ignore[misc]
     """Tells whether the consumer holds its share of the partitions: from the end of a group
     join until the next rebalance revokes them (during which nothing is consumed)."""
@@ -97,9 +108,15 @@ class BatchConsumer(BackgroundLoop, Generic[M]):
         retry_cap_s: float = 5.0,
         assignment_timeout_s: float = 30.0,
         stop_timeout_s: float = 10.0,
+        stall_timeout_s: float = 30.0,
+        client_factory: Callable[[], AIOKafkaConsumer] | None = None,
     ) -> None:
+        """`client_factory` makes the Kafka client (tests); by default an AIOKafkaConsumer of
+        `bootstrap` in `group_id` without auto-commit."""
         if max_batch < 1 or max_attempts < 1:
             raise ValueError("max_batch and max_attempts must be at least 1")
+        if stall_timeout_s <= 0:
+            raise ValueError("stall_timeout_s must be positive")
         super().__init__(name=f"consumer:{topic}", service=service, stop_timeout_s=stop_timeout_s)
         self._bootstrap = bootstrap
         self._topic = topic
@@ -114,6 +131,8 @@ class BatchConsumer(BackgroundLoop, Generic[M]):
         self._retry_base_s = retry_base_s
         self._retry_cap_s = retry_cap_s
         self._assignment_timeout_s = assignment_timeout_s
+        self._stall_timeout_s = stall_timeout_s
+        self._client_factory = client_factory or self._new_client
         self._consumer: AIOKafkaConsumer | None = None
         # The next offset to handle, per partition held, as last committed by this process.
         self._committed: dict[TopicPartition, int] = {}
@@ -173,22 +192,7 @@ class BatchConsumer(BackgroundLoop, Generic[M]):
         """
         if self._consumer is not None:
             raise RuntimeError("consumer already started")
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap,
-            group_id=self._group_id,
-            client_id=f"{self._service}-{self._group_id}",
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-        )
-        self._committed.clear()
-        self._assignment = _AssignmentListener(self._committed)
-        try:
-            await consumer.start()
-        except BaseException:
-            await consumer.stop()
-            raise
-        consumer.subscribe(topics=[self._topic], listener=self._assignment)
-        self._consumer = consumer
+        self._consumer = await self._open_client()
         await super().start()
         try:
             await asyncio.wait_for(self._assignment.assigned.wait(), self._assignment_timeout_s)
@@ -202,27 +206,76 @@ class BatchConsumer(BackgroundLoop, Generic[M]):
         await super().stop()
         consumer, self._consumer = self._consumer, None
         if consumer is not None:
+            # Bounded: a wedged client may never finish leaving its group.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(consumer.stop(), self._stall_timeout_s)
+
+    def _new_client(self) -> AIOKafkaConsumer:
+        return AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap,
+            group_id=self._group_id,
+            client_id=f"{self._service}-{self._group_id}",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
+
+    async def _open_client(self) -> AIOKafkaConsumer:
+        """A started client subscribed to the topic, with a fresh assignment listener (not
+        ready until the group assigns it partitions)."""
+        consumer = self._client_factory()
+        self._committed.clear()
+        self._assignment = _AssignmentListener(self._committed)
+        try:
+            await consumer.start()
+        except BaseException:
             await consumer.stop()
+            raise
+        consumer.subscribe(topics=[self._topic], listener=self._assignment)
+        return consumer
+
+    async def _replace_client(self, reason: str) -> None:
+        """Drop the current client (its stop is bounded: a wedged client may never finish
+        stopping) and open a new one; what was not committed is delivered again."""
+        _log.warning("consumer_client_replaced", topic=self._topic, reason=reason)
+        self._assignment.assigned.clear()  # not ready until the new client is assigned
+        old, self._consumer = self._consumer, None
+        if old is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(old.stop(), self._stall_timeout_s)
+        self._consumer = await self._open_client()
 
     async def run(self) -> None:
-        consumer = self._consumer
-        assert consumer is not None, "run() is started by start()"
+        assert self._consumer is not None, "run() is started by start()"
         failures = 0
+        failing_since: float | None = None
+        loop = asyncio.get_running_loop()
         with contextlib.suppress(_Stopping):
             while not self.stopping:
                 self.beat()
                 try:
+                    if self._consumer is None:  # a replacement that could not start
+                        self._consumer = await self._open_client()
+                    consumer = self._consumer
                     fetched = await consumer.getmany(
                         timeout_ms=self._poll_timeout_ms, max_records=self._max_batch
                     )
                     if fetched:
                         await self._consume(consumer, fetched)
-                    failures = 0
-                except KafkaError as error:
-                    # A failed commit (the group rebalanced meanwhile) only means redelivery.
+                    failures, failing_since = 0, None
+                except _ClientStalled:
                     failures += 1
+                    await self._replace_after_pause(failures, "commit did not complete")
+                except KafkaError as error:
+                    # A failed commit (the group rebalanced meanwhile) only means redelivery;
+                    # errors on every poll for the stall timeout mean a broken client.
+                    failures += 1
+                    failing_since = failing_since or loop.time()
                     _log.warning("consumer_kafka_error", topic=self._topic, error=str(error))
-                    await self._pause(failures)
+                    if loop.time() - failing_since >= self._stall_timeout_s:
+                        failing_since = None
+                        await self._replace_after_pause(failures, f"Kafka errors: {error}")
+                    else:
+                        await self._pause(failures)
                 except Exception:
                     # A bug, or dead letters that cannot be stored: keep the consumer alive and
                     # the batch unacknowledged (it was rewound), and try again later.
@@ -247,7 +300,10 @@ class BatchConsumer(BackgroundLoop, Generic[M]):
                     consumer.seek(tp, messages[0].offset)
             raise
         offsets = {tp: messages[-1].offset + 1 for tp, messages in fetched.items()}
-        await consumer.commit(offsets)
+        try:
+            await asyncio.wait_for(consumer.commit(offsets), self._stall_timeout_s)
+        except TimeoutError as error:
+            raise _ClientStalled from error
         self._committed.update(offsets)
 
     async def process(self, records: Sequence[ConsumedRecord]) -> None:
@@ -340,6 +396,15 @@ class BatchConsumer(BackgroundLoop, Generic[M]):
             attempts=attempts,
             error=error,
         )
+
+    async def _replace_after_pause(self, failures: int, reason: str) -> None:
+        await self._pause(failures)
+        try:
+            await self._replace_client(reason)
+        except (KafkaError, OSError) as error:
+            # The broker is still away: the loop opens a client again on its next pass.
+            self._consumer = None
+            _log.warning("consumer_client_unavailable", topic=self._topic, error=str(error))
 
     async def _pause(self, retry: int) -> None:
         """Back off before retry number `retry`; raises _Stopping when asked to stop meanwhile."""

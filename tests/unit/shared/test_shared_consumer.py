@@ -3,10 +3,13 @@ what a dead letter carries."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import Any
 
 import pytest
+from aiokafka import TopicPartition
+from aiokafka.errors import KafkaError
 from wallet_shared.dead_letters import dead_letter_message
 from wallet_shared.errors import TransientError
 from wallet_shared.kafka import BatchConsumer, ConsumedRecord
@@ -155,3 +158,103 @@ async def test_a_lone_message_gets_exactly_its_attempts() -> None:
     await consumer(ledger, dead, max_attempts=4).process(records(b"m1"))
     assert ledger.calls == [["m1"]] * 4
     assert [attempts for _, _, attempts in dead.added] == [4]
+
+
+# --- a Kafka client that stops working is replaced --------------------------------------------
+
+
+class FakeMessage:
+    """What aiokafka's getmany yields, as far as the consumer reads it."""
+
+    def __init__(self, offset: int, value: bytes) -> None:
+        self.topic, self.partition, self.offset = "wallet.shard-0.commands", 0, offset
+        self.key, self.value, self.headers = b"wlt_1", value, ()
+
+
+class FakeClient:
+    """Stands in for AIOKafkaConsumer. `wedged`: its commits and its stop never come back, as
+    aiokafka's do once its group coordination died (found by `wallet chaos`); `failing`: every
+    poll raises a KafkaError, as aiokafka's does once its coordination task ended."""
+
+    def __init__(self, *, wedged: bool = False, failing: bool = False) -> None:
+        self.wedged, self.failing = wedged, failing
+        self.commits: list[dict[Any, int]] = []
+        self.committed = asyncio.Event()
+        self.stop_called = asyncio.Event()
+        self.delivered = False
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        self.stop_called.set()
+        if self.wedged:
+            await asyncio.Event().wait()
+
+    def subscribe(self, *, topics: list[str], listener: Any) -> None:
+        listener.on_partitions_assigned([TopicPartition(topics[0], 0)])
+
+    async def getmany(self, *, timeout_ms: int, max_records: int) -> dict[Any, list[Any]]:
+        if self.failing:
+            raise KafkaError("Unexpected error during coordination")
+        if self.delivered:  # nothing more until the batch is committed elsewhere
+            await asyncio.sleep(timeout_ms / 1000)
+            return {}
+        self.delivered = True
+        tp = TopicPartition("wallet.shard-0.commands", 0)
+        return {tp: [FakeMessage(0, b"m1"), FakeMessage(1, b"m2")]}
+
+    async def commit(self, offsets: dict[Any, int]) -> None:
+        if self.wedged:
+            await asyncio.Event().wait()
+        self.commits.append(offsets)
+        self.committed.set()
+
+    def seek(self, tp: Any, offset: int) -> None:
+        return None
+
+
+def replaceable(ledger: Ledger, clients: list[FakeClient]) -> BatchConsumer[str]:
+    queue = iter(clients)
+    return consumer(
+        ledger,
+        RecordingDeadLetters(),
+        stall_timeout_s=0.2,
+        client_factory=lambda: next(queue),  # a FakeClient where an AIOKafkaConsumer goes
+    )
+
+
+async def committed(client: FakeClient) -> None:
+    # Generous: that the batch gets committed is tested, not how fast.
+    await asyncio.wait_for(client.committed.wait(), 30)
+
+
+async def test_a_client_whose_commit_never_returns_is_replaced_and_the_batch_redelivered() -> None:
+    ledger = Ledger()
+    wedged, fresh = FakeClient(wedged=True), FakeClient()
+    loop = replaceable(ledger, [wedged, fresh])
+    await loop.start()
+    try:
+        await committed(fresh)
+        assert wedged.commits == []
+        assert wedged.stop_called.is_set()
+        # Booked once by each client: the handlers are idempotent, an uncommitted batch is
+        # delivered again rather than lost.
+        assert ledger.calls == [["m1", "m2"], ["m1", "m2"]]
+        assert list(fresh.commits[0].values()) == [2]
+        assert loop.ready()
+    finally:
+        await loop.stop()
+
+
+async def test_a_client_failing_every_poll_is_replaced() -> None:
+    ledger = Ledger()
+    broken, fresh = FakeClient(failing=True), FakeClient()
+    loop = replaceable(ledger, [broken, fresh])
+    await loop.start()
+    try:
+        await committed(fresh)
+        assert broken.stop_called.is_set()
+        assert ledger.booked == ["m1", "m2"]
+    finally:
+        await loop.stop()
