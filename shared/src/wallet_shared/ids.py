@@ -55,6 +55,12 @@ def new_transfer_id() -> str:
     return f"{TRANSFER_PREFIX}{_time_ordered_hex()}"
 
 
+def saga_transfer_id_floor(millis: int) -> str:
+    """The least id of a saga's transfer made at or after `millis` (ms since the epoch, by the
+    clock that made the ids): every such id compares >= it in byte order (`COLLATE "C"`)."""
+    return f"{TRANSFER_PREFIX}{millis & ((1 << 48) - 1):012x}"
+
+
 def new_local_transfer_id(bucket: int) -> str:
     """A fresh id of a transfer between two wallets of one shard, booked by that shard: it
     carries the source wallet's bucket, so the gateway routes it like a wallet id."""

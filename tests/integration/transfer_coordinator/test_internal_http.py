@@ -230,9 +230,35 @@ async def test_integrity(harness: Harness, client: httpx.AsyncClient) -> None:
     )
 
     assert report.status_code == 200
-    assert report.json() == {
+    answer = report.json()
+    assert answer | {"cut": None} == {
         "pending": 1,
         "stuck": [],
         "final_with_active_legs": [],
         "in_flight": {"EUR": "2500"},
+        "cut": None,
+        "settled": {},
+        "sagas": [],
+        "late_pending": [],
     }
+    # The cut reads the saga (made just now) leg by leg; with it, the saga's facts.
+    assert answer["cut"]["pending_before"] == []
+    assert created["id"] >= answer["cut"]["recent_from"]
+    judged = await client.post(
+        "/internal/integrity",
+        json={"cut": answer["cut"], "transfer_ids": [created["id"]]},
+    )
+    assert judged.status_code == 200
+    assert judged.json()["sagas"] == [
+        {
+            "id": created["id"],
+            "status": "pending",
+            "phase": "confirming",
+            "amount": "2500",
+            "currency": "EUR",
+            "source_shard": 0,
+            "destination_shard": 1,
+        }
+    ]
+    assert judged.json()["settled"] == {}
+    assert judged.json()["late_pending"] == []

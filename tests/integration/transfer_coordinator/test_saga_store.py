@@ -402,12 +402,12 @@ async def test_integrity_figures(harness: Harness) -> None:
     await handle_replies(harness.ctx, confirmed(in_flight)[:1])
     await handle_replies(harness.ctx, tried(done, debit=False, code="insufficient_funds"))
     await handle_replies(harness.ctx, cancelled(done))
-    harness.clock.advance(30 + 11)
+    harness.clock.advance(30 + 61)
 
     report = await check_sagas(harness.ctx, [done, in_flight, "trf_" + "1" * 32])
 
     assert report.pending == 2
-    # Past its deadline by twice the redrive interval, confirming or not, is stuck.
+    # Past its deadline by the grace period (60 s), confirming or not, is stuck.
     assert set(report.stuck) == {stuck, in_flight}
     assert report.final_with_active_legs == [done]
     assert report.in_flight == {"USD": 700}

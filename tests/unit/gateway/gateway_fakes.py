@@ -196,7 +196,7 @@ class FakeShard:
         method = request.method
         if (answer := self.dead_letters.handle(request, parts)) is not None:
             return answer
-        if parts == ["internal", "integrity"] and method == "GET":
+        if parts == ["internal", "integrity"] and method in ("GET", "POST"):
             return json_reply(200, self.integrity)
         if parts == ["internal", "wallets"]:
             if method == "POST":

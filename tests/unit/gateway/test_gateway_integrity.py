@@ -5,9 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import httpx
+import pytest
 from gateway.domain.integrity import (
+    ClearingCut,
+    ConfirmedLeg,
     CoordinatorIntegrityPart,
     LedgerTotals,
+    SagaFacts,
     ShardIntegrityPart,
     build_report,
 )
@@ -112,17 +116,96 @@ def test_coordinator_problems() -> None:
     assert not report.consistent
 
 
-def test_clearing_money_without_any_transfer_in_flight_is_a_problem() -> None:
-    # Booked on one side only and no saga left to finish it: the totals still balance.
-    parts = [shard(0, USD=LedgerTotals(wallets_total=700, clearing=300, cash_in=-1000))]
-    at_rest = build_report(parts, AT_REST, checked_at=NOW)
-    assert at_rest.currencies["USD"].difference == 0
-    assert at_rest.coordinator.problems == [
-        "clearing accounts hold 300 USD with no transfer in flight"
+TRF_A, TRF_B, TRF_OLD = "trf_" + "a" * 32, "trf_" + "b" * 32, "trf_" + "0" * 32
+
+
+def saga(status: str = "pending", phase: str = "confirming", amount: int = 100) -> SagaFacts:
+    return SagaFacts(status, phase, amount, "USD", source_shard=0, destination_shard=1)
+
+
+def test_clearing_is_what_completed_transfers_left_plus_the_legs_in_flight() -> None:
+    # Shard 0: completed transfers left 200 in its clearing; TRF_A's debit (100) is confirmed
+    # and its credit not yet; TRF_B completed after the shards were read, its credit already
+    # confirmed on shard 1, its debit on shard 0 seen confirmed too: both in the cut.
+    cut = ClearingCut(
+        settled={0: {"USD": 200}, 1: {"USD": -200}},
+        sagas={TRF_A: saga(), TRF_B: saga("completed", "done", amount=50)},
+    )
+    parts = [
+        ShardIntegrityPart(
+            shard=0,
+            currencies={"USD": LedgerTotals(wallets_total=-350, clearing=350)},
+            clearing_legs=(
+                ConfirmedLeg(TRF_A, "debit", 100, "USD"),
+                ConfirmedLeg(TRF_B, "debit", 50, "USD"),
+            ),
+        ),
+        ShardIntegrityPart(
+            shard=1,
+            currencies={"USD": LedgerTotals(wallets_total=250, clearing=-250)},
+            clearing_legs=(ConfirmedLeg(TRF_B, "credit", 50, "USD"),),
+        ),
     ]
-    assert not at_rest.consistent
-    busy = build_report(parts, CoordinatorIntegrityPart(pending_transfers=1), checked_at=NOW)
-    assert busy.consistent
+    report = build_report(
+        parts, CoordinatorIntegrityPart(pending_transfers=1, cut=cut), checked_at=NOW
+    )
+    assert [entry.problems for entry in report.shards] == [[], []]
+    assert report.consistent
+    assert report.currencies["USD"].in_flight == 100
+
+
+def test_money_in_clearing_that_no_transfer_explains_names_the_shard_and_amount() -> None:
+    # Balanced on the shard (clearing against cash-in), so every total adds up.
+    cut = ClearingCut(settled={0: {"USD": 300}, 1: {"USD": -300}})
+    parts = [
+        shard(0, USD=LedgerTotals(wallets_total=-300, clearing=370, cash_in=-70)),
+        shard(1, USD=LedgerTotals(wallets_total=300, clearing=-300)),
+    ]
+    report = build_report(
+        parts, CoordinatorIntegrityPart(pending_transfers=0, cut=cut), checked_at=NOW
+    )
+    assert report.currencies["USD"].difference == 0
+    assert report.shards[0].problems == [
+        "clearing account holds 370 USD, but the transfers through this shard account for 300 "
+        "(300 by those completed before the check, 0 by the confirmed legs of recent and pending "
+        "ones): difference 70"
+    ]
+    assert report.shards[1].consistent
+    assert not report.consistent
+
+
+@pytest.mark.parametrize(
+    ("facts", "leg", "flaw"),
+    [
+        (None, "debit", "the coordinator has no such transfer"),
+        (saga("cancelled", "done"), "debit", "the transfer was cancelled"),
+        (saga("pending", "trying"), "debit", "the coordinator never decided to confirm it"),
+        (saga(amount=99), "debit", "the transfer is of 99 USD"),
+        (saga(), "credit", "the transfer's credit wallet is on shard-1"),
+    ],
+)
+def test_a_confirmed_leg_the_coordinator_does_not_back_is_named(
+    facts: SagaFacts | None, leg: str, flaw: str
+) -> None:
+    cut = ClearingCut(sagas={} if facts is None else {TRF_A: facts})
+    change = 100 if leg == "debit" else -100
+    part = ShardIntegrityPart(
+        shard=0,
+        currencies={"USD": LedgerTotals(wallets_total=-change, clearing=change)},
+        clearing_legs=(ConfirmedLeg(TRF_A, leg, 100, "USD"),),
+    )
+    report = build_report(
+        [part], CoordinatorIntegrityPart(pending_transfers=1, cut=cut), checked_at=NOW
+    )
+    assert report.shards[0].problems == [
+        f"transfer {TRF_A}: {leg} leg of 100 USD confirmed here, but {flaw}"
+    ]
+    assert not report.consistent
+
+
+def test_without_a_cut_clearing_is_not_judged() -> None:
+    parts = [shard(0, USD=LedgerTotals(wallets_total=700, clearing=300, cash_in=-1000))]
+    assert build_report(parts, AT_REST, checked_at=NOW).consistent
 
 
 # Through HTTP, with the fakes' wire shapes.
@@ -172,8 +255,10 @@ async def test_the_report_aggregates_every_shard_and_asks_the_coordinator(
             "difference": "0",
         }
     }
+    # Asked twice: to open the cut (this coordinator opens none), then after the shards.
     assert cluster.coordinator.integrity_requests == [
-        {"active_leg_transfer_ids": ["trf_" + "1" * 32, "trf_" + "2" * 32]}
+        {"active_leg_transfer_ids": []},
+        {"active_leg_transfer_ids": ["trf_" + "1" * 32, "trf_" + "2" * 32]},
     ]
     # trf_2... is final but shard 1 still has its pending credit; trf_9... was not asked about.
     assert report["shards"][-1] == {
@@ -225,9 +310,10 @@ async def test_a_leg_that_closed_while_the_check_ran_is_no_problem(
     answer = cluster.coordinator.handle
 
     def coordinator_after_the_leg_closed(request: httpx.Request) -> httpx.Response:
-        cluster.shards[1].integrity = cluster.shards[1].integrity | {
-            "pending_credit_transfer_ids": ["trf_" + "1" * 32]
-        }
+        if cluster.coordinator.integrity_requests:  # asked after the shards were read
+            cluster.shards[1].integrity = cluster.shards[1].integrity | {
+                "pending_credit_transfer_ids": ["trf_" + "1" * 32]
+            }
         return answer(request)
 
     cluster.coordinator.handle = coordinator_after_the_leg_closed  # type: ignore[method-assign]

@@ -143,6 +143,8 @@ def _context(
         topics=settings.topics(),
         transfer_deadline=timedelta(seconds=settings.transfer_deadline_s),
         redrive_after=timedelta(seconds=settings.redrive_after_s),
+        stuck_grace=timedelta(seconds=settings.integrity_stuck_grace_s),
+        cut_margin=timedelta(seconds=settings.integrity_cut_margin_s),
         max_amount=settings.max_amount,
         wake_outbox=relay.wake,
         group_commit=GroupCommit(pool=pool),

@@ -25,6 +25,13 @@ class CoordinatorSettings(DatabaseSettings):
     """A pending saga that has not moved for this long gets its current phase's commands again:
     participants are idempotent, so this heals a lost or dead-lettered message."""
     sweep_interval_s: PositiveFloat = 1.0
+    integrity_stuck_grace_s: PositiveFloat = 60.0
+    """The integrity check calls a saga stuck once it is still pending this long past its
+    deadline: a saga merely behind consumer lag or a redrive is not stuck."""
+    integrity_cut_margin_s: PositiveFloat = 60.0
+    """The integrity check reads every saga made in this last stretch (and every pending one)
+    transfer by transfer, the older ones as sums: it must exceed the longest time between a
+    saga's id being made and its row being committed."""
 
     webhook_allow_private_urls: bool = False
     """Accept `http` URLs and non-public addresses (loopback, private): local runs and tests

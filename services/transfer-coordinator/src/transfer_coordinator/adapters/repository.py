@@ -217,6 +217,40 @@ async def in_flight_by_currency(conn: asyncpg.Connection) -> dict[str, int]:
     return {row["currency"]: int(row["amount"]) for row in await conn.fetch(_IN_FLIGHT)}
 
 
+async def pending_ids_before(conn: asyncpg.Connection, recent_from: str) -> list[str]:
+    """Unfinished sagas whose id is older than `recent_from` (byte order)."""
+    rows = await conn.fetch(
+        "SELECT id FROM transfers WHERE status = 'pending' AND id COLLATE \"C\" < $1 ORDER BY id",
+        recent_from,
+    )
+    return [row["id"] for row in rows]
+
+
+# What completed sagas left in each bucket's clearing account: a confirmed debit puts the amount
+# into the source's shard's clearing, a confirmed credit takes it out of the destination's.
+_SETTLED_CLEARING: Final = """
+SELECT bucket, currency, sum(change) AS total FROM (
+    SELECT substr(source_wallet_id, 5, 3) AS bucket, currency, amount AS change
+    FROM transfers
+    WHERE status = 'completed' AND id COLLATE "C" < $1 AND id <> ALL($2::text[])
+    UNION ALL
+    SELECT substr(destination_wallet_id, 5, 3), currency, -amount
+    FROM transfers
+    WHERE status = 'completed' AND id COLLATE "C" < $1 AND id <> ALL($2::text[])
+) AS moves
+GROUP BY bucket, currency
+"""
+
+
+async def settled_clearing(
+    conn: asyncpg.Connection, *, recent_from: str, excluded: Sequence[str]
+) -> list[tuple[int, str, int]]:
+    """(bucket, currency, net clearing) of the completed sagas older than `recent_from` and not
+    `excluded`: one pass over the table."""
+    rows = await conn.fetch(_SETTLED_CLEARING, recent_from, list(excluded))
+    return [(int(row["bucket"], 16), row["currency"], int(row["total"])) for row in rows]
+
+
 def _row_values(saga: TransferSaga) -> tuple[Any, ...]:
     return (
         saga.id,

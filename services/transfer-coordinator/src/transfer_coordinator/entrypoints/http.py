@@ -25,7 +25,12 @@ from wallet_shared.schemas import EntityId, ProblemDetail, RequestModel, Transfe
 
 from transfer_coordinator.service_layer.claims import claim_key
 from transfer_coordinator.service_layer.context import CoordinatorContext
-from transfer_coordinator.service_layer.integrity import MAX_LOOKUP, check_sagas, look_up_transfers
+from transfer_coordinator.service_layer.integrity import (
+    MAX_LOOKUP,
+    Cut,
+    check_sagas,
+    look_up_transfers,
+)
 from transfer_coordinator.service_layer.outgoing import transfer_json
 from transfer_coordinator.service_layer.transfers import (
     StartTransfer,
@@ -68,10 +73,28 @@ class StartTransferBody(RequestModel):
     )
 
 
+class IntegrityCut(RequestModel):
+    recent_from: Annotated[str, Field(pattern=r"^trf_[0-9a-f]{12}$")] = Field(
+        description="Sagas with ids from this one on are read one by one."
+    )
+    pending_before: list[EntityId] = Field(
+        default_factory=list, description="Older sagas pending when the cut was opened."
+    )
+
+
 class IntegrityBody(RequestModel):
     active_leg_transfer_ids: list[EntityId] = Field(
         default_factory=list,
         description="Transfers for which shards still hold a hold or a pending credit.",
+    )
+    cut: IntegrityCut | None = Field(
+        default=None,
+        description="The cut opened by a first call (absent: open one). With it, the answer "
+        "has what completed sagas left in each shard's clearing (`settled`) and the states "
+        "of the sagas named in `transfer_ids` and of the cut's pending ones (`sagas`).",
+    )
+    transfer_ids: list[EntityId] = Field(
+        default_factory=list, description="Sagas the shards hold confirmed legs of, in the cut."
     )
 
 
@@ -83,11 +106,35 @@ class TransferLookupAnswer(BaseModel):
     items: list[Transfer]
 
 
+class SagaFacts(BaseModel):
+    """What the integrity check compares a shard's confirmed leg with."""
+
+    id: str
+    status: str
+    phase: str
+    amount: MoneyOut
+    currency: str
+    source_shard: int | None
+    destination_shard: int | None
+
+
 class IntegrityAnswer(BaseModel):
     pending: int
     stuck: list[str]
     final_with_active_legs: list[str]
     in_flight: dict[str, MoneyOut]
+    cut: IntegrityCut
+    settled: dict[str, dict[str, MoneyOut]] = Field(
+        default_factory=dict,
+        description="Per shard (its number) and currency, what the completed sagas outside "
+        "the cut left in its clearing account.",
+    )
+    sagas: list[SagaFacts] = Field(default_factory=list)
+    late_pending: list[str] = Field(
+        default_factory=list,
+        description="Pending sagas the cut should have listed but did not (its margin was too "
+        "short for them): the check cannot judge this cut.",
+    )
 
 
 _PROBLEMS: Final[dict[int | str, dict[str, object]]] = {
@@ -195,7 +242,12 @@ async def list_wallet_transfers(
 async def post_integrity(body: IntegrityBody, ctx: Coordinator) -> IntegrityAnswer:
     """The coordinator's part of the integrity report, checked against the transfers for which
     the shards still hold legs."""
-    return await _integrity(ctx, body.active_leg_transfer_ids)
+    cut = (
+        None
+        if body.cut is None
+        else Cut(recent_from=body.cut.recent_from, pending_before=body.cut.pending_before)
+    )
+    return await _integrity(ctx, body.active_leg_transfer_ids, cut, body.transfer_ids)
 
 
 @router.post("/transfers/lookup", response_model=TransferLookupAnswer, responses=_PROBLEMS)
@@ -212,12 +264,36 @@ async def get_integrity(ctx: Coordinator) -> IntegrityAnswer:
 
 
 async def _integrity(
-    ctx: CoordinatorContext, active_leg_transfer_ids: list[str]
+    ctx: CoordinatorContext,
+    active_leg_transfer_ids: list[str],
+    cut: Cut | None = None,
+    transfer_ids: list[str] | None = None,
 ) -> IntegrityAnswer:
-    report = await check_sagas(ctx, active_leg_transfer_ids)
+    report = await check_sagas(
+        ctx, active_leg_transfer_ids, cut=cut, transfer_ids=transfer_ids or []
+    )
     return IntegrityAnswer(
         pending=report.pending,
         stuck=report.stuck,
         final_with_active_legs=report.final_with_active_legs,
         in_flight=report.in_flight,
+        cut=IntegrityCut(
+            recent_from=report.cut.recent_from, pending_before=report.cut.pending_before
+        ),
+        settled={
+            str(shard): per_currency for shard, per_currency in sorted(report.settled.items())
+        },
+        sagas=[
+            SagaFacts(
+                id=saga.id,
+                status=saga.status.value,
+                phase=saga.phase.value,
+                amount=saga.amount,
+                currency=saga.currency,
+                source_shard=ctx.shards.shard_for_wallet(saga.source_wallet_id),
+                destination_shard=ctx.shards.shard_for_wallet(saga.destination_wallet_id),
+            )
+            for saga in report.sagas
+        ],
+        late_pending=report.late_pending,
     )

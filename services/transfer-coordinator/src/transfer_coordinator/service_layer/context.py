@@ -30,6 +30,11 @@ class CoordinatorContext:
     wake_outbox: Callable[[], None]
     """Called after a commit that queued messages, so the relay publishes them at once."""
     clock: Callable[[], datetime] = utc_now
+    stuck_grace: timedelta = timedelta(seconds=60)
+    """How long past its deadline a pending saga may be before the integrity check calls it
+    stuck."""
+    cut_margin: timedelta = timedelta(seconds=60)
+    """How far back the integrity check's cut reads sagas one by one."""
     group_commit: GroupCommit | None = None
     """When set, concurrent requests share transactions (one commit for many)."""
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Final
 
 import asyncpg
+from wallet_shared.ids import new_transfer_id
 from wallet_shared.messages import Leg
 
 from wallet_shard.adapters.leg_repository import leg_table
@@ -159,6 +160,21 @@ ORDER BY 1
 
 _BOOKING_TYPE: Final = {Leg.DEBIT: "transfer_out", Leg.CREDIT: "transfer_in"}
 
+# The confirmed legs of the sagas the integrity check's cut reads one by one: those whose ids
+# are from `recent_from` on (byte order: ids begin with their time), and those named. Legs of
+# transfers within this shard (local ids carry a bucket, so are longer) net to zero here.
+_CLEARING_LEGS: Final = """
+SELECT transfer_id, 'debit' AS leg, amount, currency FROM holds
+WHERE state = 'confirmed' AND length(transfer_id) = $3
+  AND (transfer_id COLLATE "C" >= $1 OR transfer_id = ANY($2::text[]))
+UNION ALL
+SELECT transfer_id, 'credit', amount, currency FROM pending_credits
+WHERE state = 'confirmed' AND length(transfer_id) = $3
+  AND (transfer_id COLLATE "C" >= $1 OR transfer_id = ANY($2::text[]))
+ORDER BY 1, 2
+"""
+_SAGA_ID_LENGTH: Final = len(new_transfer_id())
+
 
 @dataclass(frozen=True, slots=True)
 class WalletMismatch:
@@ -246,6 +262,16 @@ class IntegrityQueries:
         """(transaction, balance_after, running sum of its wallet's entries) that disagree."""
         rows = await self._conn.fetch(_RUNNING_BALANCES, self._limit)
         return [(row["id"], row["balance_after"], int(row["entries_total"])) for row in rows]
+
+    async def clearing_legs(
+        self, recent_from: str | None, transfer_ids: list[str]
+    ) -> list[tuple[str, Leg, int, str]]:
+        """(transfer id, leg, amount, currency) of the confirmed legs of sagas with ids from
+        `recent_from` on (none when None) or among `transfer_ids`."""
+        rows = await self._conn.fetch(_CLEARING_LEGS, recent_from, transfer_ids, _SAGA_ID_LENGTH)
+        return [
+            (row["transfer_id"], Leg(row["leg"]), row["amount"], row["currency"]) for row in rows
+        ]
 
     async def active_transfer_ids(self, leg: Leg) -> list[str]:
         """Transfers with an unresolved hold (debit) or pending credit (credit) here."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
+from pydantic import Field
 from starlette.responses import Response
 from wallet_shared.http import Caller
 from wallet_shared.idempotency import stored_response_to_http
@@ -15,7 +16,9 @@ from wallet_shared.pagination import DEFAULT_LIMIT, MAX_INTERNAL_LIMIT, MAX_LIMI
 from wallet_shared.schemas import (
     CreateWallet,
     Deposit,
+    EntityId,
     ProblemDetail,
+    RequestModel,
     Transaction,
     TransactionPage,
     TransactionType,
@@ -168,6 +171,23 @@ async def list_transactions(
 @router.get("/integrity", response_model=ShardLedgerReport)
 async def integrity(services: Services) -> ShardLedgerReport:
     return await shard_integrity(services.uow, services.shard)
+
+
+class IntegrityCutBody(RequestModel):
+    recent_from: Annotated[str, Field(pattern=r"^trf_[0-9a-f]{12}$")] | None = None
+    transfer_ids: list[EntityId] = Field(default_factory=list)
+
+
+@router.post("/integrity", response_model=ShardLedgerReport)
+async def integrity_in_cut(body: IntegrityCutBody, services: Services) -> ShardLedgerReport:
+    """The same report, with the confirmed legs of the integrity check's cut: the sagas with
+    ids from `recent_from` on, and those named (docs/internals.md, "Integrity")."""
+    return await shard_integrity(
+        services.uow,
+        services.shard,
+        recent_from=body.recent_from,
+        transfer_ids=body.transfer_ids,
+    )
 
 
 async def _change_status(

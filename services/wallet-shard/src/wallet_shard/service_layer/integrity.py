@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from wallet_shared.messages import Leg
 from wallet_shared.money import MoneyOut
 
@@ -22,6 +22,16 @@ class CurrencyTotals(BaseModel):
     merchant: MoneyOut = 0
 
 
+class ClearingLeg(BaseModel):
+    """A confirmed leg of a saga: a debit put `amount` into this shard's clearing account, a
+    credit took it out."""
+
+    transfer_id: str
+    leg: Leg
+    amount: MoneyOut
+    currency: str
+
+
 class ShardLedgerReport(BaseModel):
     shard: int
     consistent: bool
@@ -29,15 +39,32 @@ class ShardLedgerReport(BaseModel):
     active_hold_transfer_ids: list[str]
     pending_credit_transfer_ids: list[str]
     problems: list[str]
+    clearing_legs: list[ClearingLeg] = Field(
+        default_factory=list,
+        description="Confirmed legs of the sagas the integrity check's cut reads one by one, "
+        "from the same snapshot as the totals.",
+    )
 
 
-async def shard_integrity(uow: UnitOfWork, shard: ShardContext) -> ShardLedgerReport:
-    """Run every check on one snapshot of the ledger."""
+async def shard_integrity(
+    uow: UnitOfWork,
+    shard: ShardContext,
+    *,
+    recent_from: str | None = None,
+    transfer_ids: list[str] | None = None,
+) -> ShardLedgerReport:
+    """Run every check on one snapshot of the ledger; with a cut (`recent_from`, the sagas it
+    names), also list the confirmed legs of its sagas, in the same snapshot."""
     async with uow.snapshot() as checks:
         totals = await checks.totals()
         problems = await _problems(checks)
         holds = await checks.active_transfer_ids(Leg.DEBIT)
         credits = await checks.active_transfer_ids(Leg.CREDIT)
+        legs = (
+            await checks.clearing_legs(recent_from, transfer_ids or [])
+            if recent_from is not None or transfer_ids
+            else []
+        )
     problems += [
         f"{currency}: entries of all accounts sum to {sum(kinds.values())}, not 0"
         for currency, kinds in sorted(totals.items())
@@ -50,6 +77,10 @@ async def shard_integrity(uow: UnitOfWork, shard: ShardContext) -> ShardLedgerRe
         active_hold_transfer_ids=holds,
         pending_credit_transfer_ids=credits,
         problems=problems,
+        clearing_legs=[
+            ClearingLeg(transfer_id=transfer_id, leg=leg, amount=amount, currency=currency)
+            for transfer_id, leg, amount, currency in legs
+        ],
     )
 
 
