@@ -44,3 +44,12 @@ def test_a_wallet_with_money_in_flight_is_refused_and_left_as_it_is() -> None:
         assert outcome.reason is not None
         assert "money in flight" in outcome.reason
         assert (outcome.balance_after, outcome.frozen_after) == (read.balance, read.frozen)
+
+
+def test_a_wallet_whose_entries_sum_below_zero_is_refused_with_the_reason() -> None:
+    # Its row refuses a negative balance: writing the sum would fail the database's CHECK.
+    outcome = rebuild_outcome("wlt_a", _read(500, -200))
+    assert outcome.outcome == "refused"
+    assert outcome.reason is not None
+    assert "-200" in outcome.reason
+    assert (outcome.balance_after, outcome.frozen_after) == (500, 0)

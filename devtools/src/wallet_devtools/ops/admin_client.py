@@ -40,8 +40,9 @@ class AdminClient:
         self._http = httpx.AsyncClient(
             base_url=self._gateway_url,
             headers={"Authorization": f"Bearer {token}", "User-Agent": "wallet-cli"},
-            # Verifying a large ledger takes a while: the gateway's own backend timeout bounds
-            # each shard's answer, this bounds the whole.
+            # Verifying a large ledger takes a while: a shard cancels its verification after
+            # 90 s, the gateway waits 100 s for a shard (WALLET_LEDGER_MAINTENANCE_TIMEOUT_S),
+            # and this bounds the whole, so the CLI hears the gateway's answer, not a timeout.
             timeout=httpx.Timeout(timeout_s, connect=10.0),
             transport=transport,
         )

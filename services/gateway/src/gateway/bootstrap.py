@@ -80,6 +80,7 @@ def create_app(
                 shard_urls=settings.shard_url_list(),
                 coordinator_url=settings.coordinator_base_url(),
                 timeout_s=settings.backend_timeout_s,
+                maintenance_timeout_s=settings.ledger_maintenance_timeout_s,
             )
             # Refused requests and integrity runs are audited through it (never waited for).
             app.state.audit_shipper = AuditShipper(backends=app.state.backends)

@@ -26,6 +26,10 @@ class GatewaySettings(ServiceSettings):
     rate_limit_per_s: PositiveFloat = 100
     rate_limit_burst: PositiveInt = 200
     backend_timeout_s: PositiveFloat = 10
+    ledger_maintenance_timeout_s: PositiveFloat = 100
+    """A shard's answer to `wallet ledger verify|rebuild` (a whole-ledger aggregate): above the
+    shard's own bound on a verification (90 s), below the CLI's (120 s), so each side gives up
+    after the one it waits for, and the CLI hears why."""
 
     @model_validator(mode="after")
     def _check_backends(self) -> GatewaySettings:

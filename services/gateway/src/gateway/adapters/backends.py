@@ -122,6 +122,7 @@ class Backends:
         shard_urls: Sequence[str],
         coordinator_url: str,
         timeout_s: float,
+        maintenance_timeout_s: float | None = None,
     ) -> None:
         if not shard_urls:
             raise ValueError("at least one shard URL is needed")
@@ -130,6 +131,13 @@ class Backends:
         self._shard_urls = tuple(shard_urls)
         self._coordinator_url = coordinator_url
         self._timeout_s = timeout_s
+        self._maintenance_timeout_s = maintenance_timeout_s or timeout_s
+
+    @property
+    def maintenance_timeout_s(self) -> float:
+        """How long a ledger verification or rebuild page of one shard may take: a whole-ledger
+        aggregate, far longer than a request's backend timeout."""
+        return self._maintenance_timeout_s
 
     @property
     def shard_count(self) -> int:
@@ -146,8 +154,10 @@ class Backends:
         json: Any = None,
         idempotency_key: str | None = None,
         origin: ClientOrigin | None = None,
+        timeout_s: float | None = None,
     ) -> BackendReply:
-        """Call one shard's internal route (`origin`: the client, for a money movement)."""
+        """Call one shard's internal route (`origin`: the client, for a money movement;
+        `timeout_s`: instead of the backend timeout)."""
         headers = self._caller_headers(caller, idempotency_key)
         if origin is not None:
             headers.update(_origin_headers(origin))
@@ -158,7 +168,7 @@ class Backends:
             headers=headers,
             params=params,
             json=json,
-            timeout_s=self._timeout_s,
+            timeout_s=self._timeout_s if timeout_s is None else timeout_s,
         )
 
     @asynccontextmanager

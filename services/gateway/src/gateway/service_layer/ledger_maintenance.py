@@ -77,7 +77,13 @@ async def rebuild_snapshots(
             errors=[{"field": "wallet_id", "message": "wallet_id or shard is required"}],
         )
     reply = await backends.shard(
-        shard, "POST", "/internal/ledger/rebuild", caller=caller, json=body, origin=origin
+        shard,
+        "POST",
+        "/internal/ledger/rebuild",
+        caller=caller,
+        json=body,
+        origin=origin,
+        timeout_s=backends.maintenance_timeout_s,
     )
     page = RebuildPage.model_validate(expect_json(reply))
     if request.wallet_id is not None and not page.items:
@@ -88,7 +94,13 @@ async def rebuild_snapshots(
 async def _read_shards(backends: Backends, caller: Principal) -> list[ShardLedgerVerification]:
     replies = await asyncio.gather(
         *(
-            backends.shard(shard, "GET", "/internal/ledger/verify", caller=caller)
+            backends.shard(
+                shard,
+                "GET",
+                "/internal/ledger/verify",
+                caller=caller,
+                timeout_s=backends.maintenance_timeout_s,
+            )
             for shard in range(backends.shard_count)
         )
     )

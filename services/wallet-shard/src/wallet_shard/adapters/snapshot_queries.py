@@ -54,9 +54,18 @@ ORDER BY transfer_id, leg
 _LOCK_ONE: Final = "SELECT balance, frozen, incoming FROM wallets WHERE id = $1 FOR UPDATE"
 
 # A statement of its own, after the lock: in READ COMMITTED it takes a fresh snapshot, so it sees
-# every movement committed by whoever held the wallet's lock before.
+# every movement committed by whoever held the wallet's lock before. The wallet's entries are
+# found through its transactions (`journal_transactions_by_wallet`, then
+# `journal_entries_by_transaction`), not by account, which has no index: every writer books a
+# wallet's entry in a transaction of that wallet (`postings.posting_against`, the one place
+# entries on a wallet account are made: deposits, withdrawals, purchases, refunds, reversals,
+# both sides of transfers and local transfers), as `_RUNNING_BALANCES` of the integrity check
+# also assumes. The lock is held for a probe per transaction of the wallet, not a journal scan.
 _SUMS_OF_ONE: Final = """
-SELECT (SELECT coalesce(sum(amount), 0) FROM journal_entries WHERE account = $1) AS entries,
+SELECT (SELECT coalesce(sum(e.amount), 0)
+        FROM journal_transactions t
+        JOIN journal_entries e ON e.transaction_id = t.id AND e.account = t.wallet_id
+        WHERE t.wallet_id = $1) AS entries,
        (SELECT count(*) FROM holds WHERE wallet_id = $1 AND state = 'active') AS open_holds,
        (SELECT count(*) FROM pending_credits WHERE wallet_id = $1 AND state = 'active')
            AS open_credits
@@ -121,11 +130,14 @@ class SnapshotQueries:
 
     async def wallet_ids_after(self, after: str | None, *, limit: int) -> list[str]:
         """The next `limit` wallet ids in id order after `after` (from the first when None)."""
-        rows = await self._conn.fetch(
-            "SELECT id FROM wallets WHERE $1::text IS NULL OR id > $1 ORDER BY id LIMIT $2",
-            after,
-            limit,
-        )
+        # Two statements, not `$1 IS NULL OR id > $1`: a generic plan of that cannot use the
+        # primary key's range, and would read every wallet for each page.
+        if after is None:
+            rows = await self._conn.fetch("SELECT id FROM wallets ORDER BY id LIMIT $1", limit)
+        else:
+            rows = await self._conn.fetch(
+                "SELECT id FROM wallets WHERE id > $1 ORDER BY id LIMIT $2", after, limit
+            )
         return [row["id"] for row in rows]
 
     async def lock_and_recompute(self, wallet_id: str) -> LockedSnapshot | None:

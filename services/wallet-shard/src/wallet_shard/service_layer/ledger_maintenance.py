@@ -13,6 +13,7 @@ from typing import Final, Literal, cast
 
 import asyncpg
 from wallet_shared.audit import AuditEntry, record_actions
+from wallet_shared.errors import ServiceUnavailable
 from wallet_shared.ledger_admin import (
     OpenLeg,
     RebuildPage,
@@ -33,15 +34,27 @@ MAX_DIFFERENCES: Final = 1000
 
 REBUILD_ACTION: Final = "wallet.ledger_rebuild"
 
+VERIFY_STATEMENT_TIMEOUT_MS: Final = 90_000
+"""A verification's statements are cancelled after this long: the gateway stops waiting for the
+shard's answer a little later (WALLET_LEDGER_MAINTENANCE_TIMEOUT_S, 100 s), so a verification no
+one waits for any more does not go on holding a snapshot open."""
+
 
 async def verify_ledger(uow: UnitOfWork, shard: ShardContext) -> ShardLedgerVerification:
     """Every wallet's snapshot columns against its rows, and the open legs, at one instant."""
-    async with uow.reading_snapshot() as repos:
-        queries = SnapshotQueries(repos.conn)
-        checked_at = shard.clock()
-        wallets = await queries.wallet_count()
-        differences = await queries.differences(limit=MAX_DIFFERENCES + 1)
-        legs = await queries.open_legs()
+    try:
+        async with uow.reading_snapshot() as repos:
+            await repos.conn.execute(f"SET LOCAL statement_timeout = {VERIFY_STATEMENT_TIMEOUT_MS}")
+            queries = SnapshotQueries(repos.conn)
+            checked_at = shard.clock()
+            wallets = await queries.wallet_count()
+            differences = await queries.differences(limit=MAX_DIFFERENCES + 1)
+            legs = await queries.open_legs()
+    except asyncpg.exceptions.QueryCanceledError as error:
+        raise ServiceUnavailable(
+            "The ledger verification took longer than this shard allows "
+            f"({VERIFY_STATEMENT_TIMEOUT_MS // 1000} s); try again when the shard is less busy."
+        ) from error
     return ShardLedgerVerification(
         shard=shard.shard_id,
         checked_at=checked_at,
@@ -126,6 +139,20 @@ def rebuild_outcome(wallet_id: str, found: LockedSnapshot) -> WalletRebuild:
             outcome="refused",
             reason=f"money in flight: {found.open_holds} open hold(s), "
             f"{found.open_credits} open pending credit(s)",
+            **before,
+            balance_after=found.balance,
+            frozen_after=found.frozen,
+            incoming_after=found.incoming,
+        )
+    if found.entries_total < 0:
+        # No movement can take a wallet below zero, so its entries summing to less is damage
+        # to the journal itself: a snapshot cannot show it (the wallet's row refuses a
+        # negative balance), and only a person who reads the entries can repair it.
+        return WalletRebuild(
+            wallet_id=wallet_id,
+            outcome="refused",
+            reason=f"the wallet's entries sum to {found.entries_total}, below zero: the journal "
+            "needs repair, not the snapshot",
             **before,
             balance_after=found.balance,
             frozen_after=found.frozen,
