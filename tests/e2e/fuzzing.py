@@ -3,10 +3,12 @@
 Requests are generated from the document (positive: what it allows; negative: what it
 forbids) and sent to a running system, each with one caller's token:
 - every operation on its own, as each caller (ids in paths are whatever was generated);
-- linked: every operation whose path takes a wallet or a transaction id, with the caller's own
-  wallet and a transaction of it in the path, and transfers between the caller's two wallets.
-  Whatever a request creates (a wallet, a transfer) is then read back by the id it answered,
-  as the document's links say: it must be there at once.
+- with real ids: every operation whose path takes a wallet or a transaction id, with the
+  caller's own wallet and a transaction of it in the path, every operation that creates
+  something, and transfers between the caller's two wallets.
+After every success, each read that the document's links lead to from that answer (the
+created wallet, its transactions, balance and limits; the transfer; the webhook's deliveries)
+is sent with the ids the answer gave: it must answer 200 at once.
 
 Every answer goes through schemathesis' checks of the document (status code, content type,
 headers and body as documented; negative data refused), through `not_a_server_error_check`
@@ -18,9 +20,10 @@ Generation is seeded per operation, caller, mode and pass, and no example databa
 run sends the same requests each time. Hypothesis' deadline and health checks are off, since
 the machine's speed must not decide the outcome.
 
-(Schemathesis' own state machine, which chains operations along links it infers, was tried:
-with the 360 links it infers here it spent about 0.4 s of CPU per step on this machine, and a
-live system makes its replays diverge (`Flaky`); the explicit chains above cost nothing.)
+(Schemathesis' own state machine, which chains operations along links, was tried: with the
+360 links it infers here it spent about 0.4 s of CPU per step on this machine, and a live
+system makes its replays diverge (`Flaky`); following the documented links after each
+success costs nothing.)
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from schemathesis.specs.openapi.schemas import OpenApiSchema
 
 AnyCase = Case[Any]
 Operation = APIOperation[Any, Any, Any, Any]
@@ -63,12 +67,6 @@ PROBLEM_MEDIA_TYPE: Final = "application/problem+json"
 LOOPBACK_WEBHOOK_URL: Final = "http://127.0.0.1:9/fuzz"
 # Far longer than any answer takes (a `Prefer: wait` transfer waits at most 30 s).
 REQUEST_TIMEOUT_S: Final = 90.0
-# Operations that create something, with the operation that reads it by the id answered
-# (path, path parameter): the document's links.
-CREATORS: Final = {
-    "POST /v1/wallets": ("/v1/wallets/{wallet_id}", "wallet_id"),
-    "POST /v1/transfers": ("/v1/transfers/{transfer_id}", "transfer_id"),
-}
 
 
 class ServerError(Failure):
@@ -152,7 +150,7 @@ class Fuzzer:
     """Sends generated cases to the gateway at `base_url`, as one of `callers` (name -> the
     headers that authenticate it)."""
 
-    schema: schemathesis.BaseSchema
+    schema: OpenApiSchema
     base_url: str
     callers: Mapping[str, Mapping[str, str]]
     log: FuzzLog = field(default_factory=FuzzLog)
@@ -174,7 +172,7 @@ class Fuzzer:
         to `ids["other_wallet_id"]`."""
         for operation in self._operations():
             names = set(re.findall(r"{(\w+)}", operation.path))
-            if not names.issubset(ids) or (not names and operation.label not in CREATORS):
+            if not names.issubset(ids) or (not names and not _creates(operation)):
                 continue
             path_ids = {name: ids[name] for name in names}
             for mode in _modes(operation):
@@ -187,7 +185,12 @@ class Fuzzer:
                 self._run(strategy, caller, examples, label)
 
     def send(self, case: AnyCase, caller: str) -> None:
-        """One request, its checks, and the read-back of what it created."""
+        """One request and its checks; then, if it succeeded, every read its links lead to."""
+        response = self._exchange(case, caller)
+        if response.status_code in (200, 201, 202):
+            self._follow_links(case, caller, response)
+
+    def _exchange(self, case: AnyCase, caller: str) -> schemathesis.Response:
         _confine_webhook_urls(case)
         kwargs = self._call_kwargs(caller)
         response = case.call(**kwargs)
@@ -197,24 +200,28 @@ class Fuzzer:
         except FailureGroup as group:
             for failure in group.exceptions:
                 self.log.fail(case.operation.label, failure.title, str(group))
-        if response.status_code in (200, 201, 202):
-            self._read_back(case, caller, _json_or_none(response))
+        return response
 
-    def _read_back(self, case: AnyCase, caller: str, body: Any) -> None:
-        reader = CREATORS.get(case.operation.label)
-        if reader is None or not isinstance(body, dict) or not isinstance(body.get("id"), str):
-            return
-        path, parameter = reader
-        follow = self.schema[path]["GET"].Case(path_parameters={parameter: body["id"]})
-        response = follow.call(**self._call_kwargs(caller))
-        self.log.record(response.status_code)
-        if response.status_code != 200:
-            self.log.fail(
-                follow.operation.label,
-                "Created, then not found",
-                f"{case.operation.label} answered {body}, then {follow.operation.label} "
-                f"answered {response.status_code}: {response.text[:300]}",
-            )
+    def _follow_links(self, case: AnyCase, caller: str, response: schemathesis.Response) -> None:
+        # What was just created (or moved) can be read at once, by the ids its answer gave.
+        body = _json_or_none(response)
+        for name, link in _links(case.operation, response.status_code).items():
+            target = self.schema.find_operation_by_id(link["operationId"])
+            if target.method.upper() != "GET":
+                continue
+            parameters = {
+                parameter: _from_body(expression, body)
+                for parameter, expression in link["parameters"].items()
+            }
+            follow = target.Case(path_parameters=parameters)
+            answer = self._exchange(follow, caller)
+            if answer.status_code != 200:
+                self.log.fail(
+                    f"{case.operation.label} -> {name}",
+                    "Created, then not found",
+                    f"{case.operation.label} answered {response.text[:300]}, then "
+                    f"{target.label} answered {answer.status_code}: {answer.text[:300]}",
+                )
 
     def _operations(self) -> list[Operation]:
         operations = []
@@ -264,6 +271,26 @@ def _modes(operation: Operation) -> list[GenerationMode]:
     if negatable:
         return [GenerationMode.POSITIVE, GenerationMode.NEGATIVE]
     return [GenerationMode.POSITIVE]
+
+
+def _links(operation: Operation, status: int) -> dict[str, Any]:
+    """The OpenAPI links of an operation's answer with this status."""
+    responses = operation.definition.raw.get("responses", {})
+    links: dict[str, Any] = responses.get(str(status), {}).get("links", {})
+    return links
+
+
+def _creates(operation: Operation) -> bool:
+    """Whether an answer of the operation links to something (it made a thing with an id)."""
+    return any(response.get("links") for response in operation.definition.raw["responses"].values())
+
+
+def _from_body(expression: str, body: Any) -> Any:
+    """The value of a link parameter: the gateway's links all read a top-level member of the
+    answer (`$response.body#/<name>`)."""
+    prefix = "$response.body#/"
+    assert expression.startswith(prefix), expression
+    return body.get(expression.removeprefix(prefix)) if isinstance(body, dict) else None
 
 
 def _json_or_none(response: schemathesis.Response) -> Any:

@@ -1,7 +1,7 @@
 """Schemathesis fuzzes the public API of a running system through its own OpenAPI document
 (tests/e2e/fuzzing.py): no request, however odd, gets a 5xx; every refusal is a problem with a
-`code`; every answer is as the document describes it; what is created can be read at once; the
-books balance afterwards."""
+`code`; every answer is as the document describes it; what is created can be read at once
+along the document's links; the books balance afterwards."""
 
 from __future__ import annotations
 

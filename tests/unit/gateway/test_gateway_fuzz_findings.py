@@ -138,3 +138,25 @@ def test_metrics_are_documented_as_text(document: dict[str, Any]) -> None:
 def test_a_currency_is_one_of_the_codes_accepted(document: dict[str, Any]) -> None:
     currency = document["components"]["schemas"]["CreateWallet"]["properties"]["currency"]
     assert currency["enum"] == sorted(ISO_4217)
+
+
+def test_links_lead_from_an_answer_to_the_operations_that_take_its_ids(
+    document: dict[str, Any],
+) -> None:
+    by_id = {operation["operationId"]: operation for _, _, operation in _operations(document)}
+    schemas = document["components"]["schemas"]
+    linked = 0
+    for method, path, operation in _operations(document):
+        for status, response in operation["responses"].items():
+            for name, link in response.get("links", {}).items():
+                target = by_id[link["operationId"]]
+                taken = {parameter["name"] for parameter in target.get("parameters", [])}
+                answered = response["content"]["application/json"]["schema"]["$ref"]
+                members = schemas[answered.rsplit("/", 1)[-1]]["properties"]
+                for parameter, expression in link["parameters"].items():
+                    assert parameter in taken, (method, path, status, name)
+                    assert expression.removeprefix("$response.body#/") in members, expression
+                linked += 1
+    # A wallet leads to its reads and movements, a movement to its reversal, a transfer to
+    # itself, a webhook to its deliveries.
+    assert linked >= 12

@@ -67,6 +67,7 @@ def install_openapi(app: FastAPI) -> None:
             )
             _document_security(schema)
             _document_validation_problems(schema)
+            _document_links(schema)
             _document_body_limit(schema)
             _document_limited_probe(schema)
             _document_problem_media_type(schema)
@@ -131,6 +132,68 @@ def _refs(node: Any) -> set[str]:
     if isinstance(node, list):
         return set().union(*(_refs(value) for value in node))
     return set()
+
+
+_WALLET: Final = {"wallet_id": "$response.body#/id"}
+_TRANSACTION: Final = {
+    "wallet_id": "$response.body#/wallet_id",
+    "transaction_id": "$response.body#/id",
+}
+_TRANSFER_LINKS: Final = {
+    "GetTransfer": ("/v1/transfers/{transfer_id}", "get", {"transfer_id": "$response.body#/id"})
+}
+_MOVEMENT_LINKS: Final = {
+    "ReverseTransaction": (
+        "/v1/wallets/{wallet_id}/transactions/{transaction_id}/reversal",
+        "post",
+        _TRANSACTION,
+    ),
+    "GetWalletTransactions": (
+        "/v1/wallets/{wallet_id}/transactions",
+        "get",
+        {"wallet_id": "$response.body#/wallet_id"},
+    ),
+}
+# What an answer's ids lead to (OpenAPI links): (path, method, status) -> link name ->
+# (target path, target method, the target's parameters from the answer).
+LINKS: Final[dict[tuple[str, str, str], dict[str, tuple[str, str, dict[str, str]]]]] = {
+    ("/v1/wallets", "post", "201"): {
+        "GetWallet": ("/v1/wallets/{wallet_id}", "get", _WALLET),
+        "GetWalletTransactions": ("/v1/wallets/{wallet_id}/transactions", "get", _WALLET),
+        "GetWalletLimits": ("/v1/wallets/{wallet_id}/limits", "get", _WALLET),
+        "Deposit": ("/v1/wallets/{wallet_id}/deposits", "post", _WALLET),
+        "Withdraw": ("/v1/wallets/{wallet_id}/withdrawals", "post", _WALLET),
+    },
+    ("/v1/wallets/{wallet_id}/deposits", "post", "201"): _MOVEMENT_LINKS,
+    ("/v1/wallets/{wallet_id}/withdrawals", "post", "201"): _MOVEMENT_LINKS,
+    ("/v1/wallets/{wallet_id}/purchases", "post", "201"): _MOVEMENT_LINKS,
+    ("/v1/transfers", "post", "200"): _TRANSFER_LINKS,
+    ("/v1/transfers", "post", "202"): _TRANSFER_LINKS,
+    ("/v1/admin/webhooks", "post", "201"): {
+        "GetDeliveries": (
+            "/v1/admin/webhooks/{webhook_id}/deliveries",
+            "get",
+            {"webhook_id": "$response.body#/id"},
+        ),
+        "DeleteWebhook": (
+            "/v1/admin/webhooks/{webhook_id}",
+            "delete",
+            {"webhook_id": "$response.body#/id"},
+        ),
+    },
+}
+
+
+def _document_links(schema: dict[str, Any]) -> None:
+    # A route missing here is a KeyError when the document is built: tests see it at once.
+    paths = schema["paths"]
+    for (path, method, status), links in LINKS.items():
+        response = paths[path][method]["responses"][status]
+        for name, (target_path, target_method, parameters) in links.items():
+            response.setdefault("links", {})[name] = {
+                "operationId": paths[target_path][target_method]["operationId"],
+                "parameters": parameters,
+            }
 
 
 def _document_body_limit(schema: dict[str, Any]) -> None:
