@@ -25,7 +25,7 @@ MAX_ERROR_CHARS: Final = 2000
 
 _COLUMNS: Final = (
     'id, service, topic, partition, "offset", key, value, headers::text AS headers, error,'
-    " attempts, created_at, replayed_at"
+    " attempts, created_at, replayed_at, replay_topic"
 )
 
 
@@ -45,6 +45,13 @@ class DeadLetter:
     attempts: int
     created_at: datetime
     replayed_at: datetime | None
+    replay_topic: str | None = None
+    """Where a replay publishes it when not to `topic` (a restored system's topics)."""
+
+    @property
+    def destination(self) -> str:
+        """The topic a replay publishes to."""
+        return self.replay_topic or self.topic
 
 
 def dead_letter_message(record: ConsumedRecord, *, error: str, attempts: int) -> OutgoingMessage:
@@ -142,7 +149,7 @@ class DeadLetterStore:
                 conn,
                 [
                     OutgoingMessage(
-                        topic=letter.topic,
+                        topic=letter.destination,
                         key=_text(letter.key),
                         value=letter.value or b"",
                         headers=headers,

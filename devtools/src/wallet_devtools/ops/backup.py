@@ -26,6 +26,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -60,7 +61,19 @@ WHERE (state = 'active' OR updated_at >= now() - make_interval(secs => $1))
   AND NOT EXISTS (SELECT 1 FROM local_transfers l WHERE l.id = legs.transfer_id)
 """
 
-_TOPIC_TABLES: Final = ("outbox", "outbox_parked", "dead_letters")
+# Messages waiting to be published: they go to the restored system's topics.
+_DATABASE_NAME: Final = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+"""What `postgres.create_database` accepts (a name that needs no quoting)."""
+
+_TOPIC_TABLES: Final = ("outbox", "outbox_parked")
+
+# A dead letter keeps the topic it was consumed from (with its partition and offset, it names the
+# record); a replay publishes it to the restored system's topic instead (`replay_topic`).
+_MOVE_DEAD_LETTERS: Final = """
+UPDATE dead_letters
+SET replay_topic = $2 || substr(coalesce(replay_topic, topic), length($1) + 1)
+WHERE starts_with(coalesce(replay_topic, topic), $1)
+"""
 
 Progress = Callable[[str], None]
 
@@ -164,7 +177,12 @@ async def take_backup(
 
 
 def _prepare_folder(folder: Path) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
+    # The dumps hold every wallet and audit record: readable by their owner only.
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        folder.chmod(0o700)
+    except OSError as error:
+        raise BackupError(f"cannot use {folder} for a backup: {error}") from error
     if (folder / MANIFEST).exists():
         raise BackupError(f"{folder} already holds a backup")
 
@@ -190,16 +208,18 @@ async def restore_backup(
     """Create fresh databases on the server of `server_dsn` (`<name>_<suffix>`), restore each
     dump into its own, and move the messages waiting in the outboxes to `topic_prefix`."""
     manifest = await asyncio.to_thread(read_manifest, folder)
+    check_topic_prefix(old_prefix=manifest["topic_prefix"], new_prefix=topic_prefix)
+    names = {
+        entry["label"]: restored_name(entry["database"], suffix) for entry in manifest["databases"]
+    }
     pg_restore = _tool("pg_restore")
     restored: dict[str, str] = {}
     for entry in manifest["databases"]:
         progress(f"checking {entry['file']}")
         await asyncio.to_thread(_check_file, folder / entry["file"], entry["sha256"])
-        name = f"{entry['database']}_{suffix}"
-        if len(name) > 63:
-            raise BackupError(f"database name {name} is too long; choose a shorter --suffix")
+        name = names[entry["label"]]
         progress(f"restoring {entry['label']} into {name}")
-        dsn = await postgres.create_database(server_dsn, name, exist_ok=False)
+        dsn = await _create_database(server_dsn, name)
         target, password = _without_password(dsn)
         await _run(
             pg_restore,
@@ -220,6 +240,37 @@ async def restore_backup(
         topic_prefix=topic_prefix,
         in_flight=len(manifest["in_flight"]),
     )
+
+
+def check_topic_prefix(*, old_prefix: str, new_prefix: str) -> None:
+    """A restored system must run on topics of its own: on the old system's, it would consume
+    what the old system published after the cut (transfers the restored books never saw)."""
+    if new_prefix == old_prefix:
+        raise BackupError(
+            f"the restored system needs a topic prefix of its own, not the backed-up system's "
+            f"({old_prefix!r}): choose another --topic-prefix"
+        )
+
+
+def restored_name(database: str, suffix: str) -> str:
+    """`<database>_<suffix>`, refused before anything is created when PostgreSQL would not take
+    it unquoted."""
+    name = f"{database}_{suffix}"
+    if not _DATABASE_NAME.fullmatch(name):
+        raise BackupError(
+            f"database name {name!r} is not usable: the --suffix must be lowercase letters, "
+            "digits and _, and the name at most 63 characters"
+        )
+    return name
+
+
+async def _create_database(server_dsn: str, name: str) -> str:
+    try:
+        return await postgres.create_database(server_dsn, name, exist_ok=False)
+    except FileExistsError as error:
+        raise BackupError(f"database {name} already exists: choose another --suffix") from error
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        raise BackupError(f"cannot create database {name}: {error}") from error
 
 
 def read_manifest(folder: Path) -> dict[str, Any]:
@@ -300,11 +351,13 @@ async def _dump(pg_dump: Path, database: Database, snapshot: str, folder: Path) 
 
 
 async def _move_topics(dsn: str, *, old_prefix: str, new_prefix: str) -> None:
-    """Messages waiting to be published (and dead letters, which replay to their topic) go to
-    the restored system's topics."""
-    if old_prefix == new_prefix:
-        return
-    conn = await asyncpg.connect(dsn)
+    """Messages waiting to be published go to the restored system's topics, and dead letters
+    replay there (their own topic, partition and offset stay: they name the record read)."""
+    check_topic_prefix(old_prefix=old_prefix, new_prefix=new_prefix)
+    try:
+        conn = await asyncpg.connect(dsn)
+    except (OSError, asyncpg.PostgresError) as error:
+        raise BackupError(f"cannot reach the restored database: {error}") from error
     try:
         async with conn.transaction():
             for table in _TOPIC_TABLES:
@@ -314,6 +367,7 @@ async def _move_topics(dsn: str, *, old_prefix: str, new_prefix: str) -> None:
                     old_prefix,
                     new_prefix,
                 )
+            await conn.execute(_MOVE_DEAD_LETTERS, old_prefix, new_prefix)
     finally:
         await conn.close()
 

@@ -91,7 +91,10 @@ def restore(
     into: Annotated[
         str,
         typer.Option(
-            "--into", help="Superuser DSN of the PostgreSQL server to create the databases on."
+            "--into",
+            envvar="WALLET_RESTORE_INTO",
+            help="Superuser DSN of the PostgreSQL server to create the databases on (from the "
+            "environment, a password stays off the command line).",
         ),
     ],
     suffix: Annotated[
@@ -100,7 +103,10 @@ def restore(
     ] = None,
     topic_prefix: Annotated[
         str | None,
-        typer.Option(help="Topic prefix of the restored system (default: <suffix>.)."),
+        typer.Option(
+            help="Topic prefix of the restored system (default: <suffix>.); never the "
+            "backed-up system's."
+        ),
     ] = None,
     as_json: AsJson = False,
 ) -> None:
@@ -123,9 +129,11 @@ def restore(
             )
 
     restored = _run(work)
+    # No password is printed, JSON included: output ends up in logs and CI artefacts; the
+    # operator has it already (it is --into's).
     document = {
-        "coordinator_dsn": restored.coordinator_dsn,
-        "shard_dsns": restored.shard_dsns,
+        "coordinator_dsn": _shown(restored.coordinator_dsn),
+        "shard_dsns": [_shown(dsn) for dsn in restored.shard_dsns],
         "topic_prefix": restored.topic_prefix,
         "in_flight": restored.in_flight,
     }
@@ -144,7 +152,7 @@ def restore(
 
 
 def _shown(dsn: str) -> str:
-    """The DSN without its password (a terminal is not a secret store; `--json` keeps it)."""
+    """The DSN with its password masked (a terminal or a log is not a secret store)."""
     parts = urlsplit(dsn)
     if parts.password is None:
         return dsn
@@ -176,7 +184,10 @@ async def _databases(
             "--coordinator-dsn and --shard-dsn"
         )
     server = f"postgresql://{postgres.SUPERUSER}@127.0.0.1:{port}/postgres"
-    conn = await asyncpg.connect(server)
+    try:
+        conn = await asyncpg.connect(server)
+    except (OSError, asyncpg.PostgresError) as error:
+        raise BackupError(f"cannot reach PostgreSQL under {state_dir}: {error}") from error
     try:
         rows = await conn.fetch(
             "SELECT datname FROM pg_database WHERE datname ~ '^wallet_shard_[0-9]+$'"
