@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 from wallet_shared.errors import (
+    Forbidden,
     IdempotencyKeyRequired,
     ServiceUnavailable,
     TransientError,
@@ -250,10 +251,20 @@ async def post_integrity(body: IntegrityBody, ctx: Coordinator) -> IntegrityAnsw
     return await _integrity(ctx, body.active_leg_transfer_ids, cut, body.transfer_ids)
 
 
-@router.post("/transfers/lookup", response_model=TransferLookupAnswer, responses=_PROBLEMS)
-async def post_transfer_lookup(body: TransferLookup, ctx: Coordinator) -> TransferLookupAnswer:
+@router.post(
+    "/transfers/lookup",
+    response_model=TransferLookupAnswer,
+    responses={403: {"model": ProblemDetail}, **_PROBLEMS},
+)
+async def post_transfer_lookup(
+    body: TransferLookup, ctx: Coordinator, caller: CallerDep
+) -> TransferLookupAnswer:
     """The transfers among the ids given (unknown ids are left out), from one snapshot: the
-    ledger verification compares the shards' open legs with them."""
+    ledger verification compares the shards' open legs with them. Any wallets' transfers, so
+    admins and auditors only (checked here too: the gateway is not the only caller that could
+    hold a service credential)."""
+    if caller.role not in ("admin", "auditor"):
+        raise Forbidden("Only admins and auditors look transfers up by id.")
     return TransferLookupAnswer(items=await look_up_transfers(ctx, body.transfer_ids))
 
 
