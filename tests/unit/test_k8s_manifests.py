@@ -23,10 +23,13 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema  # type: ignore[import-untyped]
+import jwt
 import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 import typer
+from gateway.auth import TokenKeyError, TokenVerifier
 from gateway.settings import GatewaySettings
+from pydantic import ValidationError
 from pydantic_settings import BaseSettings
 from transfer_coordinator.bootstrap import coordinator_topics
 from transfer_coordinator.settings import CoordinatorSettings
@@ -41,6 +44,7 @@ from tests.unit.test_deploy_config import SETTINGS_BY_MODULE, env_names
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
 OVERLAY = K8S / "overlays" / "production"
+SECRET_FILES = ("secrets.env", "integrity-token.env")
 KUBERNETES_VERSION = "1.32.0"
 
 CORE_KINDS = frozenset(
@@ -113,6 +117,17 @@ CRD_SCHEMAS: dict[str, dict[str, Any]] = {
                                         ]
                                     },
                                     "tls": {"type": "boolean"},
+                                    "networkPolicyPeers": {
+                                        "type": "array",
+                                        "items": {
+                                            "type": "object",
+                                            "properties": {
+                                                "podSelector": {"type": "object"},
+                                                "namespaceSelector": {"type": "object"},
+                                            },
+                                            "additionalProperties": False,
+                                        },
+                                    },
                                 },
                             },
                         },
@@ -226,8 +241,11 @@ CRD_SCHEMAS: dict[str, dict[str, Any]] = {
 
 @pytest.fixture(scope="module")
 def objects() -> list[Manifest]:
-    # secrets.env is never committed; its example has the same keys.
-    return render(OVERLAY, env_files={"secrets.env": OVERLAY / "secrets.env.example"})
+    # secrets.env and integrity-token.env are never committed; their examples have the same keys.
+    return render(
+        OVERLAY,
+        env_files={name: OVERLAY / f"{name}.example" for name in SECRET_FILES},
+    )
 
 
 def _of_kind(objects: list[Manifest], kind: str) -> list[Manifest]:
@@ -318,7 +336,10 @@ def test_the_overlay_renders_the_whole_system(objects: list[Manifest]) -> None:
     assert len(_of_kind(objects, "Kafka")) == 1
     assert len(_of_kind(objects, "Job")) == 1
     assert len(_of_kind(objects, "CronJob")) == 1
-    assert {o["metadata"]["name"] for o in _of_kind(objects, "Secret")} == {"wallet-secrets"}
+    assert {o["metadata"]["name"] for o in _of_kind(objects, "Secret")} == {
+        "wallet-secrets",
+        "wallet-integrity-token",
+    }
     namespaced = [o for o in objects if o["kind"] != "Namespace"]
     [namespace] = _of_kind(objects, "Namespace")
     assert {o["metadata"]["namespace"] for o in namespaced} == {namespace["metadata"]["name"]}
@@ -480,6 +501,37 @@ def test_kafka_topics_are_exactly_the_ones_the_services_use(
     assert set(pool["spec"]["roles"]) == {"controller", "broker"}
 
 
+def test_only_the_pods_that_use_kafka_may_reach_its_plain_listener(
+    objects: list[Manifest],
+) -> None:
+    [kafka] = _of_kind(objects, "Kafka")
+    [listener] = kafka["spec"]["kafka"]["listeners"]
+    peers = listener["networkPolicyPeers"]
+    # Same namespace only, and each peer names the pods it admits.
+    assert all(set(peer) == {"podSelector"} for peer in peers)
+    selectors = [peer["podSelector"]["matchLabels"] for peer in peers]
+    admitted = set()
+    for obj in objects:
+        pod = pod_spec(obj)
+        if pod is None:
+            continue
+        template = (
+            obj["spec"]["jobTemplate"]["spec"]["template"]
+            if obj["kind"] == "CronJob"
+            else obj["spec"]["template"]
+        )
+        labels = template["metadata"].get("labels", {})
+        if any(selector.items() <= labels.items() for selector in selectors):
+            admitted.add(obj["metadata"]["name"])
+    users = {
+        deployment["metadata"]["name"]
+        for deployment, container in _service_containers(objects)
+        if _module(container) in ("wallet_shard", "transfer_coordinator")
+    }
+    assert users
+    assert admitted == users
+
+
 def test_the_migration_job_migrates_every_database_once(objects: list[Manifest]) -> None:
     [job] = _of_kind(objects, "Job")
     migrated: list[tuple[str, str]] = []
@@ -503,29 +555,35 @@ def test_the_migration_job_migrates_every_database_once(objects: list[Manifest])
     assert job["spec"]["ttlSecondsAfterFinished"] > 0
 
 
-def test_the_integrity_cron_job_uses_the_cli_and_its_variables(objects: list[Manifest]) -> None:
+def test_the_integrity_cron_job_uses_the_cli_with_an_auditor_token_of_its_own(
+    objects: list[Manifest],
+) -> None:
     [cron] = _of_kind(objects, "CronJob")
     pod = pod_spec(cron)
     assert pod is not None
     [container] = pod["containers"]
-    script = container["command"][-1]
-    assert "wallet token" in script
-    assert "--role auditor" in script
-    assert "wallet integrity" in script
+    assert container["command"] == ["wallet", "integrity"]
+    # A pre-minted token from its own Secret: the pod never holds the JWT signing secret, with
+    # which it could mint any token of any role.
+    secrets = {
+        variable["name"]: variable["valueFrom"]["secretKeyRef"]
+        for variable in container["env"]
+        if "valueFrom" in variable
+    }
+    assert secrets == {"WALLET_TOKEN": {"name": "wallet-integrity-token", "key": "token"}}
+    assert "token" in _named(objects, "Secret", "wallet-integrity-token")["data"]
+    assert "envFrom" not in container
+    assert "volumes" not in pod
     commands = typer.main.get_command(cli.app).commands  # type: ignore[attr-defined]
     read = {
-        str(param.envvar)
-        for name in ("token", "integrity")
-        for param in commands[name].params
-        if isinstance(param.envvar, str)
+        str(param.envvar) for param in commands["integrity"].params if isinstance(param.envvar, str)
     } | {
         str(variable)
-        for name in ("token", "integrity")
-        for param in commands[name].params
+        for param in commands["integrity"].params
         if isinstance(param.envvar, list)
         for variable in param.envvar
     }
-    names = {variable["name"] for variable in container["env"]} | {"WALLET_TOKEN"}
+    names = {variable["name"] for variable in container["env"]}
     assert names <= read, names - read
 
 
@@ -542,11 +600,37 @@ def test_every_pod_runs_unprivileged_with_resources(objects: list[Manifest]) -> 
             assert container["image"].startswith("registry.example.com/wallet/wallet-system:")
 
 
-def test_secrets_are_never_committed() -> None:
+def test_secrets_are_never_committed_and_their_examples_cannot_go_live(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     ignored = (ROOT / ".gitignore").read_text().splitlines()
-    assert "/deploy/k8s/overlays/*/secrets.env" in ignored
-    example = (OVERLAY / "secrets.env.example").read_text()
-    assert {line.split("=")[0] for line in example.splitlines()} == {
-        "jwt-secret",
-        "internal-secret",
+    for name in SECRET_FILES:
+        assert f"/deploy/k8s/overlays/*/{name}" in ignored
+    example = dict(
+        line.split("=", 1) for line in (OVERLAY / "secrets.env.example").read_text().splitlines()
+    )
+    assert set(example) == {"jwt-secret", "internal-secret"}
+    token = dict(
+        line.split("=", 1)
+        for line in (OVERLAY / "integrity-token.env.example").read_text().splitlines()
+    )
+    assert set(token) == {"token"}
+    # A copy of an example deployed as it is must stop the services, not run with a known
+    # secret: each placeholder is refused where the service reads it.
+    with pytest.raises(TokenKeyError, match="at least 32 bytes"):
+        TokenVerifier.create(secret=example["jwt-secret"], public_key_pem=None)
+    base = {
+        "WALLET_SHARD_COUNT": "1",
+        "WALLET_SHARD_URLS": "http://s",
+        "WALLET_COORDINATOR_URL": "http://c",
+        "WALLET_JWT_SECRET": "j" * 64,
     }
+    with pytest.raises(ValidationError, match="internal_secret"):
+        _settings(
+            monkeypatch,
+            GatewaySettings,
+            base | {"WALLET_INTERNAL_SECRET": example["internal-secret"]},
+        )
+    _settings(monkeypatch, GatewaySettings, base | {"WALLET_INTERNAL_SECRET": "i" * 64})
+    with pytest.raises(jwt.DecodeError):
+        jwt.decode(token["token"], options={"verify_signature": False})
