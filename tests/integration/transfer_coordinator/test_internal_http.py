@@ -114,18 +114,17 @@ async def test_post_answers_202_pending_and_replays_it(client: httpx.AsyncClient
 async def test_a_key_is_claimed_once_across_deposits_and_transfers(
     client: httpx.AsyncClient,
 ) -> None:
-    def claim(key: str, fingerprint: str) -> dict[str, str]:
-        return {"caller": "alice", "key": key, "fingerprint": fingerprint}
+    async def claim(key: str, fingerprint: str, caller: str = "alice") -> str:
+        body = {"claims": [{"caller": caller, "key": key, "fingerprint": fingerprint}]}
+        answer = await client.post("/internal/idempotency-claims", json=body)
+        assert answer.status_code == 200
+        [result] = answer.json()["results"]
+        return str(result)
 
     # A deposit booked on a shard claimed k-dep: the same claim again is fine, another is not.
-    assert (
-        await client.post("/internal/idempotency-claims", json=claim("k-dep", "f1"))
-    ).status_code == 204
-    assert (
-        await client.post("/internal/idempotency-claims", json=claim("k-dep", "f1"))
-    ).status_code == 204
-    other = await client.post("/internal/idempotency-claims", json=claim("k-dep", "f2"))
-    assert (other.status_code, problem_code(other)) == (422, "idempotency_key_reused")
+    assert await claim("k-dep", "f1") == "claimed"
+    assert await claim("k-dep", "f1") == "claimed"
+    assert await claim("k-dep", "f2") == "reused"
     # ... and a transfer under that key is refused; another caller's k-dep is theirs.
     with_fingerprint = headers("k-dep") | {"X-Request-Fingerprint": "f3"}
     transfer = await client.post("/internal/transfers", json=BODY, headers=with_fingerprint)
@@ -133,10 +132,39 @@ async def test_a_key_is_claimed_once_across_deposits_and_transfers(
     bob = headers("k-dep", caller="bob") | {"X-Request-Fingerprint": "f3"}
     assert (await client.post("/internal/transfers", json=BODY, headers=bob)).status_code == 202
     # A transfer's key cannot then serve a deposit.
-    taken = await client.post(
-        "/internal/idempotency-claims", json=claim("k-dep", "f1") | {"caller": "bob"}
-    )
-    assert problem_code(taken) == "idempotency_key_reused"
+    assert await claim("k-dep", "f1", caller="bob") == "reused"
+
+
+async def test_claims_sent_together_are_answered_each_in_order(
+    client: httpx.AsyncClient,
+) -> None:
+    def claim(key: str, fingerprint: str) -> dict[str, str]:
+        return {"caller": "carol", "key": key, "fingerprint": fingerprint}
+
+    first = {"claims": [claim("k1", "f1"), claim("k2", "f2")]}
+    assert (await client.post("/internal/idempotency-claims", json=first)).json() == {
+        "results": ["claimed", "claimed"]
+    }
+    # One batch: a new key, a replay, a reuse, and the same new key twice (the first wins).
+    mixed = {
+        "claims": [
+            claim("k3", "f3"),
+            claim("k1", "f1"),
+            claim("k2", "fX"),
+            claim("k4", "a"),
+            claim("k4", "b"),
+        ]
+    }
+    answer = await client.post("/internal/idempotency-claims", json=mixed)
+    assert answer.json() == {"results": ["claimed", "claimed", "reused", "claimed", "reused"]}
+    bad_bodies: list[dict[str, list[dict[str, str]]]] = [
+        {"claims": []},
+        {"claims": [claim("", "f")]},
+        {},
+    ]
+    for bad in bad_bodies:
+        refused = await client.post("/internal/idempotency-claims", json=bad)
+        assert (refused.status_code, problem_code(refused)) == (422, "validation_error"), bad
 
 
 async def test_post_refusals(client: httpx.AsyncClient) -> None:

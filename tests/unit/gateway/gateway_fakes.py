@@ -390,11 +390,12 @@ class FakeCoordinator:
             return json_reply(200, transfer)
         return problem("not_found", "No such route.")
 
-    def _claim(self, body: dict[str, str]) -> httpx.Response:
-        held = self.claims.setdefault((body["caller"], body["key"]), body["fingerprint"])
-        if held != body["fingerprint"]:
-            return problem("idempotency_key_reused", "This key was used for another request.")
-        return httpx.Response(204)
+    def _claim(self, body: dict[str, list[dict[str, str]]]) -> httpx.Response:
+        results = []
+        for claim in body["claims"]:
+            held = self.claims.setdefault((claim["caller"], claim["key"]), claim["fingerprint"])
+            results.append("claimed" if held == claim["fingerprint"] else "reused")
+        return json_reply(200, {"results": results})
 
     def _create(self, request: httpx.Request) -> httpx.Response:
         body = orjson.loads(request.content)

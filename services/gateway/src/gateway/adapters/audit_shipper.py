@@ -15,13 +15,11 @@ import structlog
 from wallet_shared.audit import AuditEntry
 from wallet_shared.loops import BackgroundLoop
 
-from gateway.adapters.backends import BackendProblem, Backends, expect_ok
-from gateway.auth import Principal
+from gateway.adapters.backends import GATEWAY_ITSELF, BackendProblem, Backends, expect_ok
 from gateway.metrics import AUDIT_RECORDS_DROPPED
 
 SERVICE: Final = "gateway"
 AUDIT_PATH: Final = "/internal/audit-log"
-_SHIPPER: Final = Principal(user_id="gateway", role="admin")
 _log = structlog.get_logger(__name__)
 _IDLE_BEAT_S: Final = 10.0
 
@@ -88,7 +86,7 @@ class AuditShipper(BackgroundLoop):
     async def _ship(self, batch: list[AuditEntry]) -> None:
         records = [_wire(entry) for entry in batch]
         reply = await self._backends.coordinator(
-            "POST", AUDIT_PATH, caller=_SHIPPER, json={"records": records}
+            "POST", AUDIT_PATH, caller=GATEWAY_ITSELF, json={"records": records}
         )
         expect_ok(reply)
 

@@ -18,6 +18,7 @@ from typing import Any, Final
 
 import orjson
 import structlog
+from wallet_shared.coalesce import Coalescer
 from wallet_shared.errors import ServiceUnavailable
 from wallet_shared.http_client import (
     InternalHttpClient,
@@ -33,6 +34,9 @@ from gateway.metrics import BACKEND_REQUEST_DURATION, BACKEND_UNAVAILABLE
 from gateway.routing import shard_name
 
 COORDINATOR: Final = "coordinator"
+CLAIMS_PATH: Final = "/internal/idempotency-claims"
+GATEWAY_ITSELF: Final = Principal(user_id="gateway", role="admin")
+"""The caller named when the gateway speaks for itself (claims of many callers, audit records)."""
 READINESS_TIMEOUT_S: Final = 2.0
 # Headers of a backend answer that mean something to the client.
 _RELAYED_HEADERS: Final = ("idempotent-replayed", "retry-after")
@@ -46,6 +50,15 @@ class ClientOrigin:
 
     address: str | None
     user_agent: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class KeyClaim:
+    """A caller's Idempotency-Key, to be claimed for the fingerprint of one public request."""
+
+    caller: str
+    key: str
+    fingerprint: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +144,9 @@ class Backends:
         self._shard_urls = tuple(shard_urls)
         self._coordinator_url = coordinator_url
         self._timeout_s = timeout_s
+        # Claims of concurrent requests travel to the coordinator together: one HTTP exchange
+        # (and one of its transactions) serves many requests under load.
+        self._claims: Coalescer[KeyClaim, bool] = Coalescer(self._send_claims)
         self._maintenance_timeout_s = maintenance_timeout_s or timeout_s
 
     @property
@@ -230,6 +246,24 @@ class Backends:
             json=json,
             timeout_s=self._timeout_s + wait_s,
         )
+
+    async def claim_key(self, claim: KeyClaim) -> bool:
+        """Claim the key in the coordinator; False when it served another request. A refusal
+        of the coordinator is `BackendProblem`, an absent one `ServiceUnavailable`."""
+        return await self._claims.submit(claim)
+
+    async def _send_claims(self, claims: list[KeyClaim]) -> list[bool]:
+        wire = [{"caller": c.caller, "key": c.key, "fingerprint": c.fingerprint} for c in claims]
+        answer = expect_json(
+            await self.coordinator(
+                "POST", CLAIMS_PATH, caller=GATEWAY_ITSELF, json={"claims": wire}
+            )
+        )
+        results = answer.get("results") if isinstance(answer, dict) else None
+        if not isinstance(results, list) or len(results) != len(claims):
+            _log.error("backend_reply_unexpected", backend=COORDINATOR, path=CLAIMS_PATH)
+            raise BackendContractError("A backend service answered unexpectedly.")
+        return [result == "claimed" for result in results]
 
     def readiness_checks(self) -> dict[str, Callable[[], Awaitable[bool]]]:
         """One check per backend: its `/health/ready` answers 200."""

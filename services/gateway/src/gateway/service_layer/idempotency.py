@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pydantic import BaseModel
+from wallet_shared.errors import IdempotencyKeyReused
 from wallet_shared.idempotency import request_fingerprint
 
-from gateway.adapters.backends import Backends, expect_ok
+from gateway.adapters.backends import Backends, KeyClaim
 from gateway.auth import Principal
 
 
@@ -21,9 +22,6 @@ async def claim_key(
     """Claim the caller's `key` for this public request in the coordinator, before a shard books
     it: keys are the caller's across the whole system (422 `idempotency_key_reused` when the key
     served another request, wherever it was booked)."""
-    claim = {"caller": caller.user_id, "key": key, "fingerprint": public_fingerprint(path, command)}
-    expect_ok(
-        await backends.coordinator(
-            "POST", "/internal/idempotency-claims", caller=caller, json=claim
-        )
-    )
+    claim = KeyClaim(caller.user_id, key, public_fingerprint(path, command))
+    if not await backends.claim_key(claim):
+        raise IdempotencyKeyReused("This Idempotency-Key was used for another request.")

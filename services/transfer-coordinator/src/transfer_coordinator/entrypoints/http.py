@@ -4,7 +4,7 @@ authenticated the caller and checked that they may use the source wallet."""
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Annotated, Final
+from typing import Annotated, Final, Literal
 
 import orjson
 import structlog
@@ -24,7 +24,7 @@ from wallet_shared.money import AmountIn, Currency, MoneyOut
 from wallet_shared.pagination import DEFAULT_LIMIT, MAX_INTERNAL_LIMIT, Page
 from wallet_shared.schemas import EntityId, ProblemDetail, RequestModel, Transfer
 
-from transfer_coordinator.service_layer.claims import claim_key
+from transfer_coordinator.service_layer.claims import Claim, claim_keys
 from transfer_coordinator.service_layer.context import CoordinatorContext
 from transfer_coordinator.service_layer.integrity import (
     MAX_LOOKUP,
@@ -44,6 +44,7 @@ from transfer_coordinator.service_layer.waiting import FinalWaiters, wait_for_fi
 
 MAX_WAIT_S: Final = 30.0
 MAX_KEY_LENGTH: Final = 255
+MAX_CLAIMS: Final = 256
 
 router = APIRouter(prefix="/internal", tags=["transfers"])
 
@@ -183,19 +184,29 @@ class ClaimBody(BaseModel):
     fingerprint: str = Field(min_length=1, max_length=64)
 
 
-@router.post(
-    "/idempotency-claims",
-    status_code=204,
-    responses={422: {"description": "The key was used for another request"}},
-)
-async def post_claim(body: ClaimBody, ctx: Coordinator) -> Response:
-    """Claim a caller's Idempotency-Key system-wide (a deposit or withdrawal about to run on
-    a shard); 422 `idempotency_key_reused` when it served another request."""
+class ClaimsBody(BaseModel):
+    """Claims of concurrent requests, sent together (the gateway coalesces them)."""
+
+    claims: list[ClaimBody] = Field(min_length=1, max_length=MAX_CLAIMS)
+
+
+class ClaimsAnswer(BaseModel):
+    """Per claim, in order: `claimed` (the key is this request's) or `reused` (it served
+    another request)."""
+
+    results: list[Literal["claimed", "reused"]]
+
+
+@router.post("/idempotency-claims", response_model=ClaimsAnswer)
+async def post_claims(body: ClaimsBody, ctx: Coordinator) -> Response:
+    """Claim callers' Idempotency-Keys system-wide (deposits, withdrawals, purchases, refunds,
+    reversals and same-shard transfers about to be booked on a shard)."""
+    requested = [Claim(c.caller, c.key, c.fingerprint) for c in body.claims]
     try:
-        await claim_key(ctx, caller=body.caller, key=body.key, fingerprint=body.fingerprint)
+        held = await claim_keys(ctx, requested)
     except TransientError as error:
         raise ServiceUnavailable("The claim store is unavailable; retry.") from error
-    return Response(status_code=204)
+    return FastJSONResponse({"results": ["claimed" if ok else "reused" for ok in held]})
 
 
 def _start_command(

@@ -3,11 +3,24 @@ database books that request."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 import asyncpg
 from wallet_shared.errors import IdempotencyKeyReused
 
 from transfer_coordinator.adapters import claims
 from transfer_coordinator.service_layer.context import CoordinatorContext
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A caller's key, claimed for the fingerprint of one public request."""
+
+    caller: str
+    key: str
+    fingerprint: str
 
 
 async def claim_key_in(
@@ -20,11 +33,29 @@ async def claim_key_in(
         raise IdempotencyKeyReused("This Idempotency-Key was used for another request.")
 
 
-async def claim_key(ctx: CoordinatorContext, *, caller: str, key: str, fingerprint: str) -> None:
-    """Claim the key for a request booked elsewhere (a shard's deposit, withdrawal or local
-    transfer), in a transaction shared with concurrent claims and starts (group commit)."""
+async def claim_keys(ctx: CoordinatorContext, requested: Sequence[Claim]) -> list[bool]:
+    """Claim each key for a request booked elsewhere (a shard's deposit, withdrawal, purchase or
+    local transfer); per claim, whether it holds (False: the key served another request).
 
+    The claims join one transaction, shared with concurrent claims and starts (group commit).
+    `TransientError` when the database failed: then nothing is known of any of them.
+    """
+    outcomes = await asyncio.gather(
+        *(_claim(ctx, claim) for claim in requested), return_exceptions=True
+    )
+    held: list[bool] = []
+    for outcome in outcomes:
+        if isinstance(outcome, IdempotencyKeyReused):
+            held.append(False)
+        elif isinstance(outcome, BaseException):
+            raise outcome
+        else:
+            held.append(True)
+    return held
+
+
+async def _claim(ctx: CoordinatorContext, claim: Claim) -> None:
     async def claim_in(conn: asyncpg.Connection) -> None:
-        await claim_key_in(conn, caller=caller, key=key, fingerprint=fingerprint)
+        await claim_key_in(conn, caller=claim.caller, key=claim.key, fingerprint=claim.fingerprint)
 
     await ctx.in_transaction(claim_in)
