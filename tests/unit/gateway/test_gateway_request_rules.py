@@ -9,7 +9,6 @@ from gateway.auth import Principal
 from gateway.domain.requests import (
     check_amount_limit,
     check_time_range,
-    idempotency_key,
     wait_preference,
 )
 from gateway.domain.roles import owner_of_new_wallet, owner_to_list, require_role
@@ -20,6 +19,7 @@ from wallet_shared.errors import (
     NotFound,
     ValidationFailed,
 )
+from wallet_shared.idempotency import checked_key
 from wallet_shared.ids import bucket_of_user, new_transfer_id, new_wallet_id
 from wallet_shared.routing import ShardMap
 
@@ -95,18 +95,18 @@ def test_whose_wallets_a_listing_covers() -> None:
 
 @pytest.mark.parametrize("key", ["k", "a" * 255, "order-42/retry 1", "~!@#$%^&*()"])
 def test_acceptable_idempotency_keys(key: str) -> None:
-    assert idempotency_key(key) == key
+    assert checked_key(key) == key
 
 
 def test_a_missing_idempotency_key_is_required() -> None:
     with pytest.raises(IdempotencyKeyRequired):
-        idempotency_key(None)
+        checked_key(None)
 
 
 @pytest.mark.parametrize("key", ["", "a" * 256, "tab\there", "new\nline", "ünïcode", "\x7f"])
 def test_a_malformed_idempotency_key_is_a_validation_error(key: str) -> None:
     with pytest.raises(ValidationFailed) as caught:
-        idempotency_key(key)
+        checked_key(key)
     assert caught.value.errors == [
         {"field": "Idempotency-Key", "message": "must be 1-255 printable ASCII characters"}
     ]

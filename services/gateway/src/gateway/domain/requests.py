@@ -6,32 +6,11 @@ import re
 from datetime import datetime
 from typing import Final
 
-from wallet_shared.errors import IdempotencyKeyRequired, ValidationFailed
+from wallet_shared.errors import ValidationFailed
 
-IDEMPOTENCY_KEY_HEADER: Final = "Idempotency-Key"
 MAX_WAIT_S: Final = 30
 
-_PRINTABLE_KEY: Final = re.compile(r"^[\x20-\x7e]{1,255}$")
 _WAIT: Final = re.compile(r"^[0-9]{1,6}$")
-
-
-def idempotency_key(raw: str | None) -> str:
-    """The Idempotency-Key of a money-moving request: required, 1-255 printable ASCII chars."""
-    if raw is None:
-        raise IdempotencyKeyRequired(
-            "This request moves money: send an Idempotency-Key header (1-255 printable characters)."
-        )
-    if _PRINTABLE_KEY.fullmatch(raw) is None:
-        raise ValidationFailed(
-            "The Idempotency-Key header is not valid.",
-            errors=[
-                {
-                    "field": IDEMPOTENCY_KEY_HEADER,
-                    "message": "must be 1-255 printable ASCII characters",
-                }
-            ],
-        )
-    return raw
 
 
 def wait_preference(prefer: str | None) -> int | None:

@@ -6,10 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel
+from wallet_shared.idempotency import checked_key
 
 from gateway.adapters.backends import BackendReply, Backends, ClientOrigin, expect_ok
 from gateway.auth import Principal
-from gateway.domain.requests import check_amount_limit, idempotency_key
+from gateway.domain.requests import check_amount_limit
 from gateway.routing import ShardRouter
 from gateway.service_layer.idempotency import claim_key
 
@@ -28,7 +29,7 @@ async def post_movement(
 ) -> BackendReply:
     """POST `command` to `/internal/wallets/{wallet_id}/{route}` on the wallet's shard, once per
     Idempotency-Key. Roles are the caller's to check first."""
-    key = idempotency_key(raw_idempotency_key)
+    key = checked_key(raw_idempotency_key)
     amount = getattr(command, "amount", None)
     if isinstance(amount, int):
         check_amount_limit(amount, max_amount=max_amount)

@@ -7,6 +7,7 @@ import asyncio
 from typing import Any
 
 from wallet_shared.errors import NotFound, SameWallet
+from wallet_shared.idempotency import checked_key
 from wallet_shared.ids import is_transfer_id
 from wallet_shared.schemas import CreateTransfer
 
@@ -21,7 +22,7 @@ from gateway.adapters.pages import listed_items, page_reply
 from gateway.auth import Principal
 from gateway.domain.known_wallets import KnownWallets, WalletFacts
 from gateway.domain.listing import merge_newest_first
-from gateway.domain.requests import check_amount_limit, idempotency_key, wait_preference
+from gateway.domain.requests import check_amount_limit, wait_preference
 from gateway.domain.roles import require_role
 from gateway.routing import ShardRouter, wallet_not_found
 from gateway.service_layer.idempotency import claim_key, public_fingerprint
@@ -47,7 +48,7 @@ async def create_transfer(
     Returns the coordinator's reply and the wait that was applied, if any.
     """
     require_role(caller, "user", "admin", action="create transfers")
-    key = idempotency_key(raw_idempotency_key)
+    key = checked_key(raw_idempotency_key)
     wait_s = wait_preference(prefer)
     check_amount_limit(command.amount, max_amount=max_amount)
     source_id, destination_id = command.source_wallet_id, command.destination_wallet_id

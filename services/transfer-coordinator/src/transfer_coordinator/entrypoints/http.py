@@ -13,13 +13,11 @@ from pydantic import BaseModel, Field
 from starlette.responses import Response
 from wallet_shared.errors import (
     Forbidden,
-    IdempotencyKeyRequired,
     ServiceUnavailable,
     TransientError,
-    ValidationFailed,
 )
 from wallet_shared.http import Caller, FastJSONResponse, internal_caller
-from wallet_shared.idempotency import stored_response_to_http
+from wallet_shared.idempotency import MAX_KEY_LENGTH, checked_key, stored_response_to_http
 from wallet_shared.money import AmountIn, Currency, MoneyOut
 from wallet_shared.pagination import DEFAULT_LIMIT, MAX_INTERNAL_LIMIT, Page
 from wallet_shared.schemas import EntityId, ProblemDetail, RequestModel, Transfer
@@ -43,7 +41,6 @@ from transfer_coordinator.service_layer.transfers import (
 from transfer_coordinator.service_layer.waiting import FinalWaiters, wait_for_final
 
 MAX_WAIT_S: Final = 30.0
-MAX_KEY_LENGTH: Final = 255
 MAX_CLAIMS: Final = 256
 
 router = APIRouter(prefix="/internal", tags=["transfers"])
@@ -212,13 +209,7 @@ async def post_claims(body: ClaimsBody, ctx: Coordinator) -> Response:
 def _start_command(
     body: StartTransferBody, caller: Caller, idempotency_key: str | None
 ) -> StartTransfer:
-    if not idempotency_key:
-        raise IdempotencyKeyRequired("An Idempotency-Key header is required to move money.")
-    if len(idempotency_key) > MAX_KEY_LENGTH or not idempotency_key.isprintable():
-        raise ValidationFailed(
-            "The Idempotency-Key is not valid.",
-            errors=[{"field": "Idempotency-Key", "message": "must be 1-255 printable characters"}],
-        )
+    key = checked_key(idempotency_key)
     request = TransferRequest(
         source_wallet_id=body.source_wallet_id,
         destination_wallet_id=body.destination_wallet_id,
@@ -229,7 +220,7 @@ def _start_command(
     )
     trace_id = str(structlog.contextvars.get_contextvars().get("trace_id", ""))
     return StartTransfer(
-        request=request, caller=caller.user_id, idempotency_key=idempotency_key, trace_id=trace_id
+        request=request, caller=caller.user_id, idempotency_key=key, trace_id=trace_id
     )
 
 

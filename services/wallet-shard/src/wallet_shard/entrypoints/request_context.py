@@ -7,14 +7,12 @@ from typing import Annotated, Final
 
 from fastapi import Depends, Header, Request
 from pydantic import BaseModel
-from wallet_shared.errors import IdempotencyKeyRequired, ValidationFailed
 from wallet_shared.http import Caller, internal_caller
-from wallet_shared.idempotency import request_fingerprint
+from wallet_shared.idempotency import checked_key, request_fingerprint
 
 from wallet_shard.adapters.movement_requests import MovementRequest
 from wallet_shard.service_layer.commands import IdempotentRequest
 
-MAX_IDEMPOTENCY_KEY: Final = 255
 MAX_CLIENT_ADDRESS: Final = 100
 MAX_USER_AGENT: Final = 500
 
@@ -43,13 +41,7 @@ def idempotent_request(
     request: Request, caller: Caller, key: str | None, body: BaseModel
 ) -> IdempotentRequest:
     """The Idempotency-Key of a money-moving request, bound to the request's fingerprint."""
-    if key is None or not key.strip():
-        raise IdempotencyKeyRequired("This request needs an Idempotency-Key header.")
-    if len(key) > MAX_IDEMPOTENCY_KEY or not key.isprintable():
-        raise ValidationFailed(
-            "The Idempotency-Key is not valid.",
-            errors=[{"field": "Idempotency-Key", "message": "must be 1-255 printable characters"}],
-        )
+    key = checked_key(key)
     fingerprint = request_fingerprint("POST", request.url.path, body.model_dump(mode="json"))
     return IdempotentRequest(caller=caller.user_id, key=key, fingerprint=fingerprint)
 
