@@ -32,6 +32,7 @@ run: install
 lint: install
 	$(RUN) ruff check .
 	$(RUN) mypy $(MYPY_TARGETS)
+	$(RUN) lint-imports
 
 test: lint
 	$(RUN) pytest -q --durations=20

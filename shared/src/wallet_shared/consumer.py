@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
@@ -31,9 +31,6 @@ from wallet_shared.errors import TransientError
 from wallet_shared.loops import BackgroundLoop
 from wallet_shared.messages import UndecodableMessage
 from wallet_shared.metrics import CONSUMER_MESSAGES, DEAD_LETTERS
-
-if TYPE_CHECKING:
-    from wallet_shared.dead_letters import DeadLetterStore
 
 M = TypeVar("M")
 
@@ -57,6 +54,12 @@ class ConsumedRecord:
             if header_name == name:
                 return value.decode("utf-8", "replace")
         return None
+
+
+class DeadLetterSink(Protocol):
+    """Where a consumer parks a record it cannot handle (`dead_letters.DeadLetterStore`)."""
+
+    async def add(self, record: ConsumedRecord, *, error: str, attempts: int) -> None: ...
 
 
 class _Stopping(BaseException):
@@ -100,7 +103,7 @@ class BatchConsumer(BackgroundLoop, Generic[M]):
         service: str,
         decode: Callable[[bytes | None], M],
         handle_batch: Callable[[Sequence[M]], Awaitable[None]],
-        dead_letters: DeadLetterStore,
+        dead_letters: DeadLetterSink,
         max_batch: int = 500,
         max_attempts: int = 5,
         poll_timeout_ms: int = 50,
