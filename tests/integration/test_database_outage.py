@@ -16,7 +16,7 @@ import httpx
 import pytest
 from transfer_coordinator.bootstrap import MIGRATIONS as COORDINATOR_MIGRATIONS
 from transfer_coordinator.bootstrap import create_app as create_coordinator_app
-from transfer_coordinator.service_layer.context import CoordinatorContext
+from transfer_coordinator.service_layer.context import CoordinatorContext, unit_of_work
 from transfer_coordinator.settings import CoordinatorSettings
 from wallet_devtools.postgres import PostgresServer, create_database
 from wallet_devtools.processes import free_port
@@ -131,7 +131,7 @@ async def test_the_coordinator_answers_503_while_its_database_is_away(
         transfer_deadline=timedelta(seconds=30),
         redrive_after=timedelta(seconds=5),
         max_amount=10**15,
-        wake_outbox=lambda: None,
+        uow=unit_of_work(pool, RelayWakes()),
     )
     transport = httpx.ASGITransport(app=app)
     transfer = f"/internal/transfers/{new_transfer_id()}"

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from transfer_coordinator.bootstrap import MIGRATIONS
-from transfer_coordinator.service_layer.context import CoordinatorContext
+from transfer_coordinator.service_layer.context import CoordinatorContext, unit_of_work
 from wallet_shared.db import apply_migrations, create_pool
 
 from tests.integration.transfer_coordinator.harness import (
@@ -33,7 +33,7 @@ async def harness(database_dsn: str) -> AsyncIterator[Harness]:
             transfer_deadline=DEADLINE,
             redrive_after=REDRIVE_AFTER,
             max_amount=10**15,
-            wake_outbox=wake,
+            uow=unit_of_work(pool, wake),
             clock=clock,
         )
         yield Harness(ctx=ctx, clock=clock, wake=wake, dsn=database_dsn)

@@ -40,7 +40,7 @@ class OutboxWake:
 
     calls: int = 0
 
-    def __call__(self) -> None:
+    def wake(self) -> None:
         self.calls += 1
 
 

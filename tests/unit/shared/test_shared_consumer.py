@@ -73,7 +73,7 @@ def consumer(ledger: Ledger, dead: RecordingDeadLetters, **options: Any) -> Batc
         service="unit",
         decode=decode,
         handle_batch=ledger.handle,
-        dead_letters=dead,  # type: ignore[arg-type]
+        dead_letters=dead,
         retry_base_s=0.001,
         retry_cap_s=0.002,
         **options,

@@ -29,7 +29,7 @@ from transfer_coordinator.entrypoints.public_events import public_events_consume
 from transfer_coordinator.entrypoints.replies import reply_consumer
 from transfer_coordinator.entrypoints.sweeper import SagaSweeper
 from transfer_coordinator.entrypoints.webhook_dispatcher import WebhookDispatcher
-from transfer_coordinator.service_layer.context import CoordinatorContext
+from transfer_coordinator.service_layer.context import CoordinatorContext, unit_of_work
 from transfer_coordinator.service_layer.oversight import OversightContext
 from transfer_coordinator.service_layer.waiting import FinalWaiters
 from transfer_coordinator.settings import SERVICE, CoordinatorSettings
@@ -122,7 +122,7 @@ async def _start_oversight(
         topics=settings.topics(),
         thresholds=settings.risk_thresholds(),
         allow_private_urls=settings.webhook_allow_private_urls,
-        wake_outbox=plumbing.relay.wake,
+        uow=unit_of_work(plumbing.pool, plumbing.relay),
         wake_dispatcher=dispatcher.wake,
     )
     app.state.oversight = ctx
@@ -146,8 +146,7 @@ def _context(
         stuck_grace=timedelta(seconds=settings.integrity_stuck_grace_s),
         cut_margin=timedelta(seconds=settings.integrity_cut_margin_s),
         max_amount=settings.max_amount,
-        wake_outbox=relay.wake,
-        group_commit=GroupCommit(pool=pool),
+        uow=unit_of_work(pool, relay, group_commit=GroupCommit(pool=pool)),
     )
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import asyncpg
 from wallet_shared.errors import IdempotencyKeyReused
+from wallet_shared.unit_of_work import OutboxTransaction
 
 from transfer_coordinator.adapters import claims
 from transfer_coordinator.service_layer.context import CoordinatorContext
@@ -55,7 +56,9 @@ async def claim_keys(ctx: CoordinatorContext, requested: Sequence[Claim]) -> lis
 
 
 async def _claim(ctx: CoordinatorContext, claim: Claim) -> None:
-    async def claim_in(conn: asyncpg.Connection) -> None:
-        await claim_key_in(conn, caller=claim.caller, key=claim.key, fingerprint=claim.fingerprint)
+    async def claim_in(tx: OutboxTransaction) -> None:
+        await claim_key_in(
+            tx.conn, caller=claim.caller, key=claim.key, fingerprint=claim.fingerprint
+        )
 
-    await ctx.in_transaction(claim_in)
+    await ctx.uow.grouped(claim_in)

@@ -13,6 +13,7 @@ from wallet_shared.topics import Topics
 from transfer_coordinator.adapters.webhook_sender import Resolver
 from transfer_coordinator.adapters.webhook_sender import resolve as resolve_host
 from transfer_coordinator.domain.risk import RiskThresholds
+from transfer_coordinator.service_layer.context import CoordinatorUnitOfWork
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +24,8 @@ class OversightContext:
     topics: Topics
     thresholds: RiskThresholds
     allow_private_urls: bool
-    wake_outbox: Callable[[], None]
+    uow: CoordinatorUnitOfWork
+    """Transactions whose outbox messages (risk flags) wake the relay on commit."""
     wake_dispatcher: Callable[[], None]
     """Called after new deliveries committed, so they are sent at once."""
     resolve: Resolver = resolve_host

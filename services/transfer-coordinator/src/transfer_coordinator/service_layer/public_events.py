@@ -12,7 +12,6 @@ from typing import Any
 
 import asyncpg
 import orjson
-from wallet_shared.db import transaction
 from wallet_shared.ids import new_record_id
 from wallet_shared.messages import (
     EventType,
@@ -21,7 +20,6 @@ from wallet_shared.messages import (
     encode_public_event,
 )
 from wallet_shared.metrics import RISK_FLAGS
-from wallet_shared.outbox import enqueue
 
 from transfer_coordinator.adapters import risk_repository as risk
 from transfer_coordinator.adapters import webhook_repository as webhooks
@@ -88,15 +86,13 @@ def movement_of(event: PublicEvent) -> Movement | None:
 
 async def handle_public_events(ctx: OversightContext, events: Sequence[PublicEvent]) -> None:
     """One batch in one transaction: deliveries queued, movements remembered, flags raised."""
-    async with transaction(ctx.pool) as conn:
-        queued = await _queue_deliveries(conn, events)
-        flags = await _judge(conn, ctx, events)
-        await risk.add_flags(conn, flags)
-        await enqueue(conn, [_flag_event(ctx, flag) for flag in flags])
+    async with ctx.uow.transaction() as tx:
+        queued = await _queue_deliveries(tx.conn, events)
+        flags = await _judge(tx.conn, ctx, events)
+        await risk.add_flags(tx.conn, flags)
+        await tx.publish([_flag_event(ctx, flag) for flag in flags])
     for flag in flags:
         RISK_FLAGS.labels(flag["rule"]).inc()
-    if flags:
-        ctx.wake_outbox()
     if queued:
         ctx.wake_dispatcher()
 

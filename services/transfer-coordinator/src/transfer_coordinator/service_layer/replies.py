@@ -6,10 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import structlog
-from wallet_shared.db import transaction
 from wallet_shared.messages import LegReply, OutgoingMessage
 from wallet_shared.metrics import TRANSFER_DURATION, TRANSFERS
-from wallet_shared.outbox import enqueue
 
 from transfer_coordinator.adapters import repository
 from transfer_coordinator.domain.saga import TransferSaga
@@ -42,14 +40,12 @@ async def handle_replies(ctx: CoordinatorContext, replies: Sequence[LegReply]) -
     """
     if not replies:
         return
-    async with transaction(ctx.pool) as conn:
-        sagas = await repository.lock_sagas(conn, [reply.transfer_id for reply in replies])
+    async with ctx.uow.transaction() as tx:
+        sagas = await repository.lock_sagas(tx.conn, [reply.transfer_id for reply in replies])
         outcome = _apply(ctx, sagas, replies)
-        await repository.save_sagas(conn, list(outcome.moved.values()))
-        await enqueue(conn, outcome.records)
-        await repository.notify_final(conn, [saga.id for saga in outcome.finished])
-    if outcome.records:
-        ctx.wake_outbox()
+        await repository.save_sagas(tx.conn, list(outcome.moved.values()))
+        await tx.publish(outcome.records)
+        await repository.notify_final(tx.conn, [saga.id for saga in outcome.finished])
     for saga in outcome.finished:
         _count_final(saga)
 

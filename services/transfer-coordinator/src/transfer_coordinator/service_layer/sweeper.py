@@ -12,8 +12,6 @@ from datetime import datetime
 from typing import Final
 
 import structlog
-from wallet_shared.db import transaction
-from wallet_shared.outbox import enqueue
 
 from transfer_coordinator.adapters import repository
 from transfer_coordinator.domain.saga import TransferSaga, Transition
@@ -48,15 +46,15 @@ async def sweep_once(
     """One pass over the sagas that nobody else holds right now."""
     now = ctx.clock()
     idle_since = now - ctx.redrive_after
-    async with transaction(ctx.pool) as conn:
-        expired = await repository.lock_expired(conn, now=now, limit=expire_limit)
-        idle = await repository.lock_idle(conn, idle_since=idle_since, limit=redrive_limit)
+    async with ctx.uow.transaction() as tx:
+        expired = await repository.lock_expired(tx.conn, now=now, limit=expire_limit)
+        idle = await repository.lock_idle(tx.conn, idle_since=idle_since, limit=redrive_limit)
         # A saga can be in both lists; it gets one transition.
         candidates = {saga.id: saga for saga in (*idle, *expired)}.values()
         transitions = [(saga, _sweep_saga(saga, now)) for saga in candidates]
         moved = [after for before, after in transitions if after.saga is not before]
-        await repository.save_sagas(conn, [transition.saga for transition in moved])
-        await enqueue(conn, command_records(ctx, [c for t in moved for c in t.commands]))
+        await repository.save_sagas(tx.conn, [transition.saga for transition in moved])
+        await tx.publish(command_records(ctx, [c for t in moved for c in t.commands]))
     timed_out = sum(1 for before, after in transitions if after.saga.phase is not before.phase)
     result = SweepResult(
         timed_out=timed_out,
@@ -64,7 +62,6 @@ async def sweep_once(
         more=len(expired) >= expire_limit,
     )
     if moved:
-        ctx.wake_outbox()
         _log.info("sagas_swept", timed_out=result.timed_out, redriven=result.redriven)
     return result
 

@@ -5,13 +5,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Final
 
-import asyncpg
 import orjson
 from wallet_shared.errors import NotFound, SameWallet, ValidationFailed
 from wallet_shared.idempotency import StoredResponse, request_fingerprint, run_idempotent
 from wallet_shared.ids import is_transfer_id, new_transfer_id
 from wallet_shared.messages import OutgoingMessage
-from wallet_shared.outbox import enqueue
 from wallet_shared.pagination import (
     Page,
     cut_page,
@@ -20,6 +18,7 @@ from wallet_shared.pagination import (
     time_position,
 )
 from wallet_shared.schemas import Transfer
+from wallet_shared.unit_of_work import OutboxTransaction
 
 from transfer_coordinator.adapters import repository
 from transfer_coordinator.domain.saga import TransferSaga
@@ -68,7 +67,9 @@ async def start_transfer(ctx: CoordinatorContext, command: StartTransfer) -> Sto
     """
     fingerprint = _fingerprint(command)
 
-    async def start_in(conn: asyncpg.Connection) -> StoredResponse:
+    async def start_in(tx: OutboxTransaction) -> StoredResponse:
+        conn = tx.conn
+
         async def begin() -> tuple[int, Any]:
             # Every refusal is raised here, before any write: nothing to undo, so no savepoint
             # (and the transaction, shared with concurrent starts, goes on for the others).
@@ -80,7 +81,7 @@ async def start_transfer(ctx: CoordinatorContext, command: StartTransfer) -> Sto
                 fingerprint=command.claim_fingerprint or fingerprint,
             )
             await repository.insert_saga(conn, saga)
-            await enqueue(conn, records)
+            await tx.publish(records)
             return 202, transfer_json(saga)
 
         return await run_idempotent(
@@ -92,9 +93,7 @@ async def start_transfer(ctx: CoordinatorContext, command: StartTransfer) -> Sto
             savepoint=False,
         )
 
-    stored = await ctx.in_transaction(start_in)
-    if not stored.replayed and stored.status_code < 400:
-        ctx.wake_outbox()
+    stored = await ctx.uow.grouped(start_in)
     if stored.replayed and stored.status_code == 202:
         return await _current_answer(ctx, stored)
     return stored

@@ -75,7 +75,7 @@ async def start_local_transfer(
         )
 
     stored = await uow.grouped(
-        start_in, wallets=[request.source_wallet_id, request.destination_wallet_id]
+        start_in, locks=[request.source_wallet_id, request.destination_wallet_id]
     )
     for booking in booked:
         _count(shard, booking)

@@ -151,7 +151,7 @@ async def run_movement(
             operation=operation,
         )
 
-    stored = await uow.grouped(move_in, wallets=[wallet_id])
+    stored = await uow.grouped(move_in, locks=[wallet_id])
     for posting in posted:  # counted once committed; a replay or a refusal posts nothing
         LEDGER_POSTINGS.labels(shard.label, posting.type).inc()
     return stored
