@@ -17,7 +17,6 @@ from wallet_shared.admin_schemas import (
     WebhookPage,
 )
 from wallet_shared.audit import AuditEntry, record_actions, requested_action
-from wallet_shared.db import transaction
 from wallet_shared.http import Caller, internal_caller
 from wallet_shared.pagination import DEFAULT_LIMIT, MAX_INTERNAL_LIMIT
 from wallet_shared.schemas import ProblemDetail
@@ -121,6 +120,6 @@ class GatewayAuditBatch(BaseModel):
 async def post_audit_records(batch: GatewayAuditBatch, ctx: Oversight) -> Response:
     """Record what the gateway refused (401, 403) or ran without a backend transaction."""
     entries = [AuditEntry(**record.model_dump()) for record in batch.records]
-    async with transaction(ctx.pool) as conn:
-        await record_actions(conn, entries, service=SERVICE, at=ctx.clock())
+    async with ctx.uow.transaction() as tx:
+        await record_actions(tx.conn, entries, service=SERVICE, at=ctx.clock())
     return Response(status_code=204)

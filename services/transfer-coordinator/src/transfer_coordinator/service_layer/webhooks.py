@@ -18,7 +18,6 @@ from wallet_shared.admin_schemas import (
     WebhookPage,
 )
 from wallet_shared.audit import AuditEntry, record_actions
-from wallet_shared.db import transaction
 from wallet_shared.errors import Conflict, NotFound, ValidationFailed
 from wallet_shared.ids import new_record_id
 from wallet_shared.pagination import (
@@ -47,12 +46,12 @@ async def register_webhook(
     chosen = check_event_types(event_types)
     webhook_id = new_record_id(WEBHOOK_PREFIX)
     secret = SECRET_PREFIX + secrets.token_urlsafe(32)
-    async with transaction(ctx.pool) as conn:
+    async with ctx.uow.transaction() as tx:
         row = await repository.add_webhook(
-            conn, webhook_id=webhook_id, url=url, event_types=chosen, secret=secret,
+            tx.conn, webhook_id=webhook_id, url=url, event_types=chosen, secret=secret,
             created_by=audit.actor or "",
         )  # fmt: skip
-        await _audit(conn, audit, target=webhook_id, at=row["created_at"])
+        await _audit(tx.conn, audit, target=webhook_id, at=row["created_at"])
     return WebhookCreated(**dict(row), secret=secret)
 
 
@@ -87,10 +86,10 @@ async def list_webhooks(ctx: OversightContext, *, limit: int, cursor: str | None
 
 async def delete_webhook(ctx: OversightContext, webhook_id: str, *, audit: AuditEntry) -> None:
     """Retire an endpoint: nothing more is queued or sent to it."""
-    async with transaction(ctx.pool) as conn:
-        if not await repository.delete_webhook(conn, webhook_id):
+    async with ctx.uow.transaction() as tx:
+        if not await repository.delete_webhook(tx.conn, webhook_id):
             raise NotFound("No such webhook.")
-        await _audit(conn, audit, target=webhook_id, at=ctx.clock())
+        await _audit(tx.conn, audit, target=webhook_id, at=ctx.clock())
 
 
 async def list_deliveries(
@@ -112,13 +111,13 @@ async def retry_delivery(
 ) -> WebhookDelivery:
     """Send a failed delivery again (with a fresh retry window); `Conflict` unless failed."""
     number = _delivery_number(delivery_id)
-    async with transaction(ctx.pool) as conn:
-        row, retried = await repository.retry_failed(conn, webhook_id, number)
+    async with ctx.uow.transaction() as tx:
+        row, retried = await repository.retry_failed(tx.conn, webhook_id, number)
         if row is None:
             raise NotFound("No such delivery.")
         if not retried:
             raise Conflict("Only a failed delivery can be retried.")
-        await _audit(conn, audit, target=delivery_id, at=ctx.clock())
+        await _audit(tx.conn, audit, target=delivery_id, at=ctx.clock())
     ctx.wake_dispatcher()
     return delivery_view(row)
 
