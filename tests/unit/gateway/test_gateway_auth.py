@@ -15,7 +15,8 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from gateway.auth import InvalidToken, Principal, TokenKeyError, TokenVerifier
+from gateway.adapters.tokens import InvalidToken, TokenKeyError, TokenVerifier
+from gateway.domain.principal import Principal
 
 from .gateway_fakes import SECRET, bearer
 

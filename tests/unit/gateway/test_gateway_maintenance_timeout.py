@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 import httpx
 import orjson
 from gateway.adapters.backends import Backends, ClientOrigin
-from gateway.auth import Principal
-from gateway.routing import ShardRouter
+from gateway.domain.principal import Principal
+from gateway.domain.routing import ShardRouter
 from gateway.service_layer.ledger_maintenance import rebuild_snapshots, verify_ledger
 from wallet_shared.http_client import InternalHttpClient
 from wallet_shared.ledger_admin import RebuildRequest

@@ -6,7 +6,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from gateway.bootstrap import create_app
-from gateway.rate_limit import TokenBucketLimiter
+from gateway.domain.rate_limit import TokenBucketLimiter
 
 from .gateway_fakes import FakeClock, FakeCluster, bearer, make_settings
 

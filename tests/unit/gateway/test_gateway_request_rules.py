@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from gateway.auth import Principal
+from gateway.domain.principal import Principal
 from gateway.domain.requests import (
     check_amount_limit,
     check_time_range,
     wait_preference,
 )
 from gateway.domain.roles import owner_of_new_wallet, owner_to_list, require_role
-from gateway.routing import ShardRouter
+from gateway.domain.routing import ShardRouter
 from wallet_shared.errors import (
     Forbidden,
     IdempotencyKeyRequired,

@@ -7,7 +7,8 @@ import time
 
 import jwt
 import pytest
-from gateway.auth import InvalidToken, Principal, TokenVerifier, VerifiedTokens
+from gateway.adapters.tokens import InvalidToken, TokenVerifier, VerifiedTokens
+from gateway.domain.principal import Principal
 
 from .gateway_fakes import SECRET
 

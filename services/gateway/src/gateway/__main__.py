@@ -8,7 +8,7 @@ from wallet_shared.http import serve
 from wallet_shared.logging import configure_logging
 from wallet_shared.settings import settings_or_exit
 
-from gateway.auth import TokenKeyError
+from gateway.adapters.tokens import TokenKeyError
 from gateway.bootstrap import SERVICE, create_app
 from gateway.settings import GatewaySettings
 

@@ -19,15 +19,15 @@ from wallet_shared.service_auth import ServiceTokenIssuer
 
 from gateway.adapters.audit_shipper import AuditShipper
 from gateway.adapters.backends import Backends
-from gateway.auth import TokenVerifier
+from gateway.adapters.tokens import TokenVerifier
 from gateway.domain.known_wallets import KnownWallets
+from gateway.domain.rate_limit import TokenBucketLimiter
+from gateway.domain.routing import ShardRouter
 from gateway.entrypoints import admin, ledger, ledger_admin, oversight, transfers, wallets
 from gateway.entrypoints.gateway_audit import RefusalAudit
 from gateway.entrypoints.guard import ApiGuard
 from gateway.entrypoints.openapi import install_openapi
 from gateway.entrypoints.responses import install_gateway_problem_handlers
-from gateway.rate_limit import TokenBucketLimiter
-from gateway.routing import ShardRouter
 from gateway.settings import GatewaySettings
 
 SERVICE: Final = "gateway"

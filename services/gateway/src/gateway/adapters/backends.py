@@ -29,9 +29,9 @@ from wallet_shared.http_client import (
 from wallet_shared.problems import PROBLEM_MEDIA_TYPE
 from wallet_shared.service_auth import ServiceTokenIssuer
 
-from gateway.auth import Principal
+from gateway.domain.principal import Principal
+from gateway.domain.routing import shard_name
 from gateway.metrics import BACKEND_REQUEST_DURATION, BACKEND_UNAVAILABLE
-from gateway.routing import shard_name
 
 COORDINATOR: Final = "coordinator"
 CLAIMS_PATH: Final = "/internal/idempotency-claims"

@@ -18,7 +18,7 @@ from wallet_shared.schemas import (
     ShardIntegrity,
 )
 
-from gateway.routing import shard_name
+from gateway.domain.routing import shard_name
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ from wallet_shared.ledger_admin import (
     ShardVerificationSummary,
 )
 
-from gateway.routing import shard_name
+from gateway.domain.routing import shard_name
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from wallet_shared.errors import Forbidden
 from wallet_shared.schemas import Role
 
-from gateway.auth import Principal
+from gateway.domain.principal import Principal
 
 
 def require_role(caller: Principal, *allowed: Role, action: str) -> None:

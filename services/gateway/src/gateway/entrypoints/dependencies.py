@@ -14,10 +14,11 @@ from fastapi import Depends, Header, Request
 from wallet_shared.errors import ServiceUnavailable
 
 from gateway.adapters.backends import Backends, ClientOrigin
-from gateway.auth import InvalidToken, Principal
+from gateway.adapters.tokens import InvalidToken
 from gateway.domain.known_wallets import KnownWallets
+from gateway.domain.principal import Principal
+from gateway.domain.routing import ShardRouter
 from gateway.entrypoints.guard import PRINCIPAL_STATE_KEY
-from gateway.routing import ShardRouter
 from gateway.settings import GatewaySettings
 
 

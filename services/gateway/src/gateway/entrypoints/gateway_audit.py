@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from wallet_shared.audit import AuditEntry
 
 from gateway.adapters.audit_shipper import AuditShipper
-from gateway.auth import Principal
+from gateway.domain.principal import Principal
 from gateway.entrypoints.guard import GUARDED_PREFIX, PRINCIPAL_STATE_KEY
 
 _REFUSALS: Final = {401: "request.unauthorized", 403: "request.forbidden"}

@@ -14,10 +14,11 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from wallet_shared.problems import problem_response
 
-from gateway.auth import InvalidToken, Principal, TokenVerifier
+from gateway.adapters.tokens import InvalidToken, TokenVerifier
+from gateway.domain.principal import Principal
+from gateway.domain.rate_limit import TokenBucketLimiter
 from gateway.entrypoints.responses import token_problem
 from gateway.metrics import AUTH_FAILURES, RATE_LIMITED
-from gateway.rate_limit import TokenBucketLimiter
 
 GUARDED_PREFIX: Final = "/v1"
 RATE_LIMITED_PROBE: Final = "/health/ready"

@@ -14,7 +14,7 @@ from wallet_shared.http_client import InternalStream
 from wallet_shared.problems import body_not_json, field_errors, problem_response
 
 from gateway.adapters.backends import BackendProblem, BackendReply, unavailable
-from gateway.auth import InvalidToken
+from gateway.adapters.tokens import InvalidToken
 
 
 def relay(reply: BackendReply, *, headers: Mapping[str, str] | None = None) -> Response:

@@ -10,7 +10,6 @@ from wallet_shared.schemas import DeadLetter, DeadLetterPage
 
 from gateway.adapters.backends import COORDINATOR, BackendReply, Backends, expect_json
 from gateway.adapters.dead_letter_wire import dead_letter_of, dead_letter_page
-from gateway.auth import Principal
 from gateway.domain.dead_letters import (
     DeadLetterSource,
     SourcePage,
@@ -20,8 +19,9 @@ from gateway.domain.dead_letters import (
     parse_dead_letter_id,
     public_dead_letter,
 )
+from gateway.domain.principal import Principal
 from gateway.domain.roles import require_role
-from gateway.routing import shard_name
+from gateway.domain.routing import shard_name
 
 LIST_PATH = "/internal/dead-letters"
 

@@ -7,7 +7,7 @@ from wallet_shared.errors import IdempotencyKeyReused
 from wallet_shared.idempotency import request_fingerprint
 
 from gateway.adapters.backends import Backends, KeyClaim
-from gateway.auth import Principal
+from gateway.domain.principal import Principal
 
 
 def public_fingerprint(path: str, command: BaseModel) -> str:

@@ -20,13 +20,13 @@ from gateway.adapters.integrity_wire import (
     shard_part,
     shard_request,
 )
-from gateway.auth import Principal
 from gateway.domain.integrity import (
     CoordinatorIntegrityPart,
     ShardIntegrityPart,
     build_report,
     transfers_with_active_legs,
 )
+from gateway.domain.principal import Principal
 from gateway.domain.roles import require_role
 from gateway.metrics import INTEGRITY_CONSISTENT
 

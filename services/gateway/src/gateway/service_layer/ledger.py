@@ -17,10 +17,10 @@ from gateway.adapters.backends import (
     expect_ok,
     path_segment,
 )
-from gateway.auth import Principal
+from gateway.domain.principal import Principal
 from gateway.domain.requests import check_time_range
 from gateway.domain.roles import require_role
-from gateway.routing import ShardRouter
+from gateway.domain.routing import ShardRouter
 from gateway.service_layer.movements import post_movement
 
 

@@ -16,10 +16,10 @@ from wallet_shared.ledger_admin import (
 )
 
 from gateway.adapters.backends import Backends, ClientOrigin, expect_json
-from gateway.auth import Principal
 from gateway.domain.ledger_verification import SagaView, build_verification, open_transfer_ids
+from gateway.domain.principal import Principal
 from gateway.domain.roles import require_role
-from gateway.routing import ShardRouter
+from gateway.domain.routing import ShardRouter
 
 LOOKUP_CHUNK: Final = 10_000
 """Transfer ids per call to the coordinator (its bound)."""

@@ -9,9 +9,9 @@ from pydantic import BaseModel
 from wallet_shared.idempotency import checked_key
 
 from gateway.adapters.backends import BackendReply, Backends, ClientOrigin, expect_ok
-from gateway.auth import Principal
+from gateway.domain.principal import Principal
 from gateway.domain.requests import check_amount_limit
-from gateway.routing import ShardRouter
+from gateway.domain.routing import ShardRouter
 from gateway.service_layer.idempotency import claim_key
 
 

@@ -20,8 +20,8 @@ from gateway.adapters.backends import (
     expect_json,
 )
 from gateway.adapters.pages import page_reply
-from gateway.auth import Principal
 from gateway.domain.listing import ListedItem, merge_newest_first
+from gateway.domain.principal import Principal
 from gateway.domain.roles import require_role
 
 AUDIT_PATH = "/internal/audit-log"

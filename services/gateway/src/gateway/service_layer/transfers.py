@@ -19,12 +19,12 @@ from gateway.adapters.backends import (
     expect_ok,
 )
 from gateway.adapters.pages import listed_items, page_reply
-from gateway.auth import Principal
 from gateway.domain.known_wallets import KnownWallets, WalletFacts
 from gateway.domain.listing import merge_newest_first
+from gateway.domain.principal import Principal
 from gateway.domain.requests import check_amount_limit, wait_preference
 from gateway.domain.roles import require_role
-from gateway.routing import ShardRouter, wallet_not_found
+from gateway.domain.routing import ShardRouter, wallet_not_found
 from gateway.service_layer.idempotency import claim_key, public_fingerprint
 
 

@@ -17,11 +17,11 @@ from gateway.adapters.backends import (
     expect_ok,
 )
 from gateway.adapters.pages import listed_items, page_reply
-from gateway.auth import Principal
 from gateway.domain.listing import merge_newest_first
+from gateway.domain.principal import Principal
 from gateway.domain.requests import check_time_range
 from gateway.domain.roles import owner_of_new_wallet, owner_to_list, require_role
-from gateway.routing import ShardRouter
+from gateway.domain.routing import ShardRouter
 from gateway.service_layer.movements import post_movement
 
 Movement = Literal["deposits", "withdrawals"]

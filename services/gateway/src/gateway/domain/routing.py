@@ -13,7 +13,7 @@ from wallet_shared.errors import NotFound
 from wallet_shared.ids import WALLET_PREFIX, bucket_of_id, bucket_of_user
 from wallet_shared.routing import ShardMap
 
-from gateway.auth import Principal
+from gateway.domain.principal import Principal
 
 
 def shard_name(shard: int) -> str:

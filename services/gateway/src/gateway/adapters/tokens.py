@@ -22,6 +22,8 @@ from wallet_shared.errors import Unauthorized
 from wallet_shared.ids import is_valid_user_id
 from wallet_shared.schemas import Role
 
+from gateway.domain.principal import Principal
+
 ROLES: Final[dict[str, Role]] = {role: role for role in get_args(Role)}
 
 MIN_HS256_SECRET_BYTES: Final = 32
@@ -42,19 +44,6 @@ class InvalidToken(Unauthorized):
         super().__init__(detail)
         # RFC 6750 §3: no error code when the client simply sent no credentials.
         self.challenge = "Bearer" if missing else 'Bearer error="invalid_token"'
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    """An authenticated caller."""
-
-    user_id: str
-    role: Role
-
-    @property
-    def owner_scope(self) -> str | None:
-        """The owner whose wallets alone this caller may see (role `user`), or None."""
-        return self.user_id if self.role == "user" else None
 
 
 @dataclass(frozen=True, slots=True)
