@@ -15,12 +15,12 @@ from datetime import datetime
 from typing import Annotated, Any, Final
 
 import asyncpg
-import structlog
 from fastapi import APIRouter, Depends, Query, Request
 
 from wallet_shared.admin_schemas import AuditRecord
 from wallet_shared.http import Caller, internal_caller
 from wallet_shared.ids import new_record_id
+from wallet_shared.logging import current_trace_id
 from wallet_shared.metrics import AUDIT_RECORDS
 from wallet_shared.pagination import (
     DEFAULT_LIMIT,
@@ -64,7 +64,6 @@ def requested_action(
 ) -> AuditEntry:
     """The record of `action` asked for by `caller` over an internal route: the client's address
     and user agent are what the gateway saw (`X-Client-Address`, `X-Client-User-Agent`)."""
-    trace_id = structlog.contextvars.get_contextvars().get("trace_id")
     return AuditEntry(
         action=action,
         actor=caller.user_id,
@@ -72,7 +71,7 @@ def requested_action(
         target=target,
         wallet_id=wallet_id,
         reason=reason,
-        trace_id=trace_id if isinstance(trace_id, str) else None,
+        trace_id=current_trace_id() or None,
         client_address=request.headers.get("x-client-address"),
         user_agent=request.headers.get("x-client-user-agent"),
     )

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -20,39 +19,15 @@ from starlette.responses import Response
 
 from wallet_shared.errors import (
     IdempotencyKeyInUse,
-    IdempotencyKeyRequired,
     IdempotencyKeyReused,
     ServiceUnavailable,
-    ValidationFailed,
     WalletError,
 )
 from wallet_shared.problems import PROBLEM_MEDIA_TYPE, problem_body, status_of
 
 REPLAYED_HEADER: Final = "Idempotent-Replayed"
-KEY_HEADER: Final = "Idempotency-Key"
-MAX_KEY_LENGTH: Final = 255
-_KEY: Final = re.compile(rf"[\x20-\x7e]{{1,{MAX_KEY_LENGTH}}}")
-"""API.md: 1-255 printable characters. ASCII only: a header travels as bytes, and a key must be
-the same string in every service it crosses."""
-
 # A refusal that says "try again later" must not become the key's permanent answer.
 _NOT_STORED: Final[tuple[type[WalletError], ...]] = (ServiceUnavailable,)
-
-
-def checked_key(raw: str | None) -> str:
-    """The Idempotency-Key of a money-moving request, by the one rule every service applies:
-    absent → `IdempotencyKeyRequired` (400); not 1-255 printable ASCII characters →
-    `ValidationFailed` (422)."""
-    if raw is None:
-        raise IdempotencyKeyRequired(
-            "This request moves money: send an Idempotency-Key header (1-255 printable characters)."
-        )
-    if _KEY.fullmatch(raw) is None:
-        raise ValidationFailed(
-            "The Idempotency-Key header is not valid.",
-            errors=[{"field": KEY_HEADER, "message": "must be 1-255 printable ASCII characters"}],
-        )
-    return raw
 
 
 def request_fingerprint(method: str, path: str, body: Mapping[str, Any]) -> str:

@@ -32,6 +32,12 @@ def _redact_secrets(_: Any, __: str, event: MutableMapping[str, Any]) -> Mutable
     return event
 
 
+def current_trace_id() -> str:
+    """The trace id of the request being served (bound by the HTTP middleware), "" if none."""
+    trace_id = structlog.contextvars.get_contextvars().get("trace_id")
+    return trace_id if isinstance(trace_id, str) else ""
+
+
 def configure_logging(*, service: str, level: str = "INFO", fmt: str = "json") -> None:
     """Configure structlog and the standard library logging for a service process."""
     renderer: Any = (

@@ -114,3 +114,20 @@ async def test_concurrent_transfers_from_one_wallet_never_overdraw_it(
     received = [await balances(shard, wallet) for wallet in destinations]
     assert sum(balance for balance, _ in received) == 900
     assert (await shard_integrity(shard.uow, shard.context)).consistent
+
+
+async def test_a_transfer_to_the_same_wallet_is_refused_and_books_nothing(shard: Shard) -> None:
+    # The gateway refuses it first; the shard does not rely on that (one rule, every service).
+    wallet = (await open_wallet(shard, ALICE)).id
+    await deposit(shard, wallet, 1000)
+    await shard.take_outbox()
+
+    stored = await local_transfer(shard, wallet, wallet, 400, key="self")
+    assert (stored.status_code, orjson.loads(stored.body)["code"]) == (422, "same_wallet")
+    assert await balances(shard, wallet) == (1000, 0)
+    assert await shard.take_outbox() == []
+    booked = await shard.pool.fetchval(
+        "SELECT count(*) FROM journal_transactions WHERE wallet_id = $1 AND type <> 'deposit'",
+        wallet,
+    )
+    assert booked == 0

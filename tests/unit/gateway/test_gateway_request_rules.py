@@ -19,9 +19,9 @@ from wallet_shared.errors import (
     NotFound,
     ValidationFailed,
 )
-from wallet_shared.idempotency import checked_key
 from wallet_shared.ids import bucket_of_user, new_transfer_id, new_wallet_id
 from wallet_shared.routing import ShardMap
+from wallet_shared.rules import checked_key
 
 ALICE = Principal("alice", "user")
 ADMIN = Principal("root", "admin")

@@ -12,7 +12,7 @@ from transfer_coordinator.entrypoints.http import StartTransferBody, _start_comm
 from wallet_shard.entrypoints.request_context import idempotent_request
 from wallet_shared.errors import WalletError
 from wallet_shared.http import Caller
-from wallet_shared.idempotency import checked_key
+from wallet_shared.rules import checked_key
 
 CALLER = Caller(user_id="alice", role="user", owner_scope="alice")
 KEYS = [

@@ -26,6 +26,7 @@ from wallet_shared.http_client import (
     InternalResponse,
     InternalStream,
 )
+from wallet_shared.logging import current_trace_id
 from wallet_shared.problems import PROBLEM_MEDIA_TYPE
 from wallet_shared.service_auth import ServiceTokenIssuer
 
@@ -289,8 +290,7 @@ class Backends:
         headers = {"Authorization": self._credentials.authorization(caller)}
         if idempotency_key is not None:
             headers["Idempotency-Key"] = idempotency_key
-        trace_id = structlog.contextvars.get_contextvars().get("trace_id")
-        if isinstance(trace_id, str):
+        if trace_id := current_trace_id():
             headers["X-Trace-Id"] = trace_id
         return headers
 

@@ -7,8 +7,7 @@ from datetime import datetime
 from typing import Final
 
 from wallet_shared.errors import ValidationFailed
-
-MAX_WAIT_S: Final = 30
+from wallet_shared.rules import MAX_WAIT_S
 
 _WAIT: Final = re.compile(r"^[0-9]{1,6}$")
 

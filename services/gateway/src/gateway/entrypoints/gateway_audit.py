@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Final
 
-import structlog
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from wallet_shared.audit import AuditEntry
+from wallet_shared.logging import current_trace_id
 
 from gateway.adapters.audit_shipper import AuditShipper
 from gateway.domain.principal import Principal
@@ -50,13 +50,12 @@ def refusal_entry(scope: Scope, action: str) -> AuditEntry:
     known = principal if isinstance(principal, Principal) else None
     headers = Headers(scope=scope)
     client = scope.get("client")
-    trace_id = structlog.contextvars.get_contextvars().get("trace_id")
     return AuditEntry(
         action=action,
         actor=known.user_id if known else None,
         role=known.role if known else None,
         target=_bounded(f"{scope['method']} {scope['path']}", MAX_TARGET),
-        trace_id=trace_id if isinstance(trace_id, str) else None,
+        trace_id=current_trace_id() or None,
         client_address=_bounded(client[0], MAX_CLIENT) if client else None,
         user_agent=_bounded(headers.get("user-agent"), MAX_USER_AGENT),
     )

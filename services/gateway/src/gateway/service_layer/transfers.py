@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from wallet_shared.errors import NotFound, SameWallet
-from wallet_shared.idempotency import checked_key
+from wallet_shared.errors import NotFound
 from wallet_shared.ids import is_transfer_id
+from wallet_shared.rules import check_distinct_wallets, checked_key
 from wallet_shared.schemas import CreateTransfer
 
 from gateway.adapters.backends import (
@@ -52,8 +52,7 @@ async def create_transfer(
     wait_s = wait_preference(prefer)
     check_amount_limit(command.amount, max_amount=max_amount)
     source_id, destination_id = command.source_wallet_id, command.destination_wallet_id
-    if source_id == destination_id:
-        raise SameWallet("The source and destination wallets are the same.")
+    check_distinct_wallets(source_id, destination_id)
     router.shard_of_visible_wallet(source_id, caller)  # NotFound before anyone is asked
     if router.shards.shard_for_wallet(destination_id) is None:
         raise NotFound("No such destination wallet.")

@@ -7,7 +7,6 @@ from dataclasses import replace
 from typing import Annotated, Final, Literal
 
 import orjson
-import structlog
 from fastapi import APIRouter, Depends, Header, Query, Request
 from pydantic import BaseModel, Field
 from starlette.responses import Response
@@ -17,9 +16,11 @@ from wallet_shared.errors import (
     TransientError,
 )
 from wallet_shared.http import Caller, FastJSONResponse, internal_caller
-from wallet_shared.idempotency import MAX_KEY_LENGTH, checked_key, stored_response_to_http
+from wallet_shared.idempotency import stored_response_to_http
+from wallet_shared.logging import current_trace_id
 from wallet_shared.money import AmountIn, Currency, MoneyOut
 from wallet_shared.pagination import DEFAULT_LIMIT, MAX_INTERNAL_LIMIT, Page
+from wallet_shared.rules import MAX_KEY_LENGTH, MAX_WAIT_S, checked_key
 from wallet_shared.schemas import EntityId, ProblemDetail, RequestModel, Transfer
 
 from transfer_coordinator.service_layer.claims import Claim, claim_keys
@@ -40,7 +41,6 @@ from transfer_coordinator.service_layer.transfers import (
 )
 from transfer_coordinator.service_layer.waiting import FinalWaiters, wait_for_final
 
-MAX_WAIT_S: Final = 30.0
 MAX_CLAIMS: Final = 256
 
 router = APIRouter(prefix="/internal", tags=["transfers"])
@@ -218,7 +218,7 @@ def _start_command(
         description=body.description,
         initiator=body.initiator or caller.user_id,
     )
-    trace_id = str(structlog.contextvars.get_contextvars().get("trace_id", ""))
+    trace_id = current_trace_id()
     return StartTransfer(
         request=request, caller=caller.user_id, idempotency_key=key, trace_id=trace_id
     )

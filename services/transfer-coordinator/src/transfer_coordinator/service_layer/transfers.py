@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Final
 
 import orjson
-from wallet_shared.errors import NotFound, SameWallet, ValidationFailed
+from wallet_shared.errors import NotFound, ValidationFailed
 from wallet_shared.idempotency import StoredResponse, request_fingerprint, run_idempotent
 from wallet_shared.ids import is_transfer_id, new_transfer_id
 from wallet_shared.messages import OutgoingMessage
@@ -17,6 +17,7 @@ from wallet_shared.pagination import (
     parse_time_position,
     time_position,
 )
+from wallet_shared.rules import check_distinct_wallets
 from wallet_shared.schemas import Transfer
 from wallet_shared.unit_of_work import OutboxTransaction
 
@@ -134,8 +135,7 @@ def _begin_saga(
 
 
 def _check_transfer(ctx: CoordinatorContext, request: TransferRequest) -> None:
-    if request.source_wallet_id == request.destination_wallet_id:
-        raise SameWallet("The source and destination wallets are the same.")
+    check_distinct_wallets(request.source_wallet_id, request.destination_wallet_id)
     if ctx.shards.shard_for_wallet(request.source_wallet_id) is None:
         raise NotFound("No such source wallet.")
     if ctx.shards.shard_for_wallet(request.destination_wallet_id) is None:

@@ -12,6 +12,7 @@ from starlette.responses import Response
 from wallet_shared.idempotency import stored_response_to_http
 from wallet_shared.money import AmountIn, Currency
 from wallet_shared.pagination import DEFAULT_LIMIT, MAX_INTERNAL_LIMIT, Page
+from wallet_shared.rules import MAX_WAIT_S
 from wallet_shared.schemas import EntityId, ProblemDetail, RequestModel, Transfer
 
 from wallet_shard.domain.local_transfers import LocalTransferRequest
@@ -58,7 +59,7 @@ async def post_local_transfer(
     caller: CallerDep,
     services: Services,
     idempotency_key: IdempotencyKey = None,
-    wait: Annotated[float, Query(ge=0, le=30)] = 0,
+    wait: Annotated[float, Query(ge=0, le=MAX_WAIT_S)] = 0,
 ) -> Response:
     """Book a transfer between two wallets of this shard: final at once (`completed`, or
     `cancelled` with the failure code); 200 when the caller asked to wait for the final state

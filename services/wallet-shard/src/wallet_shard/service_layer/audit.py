@@ -7,11 +7,11 @@ from typing import Final
 
 import asyncpg
 from wallet_shared.audit import AuditEntry, record_actions
+from wallet_shared.logging import current_trace_id
 
 from wallet_shard.adapters.movement_requests import MovementRequest
 from wallet_shard.domain.journal import JournalTransaction
 from wallet_shard.service_layer.context import ShardContext
-from wallet_shard.service_layer.views import current_trace_id
 
 AUDITED_POSTINGS: Final = {"refund": "transaction.refund", "reversal": "transaction.reversal"}
 """Money movements only admins make: audited besides their `movement_requests` row."""

@@ -22,12 +22,12 @@ from wallet_shared.ledger_admin import (
     WalletDifference,
     WalletRebuild,
 )
+from wallet_shared.logging import current_trace_id
 
 from wallet_shard.adapters.movement_requests import MovementRequest
 from wallet_shard.adapters.snapshot_queries import LockedSnapshot, SnapshotQueries
 from wallet_shard.service_layer.context import ShardContext
 from wallet_shard.service_layer.unit_of_work import UnitOfWork
-from wallet_shard.service_layer.views import current_trace_id
 
 MAX_DIFFERENCES: Final = 1000
 """Differences listed per shard: a badly broken shard still answers a readable report."""

@@ -13,6 +13,7 @@ from typing import Any
 from wallet_shared.errors import NotFound
 from wallet_shared.idempotency import StoredResponse, run_idempotent
 from wallet_shared.ids import WALLET_PREFIX, bucket_of_id, new_local_transfer_id
+from wallet_shared.logging import current_trace_id
 from wallet_shared.messages import EventType, OutgoingMessage, encode_public_event
 from wallet_shared.metrics import TRANSFER_DURATION, TRANSFERS
 from wallet_shared.pagination import (
@@ -22,6 +23,7 @@ from wallet_shared.pagination import (
     parse_time_position,
     time_position,
 )
+from wallet_shared.rules import check_distinct_wallets
 from wallet_shared.schemas import Transfer
 
 from wallet_shard.domain.local_transfers import (
@@ -39,7 +41,7 @@ from wallet_shard.service_layer.transfer_commands import (
     save_leg_book,
 )
 from wallet_shard.service_layer.unit_of_work import ShardRepositories, UnitOfWork
-from wallet_shard.service_layer.views import current_trace_id, transaction_posted
+from wallet_shard.service_layer.views import transaction_posted
 
 
 async def start_local_transfer(
@@ -91,6 +93,7 @@ async def _book(
     *,
     owner_scope: str | None,
 ) -> LocalBooking:
+    check_distinct_wallets(request.source_wallet_id, request.destination_wallet_id)
     bucket = bucket_of_id(request.source_wallet_id, prefix=WALLET_PREFIX)
     if bucket is None:
         raise NotFound("No such source wallet.")

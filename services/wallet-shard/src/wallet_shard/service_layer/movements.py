@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from wallet_shared.idempotency import StoredResponse, run_idempotent
 from wallet_shared.ids import new_transaction_id
+from wallet_shared.logging import current_trace_id
 from wallet_shared.metrics import LEDGER_POSTINGS
 
 from wallet_shard.adapters.movement_requests import MovementRequest
@@ -28,7 +29,7 @@ from wallet_shard.service_layer.audit import audit_posting
 from wallet_shard.service_layer.commands import IdempotentRequest, MoveMoney
 from wallet_shard.service_layer.context import ShardContext
 from wallet_shard.service_layer.unit_of_work import ShardRepositories, UnitOfWork
-from wallet_shard.service_layer.views import current_trace_id, transaction_posted, transaction_view
+from wallet_shard.service_layer.views import transaction_posted, transaction_view
 from wallet_shard.service_layer.wallets import find_visible
 
 Booking = Callable[[Wallet, int, PostingContext], JournalTransaction]

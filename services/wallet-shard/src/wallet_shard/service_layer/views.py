@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import structlog
 from wallet_shared.messages import EventType, OutgoingMessage, encode_public_event
 from wallet_shared.schemas import Transaction, Wallet
 from wallet_shared.topics import Topics
@@ -43,11 +42,6 @@ def transaction_view(posted: JournalTransaction | PostedTransaction) -> Transact
             "created_at": posted.created_at,
         }
     )
-
-
-def current_trace_id() -> str:
-    """The trace id of the request being served (bound by the HTTP middleware), if any."""
-    return str(structlog.contextvars.get_contextvars().get("trace_id", ""))
 
 
 def wallet_event(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from wallet_shared.errors import NotFound, ValidationFailed
 from wallet_shared.ids import WALLET_PREFIX, bucket_of_id, bucket_of_user, new_wallet_id
+from wallet_shared.logging import current_trace_id
 from wallet_shared.messages import EventType
 from wallet_shared.pagination import (
     cut_page,
@@ -19,7 +20,7 @@ from wallet_shard.service_layer.audit import audit_action
 from wallet_shard.service_layer.commands import OpenWallet, StatusChange
 from wallet_shard.service_layer.context import ShardContext
 from wallet_shard.service_layer.unit_of_work import ShardRepositories, UnitOfWork
-from wallet_shard.service_layer.views import current_trace_id, wallet_event, wallet_view
+from wallet_shard.service_layer.views import wallet_event, wallet_view
 
 
 async def open_wallet(
