@@ -32,7 +32,7 @@ run: install
 lint: install
 	$(RUN) ruff check .
 	$(RUN) mypy $(MYPY_TARGETS)
-	$(RUN) lint-imports
+	$(RUN) lint-imports --no-cache
 
 test: lint
 	$(RUN) pytest -q --durations=20
