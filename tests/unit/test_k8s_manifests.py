@@ -27,7 +27,7 @@ import jwt
 import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 import typer
-from gateway.auth import TokenKeyError, TokenVerifier
+from gateway.adapters.tokens import TokenKeyError, TokenVerifier
 from gateway.settings import GatewaySettings
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings
