@@ -229,9 +229,15 @@ class BatchConsumer(BackgroundLoop, Generic[M]):
         self._committed.clear()
         self._assignment = _AssignmentListener(self._committed)
         try:
-            await consumer.start()
-        except BaseException:
-            await consumer.stop()
+            # Bounded like every wait on the client: a broker just back may keep it waiting.
+            await asyncio.wait_for(consumer.start(), self._stall_timeout_s)
+        except BaseException as error:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(consumer.stop(), self._stall_timeout_s)
+            if isinstance(error, TimeoutError):
+                raise KafkaError(
+                    f"Kafka client not started in {self._stall_timeout_s} s"
+                ) from error
             raise
         consumer.subscribe(topics=[self._topic], listener=self._assignment)
         return consumer

@@ -174,17 +174,21 @@ class FakeMessage:
 class FakeClient:
     """Stands in for AIOKafkaConsumer. `wedged`: its commits and its stop never come back, as
     aiokafka's do once its group coordination died (found by `wallet chaos`); `failing`: every
-    poll raises a KafkaError, as aiokafka's does once its coordination task ended."""
+    poll raises a KafkaError, as aiokafka's does once its coordination task ended;
+    `stuck_starting`: its start never comes back."""
 
-    def __init__(self, *, wedged: bool = False, failing: bool = False) -> None:
-        self.wedged, self.failing = wedged, failing
+    def __init__(
+        self, *, wedged: bool = False, failing: bool = False, stuck_starting: bool = False
+    ) -> None:
+        self.wedged, self.failing, self.stuck_starting = wedged, failing, stuck_starting
         self.commits: list[dict[Any, int]] = []
         self.committed = asyncio.Event()
         self.stop_called = asyncio.Event()
         self.delivered = False
 
     async def start(self) -> None:
-        return None
+        if self.stuck_starting:  # a broker just back that keeps the client waiting
+            await asyncio.Event().wait()
 
     async def stop(self) -> None:
         self.stop_called.set()
@@ -256,5 +260,18 @@ async def test_a_client_failing_every_poll_is_replaced() -> None:
         await committed(fresh)
         assert broken.stop_called.is_set()
         assert ledger.booked == ["m1", "m2"]
+    finally:
+        await loop.stop()
+
+
+async def test_a_replacement_that_does_not_start_is_given_up_and_another_one_opened() -> None:
+    ledger = Ledger()
+    wedged, stuck, fresh = FakeClient(wedged=True), FakeClient(stuck_starting=True), FakeClient()
+    loop = replaceable(ledger, [wedged, stuck, fresh])
+    await loop.start()
+    try:
+        await committed(fresh)
+        assert stuck.stop_called.is_set()
+        assert stuck.commits == []
     finally:
         await loop.stop()

@@ -4,7 +4,6 @@ one after the other, wait until everything is final, check the books, report."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import shutil
 import time
@@ -138,8 +137,8 @@ async def _run_on(system: ChaosSystem, config: ChaosConfig, result: ChaosResult,
         finally:
             for task in (work, inject):
                 task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            # Collected, not raised again: what failed was handled above.
+            await asyncio.gather(work, inject, return_exceptions=True)
         ended = time.monotonic()
         say(f"Workload done in {ended - began:.0f} s. Checking the books...")
         await system.wait_ready(within_s=config.recover_within_s)
