@@ -28,7 +28,7 @@ from gateway.domain.integrity import (
 )
 from gateway.domain.principal import Principal
 from gateway.domain.roles import require_role
-from gateway.metrics import INTEGRITY_CONSISTENT
+from gateway.metrics import INTEGRITY_CHECKED, INTEGRITY_CONSISTENT
 
 CUT_ATTEMPTS: Final = 3
 """Cuts tried before a cut that missed pending sagas is reported (each attempt is a new cut)."""
@@ -61,6 +61,9 @@ async def check_integrity(backends: Backends, caller: Principal) -> IntegrityRep
         report.coordinator.consistent = False
         report.consistent = False
     INTEGRITY_CONSISTENT.set(1 if report.consistent else 0)
+    # When: the alerts read the outcome of the latest check across the gateways, and warn when
+    # none ran for an hour (WalletIntegrityInconsistent, WalletIntegrityCheckMissing).
+    INTEGRITY_CHECKED.set_to_current_time()
     return report
 
 
