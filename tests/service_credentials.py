@@ -1,5 +1,5 @@
 """Service credentials for tests that talk to a shard or the coordinator directly, as the gateway
-would, and for fakes that check what the gateway sent (wallet_shared.service_auth).
+would, and for fakes that check what the gateway sent (wallet_shared.platform.service_auth).
 
 Tokens are minted when a request is made, never at import, with the real clock: they live a
 minute, far longer than any request of a test.
@@ -13,8 +13,8 @@ from typing import Final
 
 import httpx
 import jwt
-from wallet_shared.schemas import Role
-from wallet_shared.service_auth import Caller, ServiceTokenIssuer, ServiceTokenVerifier
+from wallet_shared.contracts.schemas import Role
+from wallet_shared.platform.service_auth import Caller, ServiceTokenIssuer, ServiceTokenVerifier
 
 TEST_INTERNAL_SECRET: Final = "internal-test-secret-of-at-least-thirty-two-bytes"
 """The `internal_secret` of every service a test builds."""

@@ -16,9 +16,9 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
-from wallet_shared.http_client import pooled_http_client
-from wallet_shared.routing import ShardMap
-from wallet_shared.schemas import Role
+from wallet_shared.contracts.routing import ShardMap
+from wallet_shared.contracts.schemas import Role
+from wallet_shared.platform.http_client import pooled_http_client
 
 Json = dict[str, Any]
 TokenMinter = Callable[[str, Role], str]

@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer
 from wallet_devtools.cluster import WalletCluster
-from wallet_shared.topics import Topics
+from wallet_shared.contracts.topics import Topics
 
 
 async def posted_transactions(

@@ -11,7 +11,7 @@ import time
 import pytest
 import schemathesis
 from wallet_devtools.cluster import WalletCluster
-from wallet_shared.schemas import Role
+from wallet_shared.contracts.schemas import Role
 
 from tests.e2e.client import Gateway, expect
 from tests.e2e.fuzzing import Fuzzer

@@ -10,9 +10,9 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 from wallet_devtools.cluster import WalletCluster
-from wallet_shared.asyncapi import build_document
-from wallet_shared.messages import OutgoingMessage
-from wallet_shared.topics import DEAD_LETTER_SUFFIX
+from wallet_shared.contracts.asyncapi import build_document
+from wallet_shared.contracts.messages import OutgoingMessage
+from wallet_shared.contracts.topics import DEAD_LETTER_SUFFIX
 
 from tests.e2e.client import Gateway
 from tests.e2e.test_dead_letters import POISON

@@ -10,7 +10,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from wallet_devtools.cluster import WalletCluster
-from wallet_shared.topics import Topics
+from wallet_shared.contracts.topics import Topics
 
 from tests.e2e.client import Api, Gateway, assert_problem, expect
 

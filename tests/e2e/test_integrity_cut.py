@@ -11,7 +11,7 @@ import asyncpg
 import pytest
 from wallet_devtools import postgres
 from wallet_devtools.cluster import WalletCluster
-from wallet_shared.ids import new_transfer_id
+from wallet_shared.contracts.ids import new_transfer_id
 
 from tests.e2e.client import Gateway, expect, shard_of_wallet, user_on_shard
 from tests.e2e.workload import check_integrity, open_accounts, plan_transfers, settle, submit_all

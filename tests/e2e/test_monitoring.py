@@ -22,7 +22,7 @@ import pytest
 import pytest_asyncio
 from wallet_devtools.cluster import WalletCluster
 from wallet_devtools.layout import COORDINATOR, GATEWAY
-from wallet_shared.topics import Topics
+from wallet_shared.contracts.topics import Topics
 
 from tests.e2e.client import Gateway, expect, user_on_shard
 from tests.e2e.prometheus import Prometheus, finite_points

@@ -15,7 +15,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from wallet_devtools.cluster import WalletCluster
 from wallet_devtools.postgres import database_dsn
-from wallet_shared.topics import Topics
+from wallet_shared.contracts.topics import Topics
 
 from tests.e2e.client import Api, Gateway, assert_problem, expect
 from tests.e2e.webhook_receiver import eventually

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import httpx
-from wallet_shared.ids import new_wallet_id
+from wallet_shared.contracts.ids import new_wallet_id
 
 from tests.e2e.client import (
     SHARDS,

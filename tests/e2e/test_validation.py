@@ -6,8 +6,8 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-from wallet_shared.ids import new_transaction_id, new_transfer_id, new_wallet_id
-from wallet_shared.pagination import encode_cursor
+from wallet_shared.contracts.ids import new_transaction_id, new_transfer_id, new_wallet_id
+from wallet_shared.contracts.pagination import encode_cursor
 
 from tests.e2e.client import (
     Api,

@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
-from wallet_shared.db import SHARED_MIGRATIONS, apply_migrations, create_pool
-from wallet_shared.kafka import start_producer
-from wallet_shared.outbox import OutboxRelay
+from wallet_shared.platform.db import SHARED_MIGRATIONS, apply_migrations, create_pool
+from wallet_shared.platform.kafka import start_producer
+from wallet_shared.platform.outbox import OutboxRelay
 
 from tests.integration.plumbing import SERVICE
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import asyncpg
 import orjson
-from wallet_shared.messages import TransferMessage, decode_transfer_message
+from wallet_shared.contracts.messages import TransferMessage, decode_transfer_message
 
 
 @dataclass(frozen=True)

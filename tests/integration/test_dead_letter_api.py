@@ -1,4 +1,4 @@
-"""The internal dead-letter routes every consuming service mounts (`wallet_shared.dead_letter_api`)
+"""The internal dead-letter routes every consuming service mounts (`wallet_shared.platform.dead_letter_api`)
 against a real PostgreSQL and Kafka: the JSON of a dead letter, the newest-first pages and their
 cursor, and the one replay that publishes the original again.
 """
@@ -13,12 +13,12 @@ import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
-from wallet_shared.dead_letter_api import dead_letter_router
-from wallet_shared.dead_letters import DeadLetterStore
-from wallet_shared.kafka import ConsumedRecord, ensure_topics
-from wallet_shared.outbox import OutboxRelay
-from wallet_shared.problems import install_problem_handlers
-from wallet_shared.service_auth import RequireServiceCredential, ServiceTokenVerifier
+from wallet_shared.platform.dead_letter_api import dead_letter_router
+from wallet_shared.platform.dead_letters import DeadLetterStore
+from wallet_shared.platform.kafka import ConsumedRecord, ensure_topics
+from wallet_shared.platform.outbox import OutboxRelay
+from wallet_shared.platform.problems import install_problem_handlers
+from wallet_shared.platform.service_auth import RequireServiceCredential, ServiceTokenVerifier
 
 from tests.integration.plumbing import SERVICE, read_topic
 from tests.service_credentials import TEST_INTERNAL_SECRET, ServiceCredential

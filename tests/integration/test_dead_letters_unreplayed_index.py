@@ -8,7 +8,7 @@ from typing import Any
 
 import asyncpg
 import orjson
-from wallet_shared import monitoring
+from wallet_shared.platform import monitoring
 
 from tests.integration.wallet_shard.test_balance_at_index import scans
 

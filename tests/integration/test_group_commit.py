@@ -7,8 +7,8 @@ import asyncio
 
 import asyncpg
 import pytest
-from wallet_shared.errors import NotFound, ServiceUnavailable
-from wallet_shared.group_commit import GroupCommit, Work
+from wallet_shared.contracts.errors import NotFound, ServiceUnavailable
+from wallet_shared.platform.group_commit import GroupCommit, Work
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
-"""The state gauges (wallet_shared.monitoring) on a real PostgreSQL and Kafka: what each one reads
-is what the database and the consumer group hold, and `python -m wallet_shared.migrate` (the
+"""The state gauges (wallet_shared.platform.monitoring) on a real PostgreSQL and Kafka: what each one reads
+is what the database and the consumer group hold, and `python -m wallet_shared.platform.migrate` (the
 k8s migration Job) migrates a database once."""
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ import asyncpg
 import orjson
 from aiokafka import AIOKafkaProducer
 from prometheus_client import REGISTRY
-from wallet_shared.consumer import BatchConsumer
-from wallet_shared.db import migration_files
-from wallet_shared.dead_letters import DeadLetterStore
-from wallet_shared.kafka import ensure_topics
-from wallet_shared.migrate import MIGRATIONS
-from wallet_shared.monitoring import MetricsSampler, watch_pool
-from wallet_shared.outbox import OutboxRelay
+from wallet_shared.platform.consumer import BatchConsumer
+from wallet_shared.platform.db import migration_files
+from wallet_shared.platform.dead_letters import DeadLetterStore
+from wallet_shared.platform.kafka import ensure_topics
+from wallet_shared.platform.migrate import MIGRATIONS
+from wallet_shared.platform.monitoring import MetricsSampler, watch_pool
+from wallet_shared.platform.outbox import OutboxRelay
 
 from tests.integration.plumbing import SERVICE
 
@@ -129,18 +129,18 @@ async def test_consumer_lag_counts_what_the_group_has_not_handled(
 def test_the_migration_entrypoint_migrates_a_database_once(database_dsn: str) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("WALLET_")}
     env["WALLET_DATABASE_URL"] = database_dsn
-    command = [sys.executable, "-m", "wallet_shared.migrate", "wallet-shard"]
+    command = [sys.executable, "-m", "wallet_shared.platform.migrate", "wallet-shard"]
     for _ in range(2):  # the second run finds nothing to do
         done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr
         assert "wallet-shard: migrations applied" in done.stdout
     counts = asyncio.run(_migration_counts(database_dsn))
     assert counts == {
-        "wallet_shared.migrations": len(migration_files("wallet_shared.migrations")),
+        "wallet_shared.platform.migrations": len(migration_files("wallet_shared.platform.migrations")),
         MIGRATIONS["wallet-shard"]: len(migration_files(MIGRATIONS["wallet-shard"])),
     }
     wrong = subprocess.run(
-        [sys.executable, "-m", "wallet_shared.migrate", "gateway"],
+        [sys.executable, "-m", "wallet_shared.platform.migrate", "gateway"],
         env=env,
         capture_output=True,
         text=True,

@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
-from wallet_shared.db import transaction
-from wallet_shared.idempotency import run_idempotent
-from wallet_shared.retention import IDEMPOTENCY_KEYS, RetentionJanitor
+from wallet_shared.platform.db import transaction
+from wallet_shared.platform.idempotency import run_idempotent
+from wallet_shared.platform.retention import IDEMPOTENCY_KEYS, RetentionJanitor
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 RETENTION = timedelta(hours=48)

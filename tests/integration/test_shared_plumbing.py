@@ -22,7 +22,14 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaTimeoutError
 from prometheus_client import REGISTRY
-from wallet_shared.db import (
+from wallet_shared.contracts.errors import (
+    IdempotencyKeyInUse,
+    IdempotencyKeyReused,
+    InsufficientFunds,
+    TransientError,
+)
+from wallet_shared.contracts.messages import OutgoingMessage, UndecodableMessage
+from wallet_shared.platform.db import (
     SHARED_MIGRATIONS,
     apply_migrations,
     create_pool,
@@ -30,22 +37,15 @@ from wallet_shared.db import (
     migration_files,
     transaction,
 )
-from wallet_shared.dead_letters import DeadLetterStore
-from wallet_shared.errors import (
-    IdempotencyKeyInUse,
-    IdempotencyKeyReused,
-    InsufficientFunds,
-    TransientError,
-)
-from wallet_shared.idempotency import StoredResponse, request_fingerprint, run_idempotent
-from wallet_shared.kafka import (
+from wallet_shared.platform.dead_letters import DeadLetterStore
+from wallet_shared.platform.idempotency import StoredResponse, request_fingerprint, run_idempotent
+from wallet_shared.platform.kafka import (
     BatchConsumer,
     ConsumedRecord,
     ensure_topics,
     kafka_ready,
 )
-from wallet_shared.messages import OutgoingMessage, UndecodableMessage
-from wallet_shared.outbox import OutboxRelay, enqueue
+from wallet_shared.platform.outbox import OutboxRelay, enqueue
 
 from tests.integration.plumbing import SERVICE, read_topic
 

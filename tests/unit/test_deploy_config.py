@@ -50,7 +50,7 @@ EXPORTED_METRICS = frozenset(
         "wallet_webhook_oldest_pending_seconds",
         "wallet_risk_flags_total",
         "wallet_audit_records_total",
-        # state, sampled off the money path (wallet_shared.monitoring)
+        # state, sampled off the money path (wallet_shared.platform.monitoring)
         "wallet_consumer_lag_messages",
         "wallet_outbox_oldest_age_seconds",
         "wallet_db_pool_max_connections",

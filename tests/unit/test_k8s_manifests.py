@@ -36,7 +36,7 @@ from transfer_coordinator.settings import CoordinatorSettings
 from wallet_devtools import cli
 from wallet_shard.bootstrap import shard_topics
 from wallet_shard.settings import ShardSettings
-from wallet_shared.migrate import MIGRATIONS
+from wallet_shared.platform.migrate import MIGRATIONS
 
 from tests.unit.kustomize import Manifest, pod_spec, render
 from tests.unit.test_deploy_config import SETTINGS_BY_MODULE, env_names
@@ -537,7 +537,7 @@ def test_the_migration_job_migrates_every_database_once(objects: list[Manifest])
     migrated: list[tuple[str, str]] = []
     for container in job["spec"]["template"]["spec"]["containers"]:
         command = container["command"]
-        assert command[:3] == ["python", "-m", "wallet_shared.migrate"]
+        assert command[:3] == ["python", "-m", "wallet_shared.platform.migrate"]
         assert command[3] in MIGRATIONS
         [variable] = container["env"]
         assert variable["name"] == "WALLET_DATABASE_URL"

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from wallet_shared.lifecycle import StartStop
-from wallet_shared.schemas import Role
+from wallet_shared.contracts.schemas import Role
+from wallet_shared.platform.lifecycle import StartStop
 
 from wallet_devtools import postgres
 from wallet_devtools.kafka import KafkaBroker, delete_topics_with_prefix

@@ -1,5 +1,5 @@
 """A real single-node Apache Kafka broker (KRaft) for `make run` and the tests, plus the topic
-clean-up of throwaway clusters (topics are created with `wallet_shared.kafka.ensure_topics`).
+clean-up of throwaway clusters (topics are created with `wallet_shared.platform.kafka.ensure_topics`).
 
 The broker's jars come from Maven Central (`devtools/kafka/pom.xml`, resolved with the
 dependency plugin into `.local/kafka/libs`), so no Docker and no tarball download is needed:
@@ -26,7 +26,7 @@ from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
-from wallet_shared.lifecycle import StartStop
+from wallet_shared.platform.lifecycle import StartStop
 
 from wallet_devtools.paths import KAFKA_LIBS_DIR, KAFKA_POM
 from wallet_devtools.processes import (

@@ -26,7 +26,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
-from wallet_shared.lifecycle import StartStop
+from wallet_shared.platform.lifecycle import StartStop
 
 from wallet_devtools.processes import (
     ProcessExitedError,

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import get_args
 
 import jwt
-from wallet_shared.schemas import Role
+from wallet_shared.contracts.schemas import Role
 
 ROLES: tuple[Role, ...] = get_args(Role)
 

@@ -12,9 +12,9 @@ import pytest
 from wallet_devtools import postgres
 from wallet_devtools.ops import backup
 from wallet_devtools.ops.backup import BackupError
-from wallet_shared.consumer import ConsumedRecord
-from wallet_shared.dead_letters import DeadLetterStore
-from wallet_shared.outbox import OutboxRelay
+from wallet_shared.platform.consumer import ConsumedRecord
+from wallet_shared.platform.dead_letters import DeadLetterStore
+from wallet_shared.platform.outbox import OutboxRelay
 
 from tests.integration.outbox_records import take_outbox
 

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 from transfer_coordinator.bootstrap import MIGRATIONS
 from transfer_coordinator.service_layer.context import CoordinatorContext, unit_of_work
-from wallet_shared.db import apply_migrations, create_pool
+from wallet_shared.platform.db import apply_migrations, create_pool
 
 from tests.integration.transfer_coordinator.harness import (
     DEADLINE,

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 from transfer_coordinator.service_layer.context import CoordinatorContext
-from wallet_shared.ids import new_wallet_id
-from wallet_shared.routing import ShardMap
-from wallet_shared.topics import Topics
+from wallet_shared.contracts.ids import new_wallet_id
+from wallet_shared.contracts.routing import ShardMap
+from wallet_shared.contracts.topics import Topics
 
 from tests.integration.outbox_records import OutboxRecord, take_outbox
 

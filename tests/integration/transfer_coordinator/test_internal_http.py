@@ -15,15 +15,15 @@ from transfer_coordinator.adapters.notifications import FinalStatusListener
 from transfer_coordinator.entrypoints.http import router
 from transfer_coordinator.service_layer.replies import handle_replies
 from transfer_coordinator.service_layer.waiting import FinalWaiters
-from wallet_shared.http import ReadinessCheck, create_service_app
-from wallet_shared.messages import (
+from wallet_shared.contracts.messages import (
     CreditConfirmed,
     CreditTried,
     DebitConfirmed,
     DebitTried,
     LegReply,
 )
-from wallet_shared.service_auth import ServiceTokenVerifier
+from wallet_shared.platform.http import ReadinessCheck, create_service_app
+from wallet_shared.platform.service_auth import ServiceTokenVerifier
 
 from tests.integration.transfer_coordinator.harness import Harness, wallet_on_shard
 from tests.service_credentials import TEST_INTERNAL_SECRET, ServiceCredential, internal_headers

@@ -24,9 +24,8 @@ from transfer_coordinator.service_layer.transfers import (
     start_transfer,
 )
 from transfer_coordinator.service_layer.waiting import FinalWaiters, wait_for_final
-from wallet_shared.errors import IdempotencyKeyInUse, IdempotencyKeyReused, NotFound
-from wallet_shared.idempotency import StoredResponse
-from wallet_shared.messages import (
+from wallet_shared.contracts.errors import IdempotencyKeyInUse, IdempotencyKeyReused, NotFound
+from wallet_shared.contracts.messages import (
     CancelCredit,
     CancelDebit,
     ConfirmCredit,
@@ -41,6 +40,7 @@ from wallet_shared.messages import (
     TryCredit,
     TryDebit,
 )
+from wallet_shared.platform.idempotency import StoredResponse
 
 from tests.integration.outbox_records import OutboxRecord
 from tests.integration.transfer_coordinator.harness import TOPICS, Harness, wallet_on_shard

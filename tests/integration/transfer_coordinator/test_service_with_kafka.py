@@ -18,8 +18,7 @@ from aiokafka import AIOKafkaConsumer
 from fastapi import FastAPI
 from transfer_coordinator.bootstrap import create_app
 from transfer_coordinator.settings import CoordinatorSettings
-from wallet_shared.kafka import start_producer
-from wallet_shared.messages import (
+from wallet_shared.contracts.messages import (
     LegCommand,
     Step,
     TryDebit,
@@ -27,7 +26,8 @@ from wallet_shared.messages import (
     encode_transfer_message,
     reply_to,
 )
-from wallet_shared.topics import Topics
+from wallet_shared.contracts.topics import Topics
+from wallet_shared.platform.kafka import start_producer
 
 from tests.integration.transfer_coordinator.harness import wallet_on_shard
 from tests.service_credentials import TEST_INTERNAL_SECRET, ServiceCredential, internal_headers

@@ -10,9 +10,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from transfer_coordinator.entrypoints.http import router
-from wallet_shared.http import ReadinessCheck, create_service_app
-from wallet_shared.schemas import Role
-from wallet_shared.service_auth import ServiceTokenVerifier
+from wallet_shared.contracts.schemas import Role
+from wallet_shared.platform.http import ReadinessCheck, create_service_app
+from wallet_shared.platform.service_auth import ServiceTokenVerifier
 
 from tests.integration.transfer_coordinator.harness import Harness
 from tests.service_credentials import TEST_INTERNAL_SECRET, ServiceCredential, internal_headers

@@ -12,9 +12,9 @@ import pytest
 from wallet_shard.bootstrap import MIGRATIONS
 from wallet_shard.service_layer.context import ShardContext
 from wallet_shard.service_layer.unit_of_work import UnitOfWork
-from wallet_shared.db import apply_migrations, create_pool
-from wallet_shared.routing import ShardMap
-from wallet_shared.topics import Topics
+from wallet_shared.contracts.routing import ShardMap
+from wallet_shared.contracts.topics import Topics
+from wallet_shared.platform.db import apply_migrations, create_pool
 
 from tests.integration.outbox_records import OutboxRecord, take_outbox
 

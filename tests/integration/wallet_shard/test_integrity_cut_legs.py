@@ -4,8 +4,8 @@ from `recent_from` on, or listed), from the same snapshot as its totals."""
 from __future__ import annotations
 
 from wallet_shard.service_layer.integrity import shard_integrity
-from wallet_shared.ids import new_transfer_id, saga_transfer_id_floor
-from wallet_shared.messages import ConfirmCredit, ConfirmDebit, Leg, TryCredit, TryDebit
+from wallet_shared.contracts.ids import new_transfer_id, saga_transfer_id_floor
+from wallet_shared.contracts.messages import ConfirmCredit, ConfirmDebit, Leg, TryCredit, TryDebit
 
 from .conftest import Shard
 from .test_shard_ledger import deposit, leg, open_wallet, run_batch

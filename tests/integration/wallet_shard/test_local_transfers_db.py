@@ -17,8 +17,8 @@ from wallet_shard.service_layer.local_transfers import (
     start_local_transfer,
 )
 from wallet_shard.service_layer.unit_of_work import UnitOfWork
-from wallet_shared.errors import NotFound
-from wallet_shared.idempotency import StoredResponse
+from wallet_shared.contracts.errors import NotFound
+from wallet_shared.platform.idempotency import StoredResponse
 
 from .conftest import Shard, users_of_shard
 from .test_shard_ledger import balances, deposit, idempotent, open_wallet

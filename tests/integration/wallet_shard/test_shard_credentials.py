@@ -1,4 +1,4 @@
-"""A shard serves only callers with a valid service credential (wallet_shared.service_auth): every
+"""A shard serves only callers with a valid service credential (wallet_shared.platform.service_auth): every
 route but health and metrics refuses anything else with 401, before reading the body, and
 nothing moves."""
 

@@ -12,8 +12,8 @@ from wallet_shard.bootstrap import create_app
 from wallet_shard.entrypoints.dependencies import ShardServices
 from wallet_shard.service_layer.transfer_commands import handle_transfer_commands
 from wallet_shard.settings import ShardSettings
-from wallet_shared.ids import new_transfer_id
-from wallet_shared.messages import TryDebit
+from wallet_shared.contracts.ids import new_transfer_id
+from wallet_shared.contracts.messages import TryDebit
 
 from tests.service_credentials import TEST_INTERNAL_SECRET, ServiceCredential, internal_headers
 

@@ -26,10 +26,14 @@ from wallet_shard.service_layer.commands import (
 )
 from wallet_shard.service_layer.integrity import shard_integrity
 from wallet_shard.service_layer.transfer_commands import handle_transfer_commands
-from wallet_shared.errors import Conflict, IdempotencyKeyReused, NotFound, ValidationFailed
-from wallet_shared.idempotency import StoredResponse, request_fingerprint
-from wallet_shared.ids import new_transfer_id
-from wallet_shared.messages import (
+from wallet_shared.contracts.errors import (
+    Conflict,
+    IdempotencyKeyReused,
+    NotFound,
+    ValidationFailed,
+)
+from wallet_shared.contracts.ids import new_transfer_id
+from wallet_shared.contracts.messages import (
     CancelCredit,
     CancelDebit,
     ConfirmCredit,
@@ -45,7 +49,8 @@ from wallet_shared.messages import (
     TryCredit,
     TryDebit,
 )
-from wallet_shared.metrics import LEDGER_POSTINGS
+from wallet_shared.platform.idempotency import StoredResponse, request_fingerprint
+from wallet_shared.platform.metrics import LEDGER_POSTINGS
 
 from .conftest import TOPICS, Shard, users_of_shard
 

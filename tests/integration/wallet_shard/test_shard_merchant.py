@@ -19,8 +19,8 @@ from wallet_shard.service_layer.commands import (
 )
 from wallet_shard.service_layer.integrity import shard_integrity
 from wallet_shard.service_layer.transfer_commands import handle_transfer_commands
-from wallet_shared.ids import new_transfer_id
-from wallet_shared.messages import CancelDebit, TryDebit
+from wallet_shared.contracts.ids import new_transfer_id
+from wallet_shared.contracts.messages import CancelDebit, TryDebit
 
 from .conftest import Shard, users_of_shard
 

@@ -18,8 +18,8 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from wallet_devtools.processes import free_port, log_tail, spawn, stop_process
-from wallet_shared.ids import new_transfer_id
-from wallet_shared.messages import (
+from wallet_shared.contracts.ids import new_transfer_id
+from wallet_shared.contracts.messages import (
     ConfirmCredit,
     ConfirmDebit,
     LegCommand,
@@ -29,7 +29,7 @@ from wallet_shared.messages import (
     decode_transfer_message,
     encode_transfer_message,
 )
-from wallet_shared.topics import Topics
+from wallet_shared.contracts.topics import Topics
 
 from tests.service_credentials import TEST_INTERNAL_SECRET, ServiceCredential
 

@@ -18,24 +18,24 @@ import httpx
 import jwt
 import orjson
 from gateway.settings import GatewaySettings
-from wallet_shared.dead_letter_api import dead_letter_position, parse_dead_letter_position
-from wallet_shared.errors import WalletError
-from wallet_shared.ids import (
+from wallet_shared.contracts.errors import WalletError
+from wallet_shared.contracts.ids import (
     bucket_of_id,
     bucket_of_user,
     new_local_transfer_id,
     new_transfer_id,
     new_wallet_id,
 )
-from wallet_shared.pagination import (
+from wallet_shared.contracts.pagination import (
     decode_cursor,
     encode_cursor,
     parse_time_position,
     time_position,
 )
-from wallet_shared.problems import PROBLEM_MEDIA_TYPE, problem_body
-from wallet_shared.routing import ShardMap
-from wallet_shared.service_auth import InvalidServiceCredential
+from wallet_shared.contracts.routing import ShardMap
+from wallet_shared.platform.dead_letter_api import dead_letter_position, parse_dead_letter_position
+from wallet_shared.platform.problems import PROBLEM_MEDIA_TYPE, problem_body
+from wallet_shared.platform.service_auth import InvalidServiceCredential
 
 from tests.service_credentials import TEST_INTERNAL_SECRET, caller_of
 
@@ -85,7 +85,7 @@ class FakeClock:
 
 @dataclass
 class FakeDeadLetters:
-    """A service's dead letters behind `/internal/dead-letters` (wallet_shared.dead_letter_api):
+    """A service's dead letters behind `/internal/dead-letters` (wallet_shared.platform.dead_letter_api):
     newest first by `(created_at, id)`, the shared position cursor, one replay each."""
 
     service: str

@@ -9,8 +9,8 @@ from typing import Any
 from gateway.adapters.audit_shipper import AuditShipper
 from gateway.adapters.backends import BackendReply
 from gateway.entrypoints.gateway_audit import MAX_TARGET, MAX_USER_AGENT, refusal_entry
-from wallet_shared.audit import AuditEntry
-from wallet_shared.errors import ServiceUnavailable
+from wallet_shared.contracts.errors import ServiceUnavailable
+from wallet_shared.platform.audit import AuditEntry
 
 
 class FakeCoordinator:

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 from gateway.adapters.backends import path_segment
-from wallet_shared.money import ISO_4217
+from wallet_shared.contracts.money import ISO_4217
 
 from tests.unit.gateway.gateway_fakes import FakeCluster, bearer
 

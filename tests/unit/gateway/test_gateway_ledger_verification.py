@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from gateway.domain.ledger_verification import SagaView, build_verification
-from wallet_shared.ledger_admin import OpenLeg, ShardLedgerVerification, WalletDifference
+from wallet_shared.contracts.ledger_admin import OpenLeg, ShardLedgerVerification, WalletDifference
 
 NOW = datetime(2026, 12, 2, tzinfo=UTC)
 

@@ -12,10 +12,10 @@ from gateway.adapters.backends import Backends, ClientOrigin
 from gateway.domain.principal import Principal
 from gateway.domain.routing import ShardRouter
 from gateway.service_layer.ledger_maintenance import rebuild_snapshots, verify_ledger
-from wallet_shared.http_client import InternalHttpClient
-from wallet_shared.ledger_admin import RebuildRequest
-from wallet_shared.routing import ShardMap
-from wallet_shared.service_auth import ServiceTokenIssuer
+from wallet_shared.contracts.ledger_admin import RebuildRequest
+from wallet_shared.contracts.routing import ShardMap
+from wallet_shared.platform.http_client import InternalHttpClient
+from wallet_shared.platform.service_auth import ServiceTokenIssuer
 
 ADMIN = Principal(user_id="ops", role="admin")
 

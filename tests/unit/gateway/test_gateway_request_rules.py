@@ -13,15 +13,15 @@ from gateway.domain.requests import (
 )
 from gateway.domain.roles import owner_of_new_wallet, owner_to_list, require_role
 from gateway.domain.routing import ShardRouter
-from wallet_shared.errors import (
+from wallet_shared.contracts.errors import (
     Forbidden,
     IdempotencyKeyRequired,
     NotFound,
     ValidationFailed,
 )
-from wallet_shared.ids import bucket_of_user, new_transfer_id, new_wallet_id
-from wallet_shared.routing import ShardMap
-from wallet_shared.rules import checked_key
+from wallet_shared.contracts.ids import bucket_of_user, new_transfer_id, new_wallet_id
+from wallet_shared.contracts.routing import ShardMap
+from wallet_shared.contracts.rules import checked_key
 
 ALICE = Principal("alice", "user")
 ADMIN = Principal("root", "admin")

@@ -9,7 +9,7 @@ import httpx
 import orjson
 import pytest
 from gateway.domain.known_wallets import KnownWallets, WalletFacts
-from wallet_shared.ids import bucket_of_user, new_transfer_id, new_wallet_id
+from wallet_shared.contracts.ids import bucket_of_user, new_transfer_id, new_wallet_id
 
 from tests.service_credentials import caller_of
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 from gateway.domain.listing import ListedItem, merge_newest_first
-from wallet_shared.pagination import decode_cursor
+from wallet_shared.contracts.pagination import decode_cursor
 
 from tests.service_credentials import caller_of
 

@@ -9,8 +9,8 @@ import httpx
 import orjson
 import pytest
 from gateway.bootstrap import create_app
-from wallet_shared.ids import bucket_of_user, new_wallet_id
-from wallet_shared.service_auth import Caller
+from wallet_shared.contracts.ids import bucket_of_user, new_wallet_id
+from wallet_shared.platform.service_auth import Caller
 
 from tests.service_credentials import caller_of
 

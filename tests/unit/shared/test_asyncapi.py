@@ -12,11 +12,9 @@ from typing import Any
 import jsonschema  # type: ignore[import-untyped]
 import orjson
 import pytest
-from wallet_shared.admin_schemas import RiskFlag
-from wallet_shared.asyncapi import SUBJECT_MODELS, build_document, render
-from wallet_shared.consumer import ConsumedRecord
-from wallet_shared.dead_letters import dead_letter_message
-from wallet_shared.messages import (
+from wallet_shared.contracts.admin_schemas import RiskFlag
+from wallet_shared.contracts.asyncapi import SUBJECT_MODELS, build_document, render
+from wallet_shared.contracts.messages import (
     EVENT_SUBJECT,
     MESSAGE_TYPES,
     EventType,
@@ -26,8 +24,10 @@ from wallet_shared.messages import (
     encode_public_event,
     encode_transfer_message,
 )
-from wallet_shared.schemas import Transaction, Transfer, Wallet
-from wallet_shared.topics import Topics
+from wallet_shared.contracts.schemas import Transaction, Transfer, Wallet
+from wallet_shared.contracts.topics import Topics
+from wallet_shared.platform.consumer import ConsumedRecord
+from wallet_shared.platform.dead_letters import dead_letter_message
 
 ROOT = Path(__file__).resolve().parents[3]
 DOCUMENT = ROOT / "docs" / "asyncapi.json"
@@ -67,7 +67,7 @@ def validate(document: dict[str, Any], message: OutgoingMessage) -> str:
 
 def test_the_shipped_document_is_the_generated_one() -> None:
     assert DOCUMENT.read_bytes() == render(build_document()), (
-        "docs/asyncapi.json is stale: uv run python -m wallet_shared.asyncapi docs/asyncapi.json"
+        "docs/asyncapi.json is stale: uv run python -m wallet_shared.contracts.asyncapi docs/asyncapi.json"
     )
 
 

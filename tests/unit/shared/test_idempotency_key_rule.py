@@ -10,9 +10,9 @@ from pydantic import BaseModel
 from starlette.requests import Request
 from transfer_coordinator.entrypoints.http import StartTransferBody, _start_command
 from wallet_shard.entrypoints.request_context import idempotent_request
-from wallet_shared.errors import WalletError
-from wallet_shared.http import Caller
-from wallet_shared.rules import checked_key
+from wallet_shared.contracts.errors import WalletError
+from wallet_shared.contracts.rules import checked_key
+from wallet_shared.platform.http import Caller
 
 CALLER = Caller(user_id="alice", role="user", owner_scope="alice")
 KEYS = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from wallet_shared.ids import (
+from wallet_shared.contracts.ids import (
     BUCKET_COUNT,
     TRANSACTION_PREFIX,
     WALLET_PREFIX,
@@ -18,7 +18,7 @@ from wallet_shared.ids import (
     new_transfer_id,
     new_wallet_id,
 )
-from wallet_shared.routing import ShardMap, ShardMapError
+from wallet_shared.contracts.routing import ShardMap, ShardMapError
 
 user_ids = st.from_regex(r"[A-Za-z0-9_-]{1,64}", fullmatch=True)
 

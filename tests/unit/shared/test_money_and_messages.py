@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
-from wallet_shared.errors import ValidationFailed
-from wallet_shared.messages import (
+from wallet_shared.contracts.errors import ValidationFailed
+from wallet_shared.contracts.messages import (
     COMMAND_FOR,
     MESSAGE_TYPES,
     CancelCredit,
@@ -25,9 +25,14 @@ from wallet_shared.messages import (
     encode_transfer_message,
     reply_to,
 )
-from wallet_shared.money import InvalidAmount, parse_amount, parse_currency
-from wallet_shared.pagination import cut_page, decode_cursor, encode_cursor, parse_time_position
-from wallet_shared.schemas import Deposit, Wallet
+from wallet_shared.contracts.money import InvalidAmount, parse_amount, parse_currency
+from wallet_shared.contracts.pagination import (
+    cut_page,
+    decode_cursor,
+    encode_cursor,
+    parse_time_position,
+)
+from wallet_shared.contracts.schemas import Deposit, Wallet
 
 
 @given(st.integers(min_value=1, max_value=10**15))

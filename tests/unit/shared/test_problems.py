@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncpg
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from wallet_shared.errors import InsufficientFunds, ServiceUnavailable, TransientError
-from wallet_shared.problems import install_problem_handlers
+from wallet_shared.contracts.errors import InsufficientFunds, ServiceUnavailable, TransientError
+from wallet_shared.platform.problems import install_problem_handlers
 
 
 def _app() -> FastAPI:

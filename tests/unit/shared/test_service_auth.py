@@ -1,4 +1,4 @@
-"""Service credentials (wallet_shared.service_auth): what an issuer mints, how long it reuses a
+"""Service credentials (wallet_shared.platform.service_auth): what an issuer mints, how long it reuses a
 token, and what a verifier accepts — all on clocks the tests move."""
 
 from __future__ import annotations
@@ -9,14 +9,14 @@ from typing import Any
 import jwt
 import pytest
 from pydantic import ValidationError
-from wallet_shared.service_auth import (
+from wallet_shared.platform.service_auth import (
     INTERNAL_AUDIENCE,
     Caller,
     InvalidServiceCredential,
     ServiceTokenIssuer,
     ServiceTokenVerifier,
 )
-from wallet_shared.settings import ServiceSettings, settings_or_exit
+from wallet_shared.platform.settings import ServiceSettings, settings_or_exit
 
 SECRET = "unit-test-internal-secret-of-32-bytes-or-more"
 ALICE = Caller(user_id="alice", role="user", owner_scope="alice")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from wallet_shared.backoff import backoff_delay
+from wallet_shared.platform.backoff import backoff_delay
 
 
 def _highest(low: float, high: float) -> float:

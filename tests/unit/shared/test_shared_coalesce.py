@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from wallet_shared.coalesce import Coalescer
-from wallet_shared.errors import IdempotencyKeyReused, ServiceUnavailable, WalletError
+from wallet_shared.contracts.errors import IdempotencyKeyReused, ServiceUnavailable, WalletError
+from wallet_shared.platform.coalesce import Coalescer
 
 
 class GatedSend:

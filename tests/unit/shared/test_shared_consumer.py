@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
-from wallet_shared.dead_letters import dead_letter_message
-from wallet_shared.errors import TransientError
-from wallet_shared.kafka import BatchConsumer, ConsumedRecord
-from wallet_shared.messages import UndecodableMessage
+from wallet_shared.contracts.errors import TransientError
+from wallet_shared.contracts.messages import UndecodableMessage
+from wallet_shared.platform.dead_letters import dead_letter_message
+from wallet_shared.platform.kafka import BatchConsumer, ConsumedRecord
 
 
 class RecordingDeadLetters:

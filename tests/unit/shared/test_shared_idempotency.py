@@ -8,7 +8,7 @@ import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from wallet_shared.idempotency import (
+from wallet_shared.platform.idempotency import (
     REPLAYED_HEADER,
     StoredResponse,
     request_fingerprint,

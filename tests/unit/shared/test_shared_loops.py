@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 from prometheus_client import REGISTRY
-from wallet_shared.loops import BackgroundLoop, loop_checks
+from wallet_shared.platform.loops import BackgroundLoop, loop_checks
 
 
 class Ticker(BackgroundLoop):

@@ -23,7 +23,7 @@ from transfer_coordinator.domain.saga import (
     TransferStatus,
     Transition,
 )
-from wallet_shared.messages import (
+from wallet_shared.contracts.messages import (
     CreditTried,
     DebitTried,
     Leg,

@@ -14,7 +14,7 @@ from transfer_coordinator.domain.saga import (
     Transition,
     TryResult,
 )
-from wallet_shared.messages import (
+from wallet_shared.contracts.messages import (
     CancelCredit,
     CancelDebit,
     ConfirmCredit,

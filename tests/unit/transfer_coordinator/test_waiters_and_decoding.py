@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 from transfer_coordinator.service_layer.waiting import FinalWaiters
-from wallet_shared.messages import (
+from wallet_shared.contracts.messages import (
     CreditTried,
     TryDebit,
     UndecodableMessage,

@@ -16,7 +16,7 @@ from transfer_coordinator.domain.webhooks import (
     endpoint_of,
     signature,
 )
-from wallet_shared.errors import ValidationFailed
+from wallet_shared.contracts.errors import ValidationFailed
 
 
 @pytest.mark.parametrize(

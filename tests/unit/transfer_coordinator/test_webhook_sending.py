@@ -14,7 +14,7 @@ import pytest
 from transfer_coordinator.adapters.webhook_sender import Attempt, Resolver, WebhookSender
 from transfer_coordinator.domain.webhooks import IpAddress
 from transfer_coordinator.service_layer.webhooks import check_webhook_url
-from wallet_shared.errors import ValidationFailed
+from wallet_shared.contracts.errors import ValidationFailed
 
 PUBLIC = ipaddress.ip_address("93.184.216.34")
 PRIVATE = ipaddress.ip_address("10.0.0.7")

@@ -7,8 +7,8 @@ from typing import Any
 
 from wallet_shard.domain.spending import SpendingLimits
 from wallet_shard.domain.wallet import Wallet
-from wallet_shared.ids import bucket_of_user, new_wallet_id
-from wallet_shared.messages import LegCommand
+from wallet_shared.contracts.ids import bucket_of_user, new_wallet_id
+from wallet_shared.contracts.messages import LegCommand
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 NOW: dict[str, Any] = {"at": T0, "default_limits": SpendingLimits()}

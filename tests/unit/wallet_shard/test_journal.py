@@ -17,7 +17,7 @@ from wallet_shard.domain.postings import (
     book_withdrawal,
     check_operation_amount,
 )
-from wallet_shared.errors import InsufficientFunds, ValidationFailed
+from wallet_shared.contracts.errors import InsufficientFunds, ValidationFailed
 
 from .factories import NOW, T0, wallet
 

@@ -26,8 +26,8 @@ from wallet_shard.domain.postings import PostingContext, book_deposit, book_with
 from wallet_shard.domain.spending import SpendingLimits
 from wallet_shard.domain.transfer_legs import LegState, TransferLeg
 from wallet_shard.domain.wallet import Wallet
-from wallet_shared.errors import WalletError
-from wallet_shared.messages import (
+from wallet_shared.contracts.errors import WalletError
+from wallet_shared.contracts.messages import (
     CancelCredit,
     CancelDebit,
     ConfirmCredit,

@@ -7,7 +7,7 @@ from wallet_shard.domain.local_transfers import LocalTransferRequest, book_local
 from wallet_shard.domain.spending import SpendingLimits
 from wallet_shard.domain.transfer_legs import LegState
 from wallet_shard.domain.wallet import Wallet, WalletStatus
-from wallet_shared.messages import Leg
+from wallet_shared.contracts.messages import Leg
 
 from .factories import T0, wallet
 

@@ -37,8 +37,8 @@ from wallet_shard.domain.reversals import ReversalTarget, book_reversal
 from wallet_shard.domain.spending import SpendingLimits
 from wallet_shard.domain.statements import StatementTally, balance_change
 from wallet_shard.domain.transfer_legs import TransferLeg
-from wallet_shared.errors import WalletError
-from wallet_shared.messages import CancelDebit, ConfirmDebit, Leg, LegCommand, TryDebit
+from wallet_shared.contracts.errors import WalletError
+from wallet_shared.contracts.messages import CancelDebit, ConfirmDebit, Leg, LegCommand, TryDebit
 
 from .factories import T0, wallet
 

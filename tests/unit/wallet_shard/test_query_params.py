@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from wallet_shard.entrypoints.query_params import parse_timestamp
-from wallet_shared.errors import ValidationFailed
+from wallet_shared.contracts.errors import ValidationFailed
 
 
 @pytest.mark.parametrize(

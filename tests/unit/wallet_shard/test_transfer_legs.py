@@ -8,7 +8,7 @@ from wallet_shard.domain.leg_book import LegBook, LegOutcome
 from wallet_shard.domain.spending import SpendingLimits
 from wallet_shard.domain.transfer_legs import LegState, TryAnswer
 from wallet_shard.domain.wallet import MAX_BALANCE, Wallet, WalletStatus
-from wallet_shared.messages import (
+from wallet_shared.contracts.messages import (
     CancelCredit,
     CancelDebit,
     ConfirmCredit,

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 from wallet_shard.domain.errors import LedgerInvariantViolated
 from wallet_shard.domain.wallet import BIGINT_MAX, MAX_BALANCE, WalletStatus
-from wallet_shared.errors import (
+from wallet_shared.contracts.errors import (
     Conflict,
     CurrencyMismatch,
     InsufficientFunds,

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
-from wallet_shared.routing import ShardMap
+from wallet_shared.contracts.routing import ShardMap
 
 from wallet_devtools.bench.config import BenchError
 from wallet_devtools.bench.stats import CANCELLED, ERROR_PREFIX, OK, Sample

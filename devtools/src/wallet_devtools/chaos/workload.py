@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from wallet_shared.routing import ShardMap
+from wallet_shared.contracts.routing import ShardMap
 
 from wallet_devtools.chaos.client import Answer, Client, GaveUpError, Tally
 from wallet_devtools.chaos.schedule import PlannedTransfer, WalletPlan

@@ -16,8 +16,8 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from wallet_shared.ledger_admin import LedgerVerification, RebuildPage, WalletRebuild
-from wallet_shared.schemas import DeadLetter, DeadLetterPage, IntegrityReport
+from wallet_shared.contracts.ledger_admin import LedgerVerification, RebuildPage, WalletRebuild
+from wallet_shared.contracts.schemas import DeadLetter, DeadLetterPage, IntegrityReport
 
 from wallet_devtools.ops.admin_client import DEFAULT_GATEWAY_URL, AdminApiError, AdminClient
 from wallet_devtools.ops.render import (

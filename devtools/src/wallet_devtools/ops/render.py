@@ -11,8 +11,8 @@ from typing import Final
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
-from wallet_shared.ledger_admin import LedgerVerification, WalletRebuild
-from wallet_shared.schemas import DeadLetter, IntegrityReport
+from wallet_shared.contracts.ledger_admin import LedgerVerification, WalletRebuild
+from wallet_shared.contracts.schemas import DeadLetter, IntegrityReport
 
 EXIT_OK: Final = 0
 EXIT_INCONSISTENT: Final = 1

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from wallet_shared.http import serve
-from wallet_shared.logging import configure_logging
-from wallet_shared.settings import settings_or_exit
+from wallet_shared.platform.http import serve
+from wallet_shared.platform.logging import configure_logging
+from wallet_shared.platform.settings import settings_or_exit
 
 from gateway.adapters.tokens import TokenKeyError
 from gateway.bootstrap import SERVICE, create_app

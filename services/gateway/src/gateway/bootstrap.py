@@ -12,10 +12,10 @@ import httpx
 import structlog
 from fastapi import FastAPI
 from starlette.middleware import Middleware
-from wallet_shared.http import ReadinessCache, ReadinessCheck, create_service_app
-from wallet_shared.http_client import InternalHttpClient
-from wallet_shared.loops import loop_checks
-from wallet_shared.service_auth import ServiceTokenIssuer
+from wallet_shared.platform.http import ReadinessCache, ReadinessCheck, create_service_app
+from wallet_shared.platform.http_client import InternalHttpClient
+from wallet_shared.platform.loops import loop_checks
+from wallet_shared.platform.service_auth import ServiceTokenIssuer
 
 from gateway.adapters.audit_shipper import AuditShipper
 from gateway.adapters.backends import Backends

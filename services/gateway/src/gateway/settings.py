@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pydantic import PositiveFloat, PositiveInt, SecretStr, model_validator
-from wallet_shared.settings import ServiceSettings
+from wallet_shared.platform.settings import ServiceSettings
 
 
 def _backend_urls(raw: str) -> tuple[str, ...]:

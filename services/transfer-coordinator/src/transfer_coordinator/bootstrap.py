@@ -10,15 +10,15 @@ from typing import Final
 
 import asyncpg
 from fastapi import FastAPI
-from wallet_shared.audit import audit_router
-from wallet_shared.dead_letter_api import dead_letter_router
-from wallet_shared.group_commit import GroupCommit
-from wallet_shared.http import ReadinessCheck, create_service_app
-from wallet_shared.loops import BackgroundLoop
-from wallet_shared.outbox import OutboxRelay
-from wallet_shared.plumbing import Plumbing, start_plumbing
-from wallet_shared.retention import IDEMPOTENCY_KEYS
-from wallet_shared.service_auth import ServiceTokenVerifier
+from wallet_shared.platform.audit import audit_router
+from wallet_shared.platform.dead_letter_api import dead_letter_router
+from wallet_shared.platform.group_commit import GroupCommit
+from wallet_shared.platform.http import ReadinessCheck, create_service_app
+from wallet_shared.platform.loops import BackgroundLoop
+from wallet_shared.platform.outbox import OutboxRelay
+from wallet_shared.platform.plumbing import Plumbing, start_plumbing
+from wallet_shared.platform.retention import IDEMPOTENCY_KEYS
+from wallet_shared.platform.service_auth import ServiceTokenVerifier
 
 from transfer_coordinator.adapters import claims, saga_gauges
 from transfer_coordinator.adapters.notifications import FinalStatusListener

@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Final
 
 from pydantic import PositiveFloat, PositiveInt
-from wallet_shared.settings import DatabaseSettings
+from wallet_shared.platform.settings import DatabaseSettings
 
 from transfer_coordinator.domain.risk import RiskThresholds
 from transfer_coordinator.domain.webhooks import RetryPolicy

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from wallet_shared.http import serve
-from wallet_shared.logging import configure_logging
-from wallet_shared.settings import settings_or_exit
+from wallet_shared.platform.http import serve
+from wallet_shared.platform.logging import configure_logging
+from wallet_shared.platform.settings import settings_or_exit
 
 from wallet_shard.bootstrap import create_app
 from wallet_shard.settings import ShardSettings

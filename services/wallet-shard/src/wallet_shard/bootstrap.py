@@ -10,11 +10,11 @@ from typing import Final
 
 import structlog
 from fastapi import FastAPI
-from wallet_shared.audit import audit_router
-from wallet_shared.dead_letter_api import dead_letter_router
-from wallet_shared.http import ReadinessCheck, create_service_app
-from wallet_shared.plumbing import start_plumbing
-from wallet_shared.service_auth import ServiceTokenVerifier
+from wallet_shared.platform.audit import audit_router
+from wallet_shared.platform.dead_letter_api import dead_letter_router
+from wallet_shared.platform.http import ReadinessCheck, create_service_app
+from wallet_shared.platform.plumbing import start_plumbing
+from wallet_shared.platform.service_auth import ServiceTokenVerifier
 
 from wallet_shard.entrypoints import transfers
 from wallet_shard.entrypoints.commands_consumer import create_commands_consumer

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Self
 
 from pydantic import Field, PositiveInt, model_validator
-from wallet_shared.settings import DatabaseSettings
+from wallet_shared.platform.settings import DatabaseSettings
 
 from wallet_shard.domain.spending import SpendingLimits
 

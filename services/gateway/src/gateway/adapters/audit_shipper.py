@@ -12,8 +12,8 @@ from collections import deque
 from typing import Any, Final
 
 import structlog
-from wallet_shared.audit import AuditEntry
-from wallet_shared.loops import BackgroundLoop
+from wallet_shared.platform.audit import AuditEntry
+from wallet_shared.platform.loops import BackgroundLoop
 
 from gateway.adapters.backends import GATEWAY_ITSELF, BackendProblem, Backends, expect_ok
 from gateway.metrics import AUDIT_RECORDS_DROPPED

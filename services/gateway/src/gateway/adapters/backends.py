@@ -18,17 +18,17 @@ from typing import Any, Final
 
 import orjson
 import structlog
-from wallet_shared.coalesce import Coalescer
-from wallet_shared.errors import ServiceUnavailable
-from wallet_shared.http_client import (
+from wallet_shared.contracts.errors import ServiceUnavailable
+from wallet_shared.platform.coalesce import Coalescer
+from wallet_shared.platform.http_client import (
     InternalHttpClient,
     InternalRequestError,
     InternalResponse,
     InternalStream,
 )
-from wallet_shared.logging import current_trace_id
-from wallet_shared.problems import PROBLEM_MEDIA_TYPE
-from wallet_shared.service_auth import ServiceTokenIssuer
+from wallet_shared.platform.logging import current_trace_id
+from wallet_shared.platform.problems import PROBLEM_MEDIA_TYPE
+from wallet_shared.platform.service_auth import ServiceTokenIssuer
 
 from gateway.domain.principal import Principal
 from gateway.domain.routing import shard_name

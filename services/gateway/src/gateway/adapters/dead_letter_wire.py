@@ -1,11 +1,11 @@
-"""The services' internal dead-letter answers (`wallet_shared.dead_letter_api`), read back."""
+"""The services' internal dead-letter answers (`wallet_shared.platform.dead_letter_api`), read back."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
-from wallet_shared.schemas import InternalDeadLetter
+from wallet_shared.contracts.schemas import InternalDeadLetter
 
 from gateway.adapters.backends import BackendContractError
 

@@ -18,9 +18,9 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from jwt.exceptions import InvalidSubjectError
-from wallet_shared.errors import Unauthorized
-from wallet_shared.ids import is_valid_user_id
-from wallet_shared.schemas import Role
+from wallet_shared.contracts.errors import Unauthorized
+from wallet_shared.contracts.ids import is_valid_user_id
+from wallet_shared.contracts.schemas import Role
 
 from gateway.domain.principal import Principal
 

@@ -20,15 +20,15 @@ from datetime import datetime
 from itertools import chain
 from typing import Final
 
-from wallet_shared.errors import NotFound
-from wallet_shared.pagination import (
+from wallet_shared.contracts.errors import NotFound
+from wallet_shared.contracts.pagination import (
     BIGINT_MAX,
     decode_cursor,
     encode_cursor,
     invalid_cursor,
     parse_time_position,
 )
-from wallet_shared.schemas import DeadLetter, DeadLetterPage, InternalDeadLetter
+from wallet_shared.contracts.schemas import DeadLetter, DeadLetterPage, InternalDeadLetter
 
 _PUBLIC_ID: Final = re.compile(r"dl_([a-z0-9-]{1,40})_([1-9][0-9]{0,18})")
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from wallet_shared.schemas import (
+from wallet_shared.contracts.schemas import (
     ComponentIntegrity,
     CurrencyIntegrity,
     IntegrityReport,

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from wallet_shared.ledger_admin import (
+from wallet_shared.contracts.ledger_admin import (
     LedgerDifference,
     LedgerVerification,
     OpenLeg,

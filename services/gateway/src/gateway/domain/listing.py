@@ -13,7 +13,7 @@ from datetime import datetime
 from itertools import chain
 from typing import Any
 
-from wallet_shared.pagination import encode_cursor, time_position
+from wallet_shared.contracts.pagination import encode_cursor, time_position
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from wallet_shared.schemas import Role
+from wallet_shared.contracts.schemas import Role
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,8 +6,8 @@ import re
 from datetime import datetime
 from typing import Final
 
-from wallet_shared.errors import ValidationFailed
-from wallet_shared.rules import MAX_WAIT_S
+from wallet_shared.contracts.errors import ValidationFailed
+from wallet_shared.contracts.rules import MAX_WAIT_S
 
 _WAIT: Final = re.compile(r"^[0-9]{1,6}$")
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from wallet_shared.errors import Forbidden
-from wallet_shared.schemas import Role
+from wallet_shared.contracts.errors import Forbidden
+from wallet_shared.contracts.schemas import Role
 
 from gateway.domain.principal import Principal
 

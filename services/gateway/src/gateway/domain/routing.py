@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from wallet_shared.errors import NotFound
-from wallet_shared.ids import WALLET_PREFIX, bucket_of_id, bucket_of_user
-from wallet_shared.routing import ShardMap
+from wallet_shared.contracts.errors import NotFound
+from wallet_shared.contracts.ids import WALLET_PREFIX, bucket_of_id, bucket_of_user
+from wallet_shared.contracts.routing import ShardMap
 
 from gateway.domain.principal import Principal
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
-from wallet_shared.http import FastJSONResponse
-from wallet_shared.pagination import DEFAULT_LIMIT
-from wallet_shared.schemas import DeadLetter, DeadLetterPage, IntegrityReport
+from wallet_shared.contracts.pagination import DEFAULT_LIMIT
+from wallet_shared.contracts.schemas import DeadLetter, DeadLetterPage, IntegrityReport
+from wallet_shared.platform.http import FastJSONResponse
 
 from gateway.entrypoints.dependencies import BackendsDep, CallerDep
 from gateway.entrypoints.gateway_audit import record_gateway_action

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
-from wallet_shared.errors import ServiceUnavailable
+from wallet_shared.contracts.errors import ServiceUnavailable
 
 from gateway.adapters.backends import Backends, ClientOrigin
 from gateway.adapters.tokens import InvalidToken

@@ -11,8 +11,8 @@ from typing import Final
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from wallet_shared.audit import AuditEntry
-from wallet_shared.logging import current_trace_id
+from wallet_shared.platform.audit import AuditEntry
+from wallet_shared.platform.logging import current_trace_id
 
 from gateway.adapters.audit_shipper import AuditShipper
 from gateway.domain.principal import Principal

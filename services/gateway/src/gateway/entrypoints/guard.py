@@ -12,7 +12,7 @@ from typing import Final
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from wallet_shared.problems import problem_response
+from wallet_shared.platform.problems import problem_response
 
 from gateway.adapters.tokens import InvalidToken, TokenVerifier
 from gateway.domain.principal import Principal

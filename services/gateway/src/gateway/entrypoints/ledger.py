@@ -7,7 +7,7 @@ from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Header, Path, Query
 from starlette.responses import Response
-from wallet_shared.schemas import (
+from wallet_shared.contracts.schemas import (
     BalanceAt,
     CreatePurchase,
     CreateRefund,

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from wallet_shared.http import FastJSONResponse
-from wallet_shared.ledger_admin import LedgerVerification, RebuildPage, RebuildRequest
+from wallet_shared.contracts.ledger_admin import LedgerVerification, RebuildPage, RebuildRequest
+from wallet_shared.platform.http import FastJSONResponse
 
 from gateway.entrypoints.dependencies import BackendsDep, CallerDep, OriginDep, ShardRouterDep
 from gateway.entrypoints.openapi import problem_responses

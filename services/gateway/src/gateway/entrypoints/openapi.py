@@ -6,8 +6,8 @@ from typing import Any, Final
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
-from wallet_shared.problems import PROBLEM_MEDIA_TYPE
-from wallet_shared.schemas import ProblemDetail
+from wallet_shared.contracts.schemas import ProblemDetail
+from wallet_shared.platform.problems import PROBLEM_MEDIA_TYPE
 
 from gateway.entrypoints.guard import GUARDED_PREFIX, RATE_LIMITED_PROBE
 from gateway.entrypoints.openapi_examples import EXAMPLES

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 from starlette.responses import Response
-from wallet_shared.admin_schemas import (
+from wallet_shared.contracts.admin_schemas import (
     AuditPage,
     CreateWebhook,
     RiskFlagPage,
@@ -16,7 +16,7 @@ from wallet_shared.admin_schemas import (
     WebhookDeliveryPage,
     WebhookPage,
 )
-from wallet_shared.pagination import DEFAULT_LIMIT
+from wallet_shared.contracts.pagination import DEFAULT_LIMIT
 
 from gateway.adapters.backends import expect_ok, path_segment
 from gateway.entrypoints.dependencies import BackendsDep, CallerDep, OriginDep

@@ -10,8 +10,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.background import BackgroundTask
 from starlette.responses import Response, StreamingResponse
-from wallet_shared.http_client import InternalStream
-from wallet_shared.problems import body_not_json, field_errors, problem_response
+from wallet_shared.platform.http_client import InternalStream
+from wallet_shared.platform.problems import body_not_json, field_errors, problem_response
 
 from gateway.adapters.backends import BackendProblem, BackendReply, unavailable
 from gateway.adapters.tokens import InvalidToken

@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 from starlette.responses import Response
-from wallet_shared.pagination import DEFAULT_LIMIT
-from wallet_shared.schemas import CreateTransfer, Transfer, TransferPage
+from wallet_shared.contracts.pagination import DEFAULT_LIMIT
+from wallet_shared.contracts.schemas import CreateTransfer, Transfer, TransferPage
 
 from gateway.entrypoints.dependencies import (
     BackendsDep,

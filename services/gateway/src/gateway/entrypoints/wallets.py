@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from pydantic import AwareDatetime, BeforeValidator
 from starlette.responses import Response
-from wallet_shared.pagination import DEFAULT_LIMIT, MAX_LIMIT
-from wallet_shared.schemas import (
+from wallet_shared.contracts.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from wallet_shared.contracts.schemas import (
     CreateWallet,
     Deposit,
     Transaction,

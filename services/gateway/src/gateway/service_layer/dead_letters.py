@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 
-from wallet_shared.dead_letter_api import dead_letter_position
-from wallet_shared.schemas import DeadLetter, DeadLetterPage
+from wallet_shared.contracts.schemas import DeadLetter, DeadLetterPage
+from wallet_shared.platform.dead_letter_api import dead_letter_position
 
 from gateway.adapters.backends import COORDINATOR, BackendReply, Backends, expect_json
 from gateway.adapters.dead_letter_wire import dead_letter_of, dead_letter_page

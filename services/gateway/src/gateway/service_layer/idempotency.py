@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from pydantic import BaseModel
-from wallet_shared.errors import IdempotencyKeyReused
-from wallet_shared.idempotency import request_fingerprint
+from wallet_shared.contracts.errors import IdempotencyKeyReused
+from wallet_shared.platform.idempotency import request_fingerprint
 
 from gateway.adapters.backends import Backends, KeyClaim
 from gateway.domain.principal import Principal

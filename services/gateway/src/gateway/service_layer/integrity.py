@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Final
 
-from wallet_shared.schemas import IntegrityReport
+from wallet_shared.contracts.schemas import IntegrityReport
 
 from gateway.adapters.backends import Backends, expect_json
 from gateway.adapters.integrity_wire import (

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
 
-from wallet_shared.http_client import InternalStream
-from wallet_shared.schemas import CreatePurchase, CreateRefund, CreateReversal, SetLimits
+from wallet_shared.contracts.schemas import CreatePurchase, CreateRefund, CreateReversal, SetLimits
+from wallet_shared.platform.http_client import InternalStream
 
 from gateway.adapters.backends import (
     BackendReply,

@@ -7,8 +7,8 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Final
 
-from wallet_shared.errors import NotFound, ValidationFailed
-from wallet_shared.ledger_admin import (
+from wallet_shared.contracts.errors import NotFound, ValidationFailed
+from wallet_shared.contracts.ledger_admin import (
     LedgerVerification,
     RebuildPage,
     RebuildRequest,

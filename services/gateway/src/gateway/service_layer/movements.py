@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel
-from wallet_shared.rules import checked_key
+from wallet_shared.contracts.rules import checked_key
 
 from gateway.adapters.backends import BackendReply, Backends, ClientOrigin, expect_ok
 from gateway.domain.principal import Principal

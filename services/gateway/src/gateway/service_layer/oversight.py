@@ -9,8 +9,8 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from wallet_shared.admin_schemas import AuditRecord
-from wallet_shared.schemas import Role
+from wallet_shared.contracts.admin_schemas import AuditRecord
+from wallet_shared.contracts.schemas import Role
 
 from gateway.adapters.backends import (
     BackendContractError,

@@ -6,10 +6,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from wallet_shared.errors import NotFound
-from wallet_shared.ids import is_transfer_id
-from wallet_shared.rules import check_distinct_wallets, checked_key
-from wallet_shared.schemas import CreateTransfer
+from wallet_shared.contracts.errors import NotFound
+from wallet_shared.contracts.ids import is_transfer_id
+from wallet_shared.contracts.rules import check_distinct_wallets, checked_key
+from wallet_shared.contracts.schemas import CreateTransfer
 
 from gateway.adapters.backends import (
     BackendContractError,

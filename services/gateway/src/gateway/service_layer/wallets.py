@@ -7,7 +7,7 @@ import asyncio
 from datetime import datetime
 from typing import Literal
 
-from wallet_shared.schemas import CreateWallet, Deposit, TransactionType
+from wallet_shared.contracts.schemas import CreateWallet, Deposit, TransactionType
 
 from gateway.adapters.backends import (
     BackendReply,

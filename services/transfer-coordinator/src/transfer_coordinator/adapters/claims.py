@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncpg
-from wallet_shared.retention import ExpiringTable
+from wallet_shared.platform.retention import ExpiringTable
 
 CLAIMS: ExpiringTable = ExpiringTable("idempotency_claims", "claimed_at")
 """Claims expire with the stored answers they stand for."""

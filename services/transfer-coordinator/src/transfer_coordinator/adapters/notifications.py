@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import asyncpg
-from wallet_shared.loops import BackgroundLoop
+from wallet_shared.platform.loops import BackgroundLoop
 
 from transfer_coordinator.adapters.repository import FINAL_CHANNEL
 from transfer_coordinator.settings import SERVICE

@@ -1,4 +1,4 @@
-"""The sagas in flight as gauges, measured by the metrics sampler (wallet_shared.monitoring):
+"""The sagas in flight as gauges, measured by the metrics sampler (wallet_shared.platform.monitoring):
 how many per phase, the oldest one's age, and how far past its deadline the worst one is."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Final
 
 import asyncpg
-from wallet_shared.metrics import SAGA_OLDEST_AGE, SAGA_PAST_DEADLINE, SAGAS_IN_FLIGHT
+from wallet_shared.platform.metrics import SAGA_OLDEST_AGE, SAGA_PAST_DEADLINE, SAGAS_IN_FLIGHT
 
 PHASES_IN_FLIGHT: Final = ("trying", "confirming", "cancelling")
 """The phases of a saga that is not final (`done` is final)."""

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Final
 
 import httpx
-from wallet_shared.errors import ValidationFailed
+from wallet_shared.contracts.errors import ValidationFailed
 
 from transfer_coordinator.domain.webhooks import (
     IpAddress,

@@ -15,7 +15,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Final
 
-from wallet_shared.messages import (
+from wallet_shared.contracts.messages import (
     COMMAND_FOR,
     CreditTried,
     DebitTried,

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-from wallet_shared.errors import ValidationFailed
-from wallet_shared.messages import EventType
+from wallet_shared.contracts.errors import ValidationFailed
+from wallet_shared.contracts.messages import EventType
 
 SUBSCRIBABLE = frozenset(event_type.value for event_type in EventType)
 

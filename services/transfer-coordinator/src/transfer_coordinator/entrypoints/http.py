@@ -10,18 +10,18 @@ import orjson
 from fastapi import APIRouter, Depends, Header, Query, Request
 from pydantic import BaseModel, Field
 from starlette.responses import Response
-from wallet_shared.errors import (
+from wallet_shared.contracts.errors import (
     Forbidden,
     ServiceUnavailable,
     TransientError,
 )
-from wallet_shared.http import Caller, FastJSONResponse, internal_caller
-from wallet_shared.idempotency import stored_response_to_http
-from wallet_shared.logging import current_trace_id
-from wallet_shared.money import AmountIn, Currency, MoneyOut
-from wallet_shared.pagination import DEFAULT_LIMIT, MAX_INTERNAL_LIMIT, Page
-from wallet_shared.rules import MAX_KEY_LENGTH, MAX_WAIT_S, checked_key
-from wallet_shared.schemas import EntityId, ProblemDetail, RequestModel, Transfer
+from wallet_shared.contracts.money import AmountIn, Currency, MoneyOut
+from wallet_shared.contracts.pagination import DEFAULT_LIMIT, MAX_INTERNAL_LIMIT, Page
+from wallet_shared.contracts.rules import MAX_KEY_LENGTH, MAX_WAIT_S, checked_key
+from wallet_shared.contracts.schemas import EntityId, ProblemDetail, RequestModel, Transfer
+from wallet_shared.platform.http import Caller, FastJSONResponse, internal_caller
+from wallet_shared.platform.idempotency import stored_response_to_http
+from wallet_shared.platform.logging import current_trace_id
 
 from transfer_coordinator.service_layer.claims import Claim, claim_keys
 from transfer_coordinator.service_layer.context import CoordinatorContext

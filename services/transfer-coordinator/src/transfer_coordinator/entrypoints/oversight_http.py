@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 from starlette.responses import Response
-from wallet_shared.admin_schemas import (
+from wallet_shared.contracts.admin_schemas import (
     CreateWebhook,
     RiskFlagPage,
     WebhookCreated,
@@ -16,10 +16,10 @@ from wallet_shared.admin_schemas import (
     WebhookDeliveryPage,
     WebhookPage,
 )
-from wallet_shared.audit import AuditEntry, record_actions, requested_action
-from wallet_shared.http import Caller, internal_caller
-from wallet_shared.pagination import DEFAULT_LIMIT, MAX_INTERNAL_LIMIT
-from wallet_shared.schemas import ProblemDetail
+from wallet_shared.contracts.pagination import DEFAULT_LIMIT, MAX_INTERNAL_LIMIT
+from wallet_shared.contracts.schemas import ProblemDetail
+from wallet_shared.platform.audit import AuditEntry, record_actions, requested_action
+from wallet_shared.platform.http import Caller, internal_caller
 
 from transfer_coordinator.service_layer import webhooks
 from transfer_coordinator.service_layer.oversight import OversightContext

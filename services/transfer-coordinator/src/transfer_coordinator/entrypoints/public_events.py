@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from functools import partial
 
-from wallet_shared.dead_letters import DeadLetterStore
-from wallet_shared.kafka import BatchConsumer
+from wallet_shared.platform.dead_letters import DeadLetterStore
+from wallet_shared.platform.kafka import BatchConsumer
 
 from transfer_coordinator.service_layer.oversight import OversightContext
 from transfer_coordinator.service_layer.public_events import (

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from functools import partial
 
-from wallet_shared.dead_letters import DeadLetterStore
-from wallet_shared.kafka import BatchConsumer
-from wallet_shared.messages import LegReply, decode_reply
+from wallet_shared.contracts.messages import LegReply, decode_reply
+from wallet_shared.platform.dead_letters import DeadLetterStore
+from wallet_shared.platform.kafka import BatchConsumer
 
 from transfer_coordinator.service_layer.context import CoordinatorContext
 from transfer_coordinator.service_layer.replies import handle_replies

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from wallet_shared.loops import BackgroundLoop
+from wallet_shared.platform.loops import BackgroundLoop
 
 from transfer_coordinator.service_layer.context import CoordinatorContext
 from transfer_coordinator.service_layer.sweeper import sweep_once

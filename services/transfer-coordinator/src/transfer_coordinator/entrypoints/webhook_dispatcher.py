@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 
 import asyncpg
 import structlog
-from wallet_shared.loops import BackgroundLoop
-from wallet_shared.metrics import (
+from wallet_shared.platform.loops import BackgroundLoop
+from wallet_shared.platform.metrics import (
     WEBHOOK_ATTEMPTS,
     WEBHOOK_DELIVERIES,
     WEBHOOK_OLDEST_PENDING,

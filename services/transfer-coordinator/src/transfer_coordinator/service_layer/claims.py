@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import asyncpg
-from wallet_shared.errors import IdempotencyKeyReused
-from wallet_shared.unit_of_work import OutboxTransaction
+from wallet_shared.contracts.errors import IdempotencyKeyReused
+from wallet_shared.platform.unit_of_work import OutboxTransaction
 
 from transfer_coordinator.adapters import claims
 from transfer_coordinator.service_layer.context import CoordinatorContext

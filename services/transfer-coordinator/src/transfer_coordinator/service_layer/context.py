@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import asyncpg
-from wallet_shared.group_commit import GroupCommit
-from wallet_shared.messages import utc_now
-from wallet_shared.routing import ShardMap
-from wallet_shared.topics import Topics
-from wallet_shared.unit_of_work import OutboxTransaction, OutboxWaker, UnitOfWork
+from wallet_shared.contracts.messages import utc_now
+from wallet_shared.contracts.routing import ShardMap
+from wallet_shared.contracts.topics import Topics
+from wallet_shared.platform.group_commit import GroupCommit
+from wallet_shared.platform.unit_of_work import OutboxTransaction, OutboxWaker, UnitOfWork
 
 CoordinatorUnitOfWork = UnitOfWork[OutboxTransaction]
 """Transactions on the saga store; what they queue in the outbox wakes the relay on commit."""

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
-from wallet_shared.ids import saga_transfer_id_floor
-from wallet_shared.schemas import Transfer
+from wallet_shared.contracts.ids import saga_transfer_id_floor
+from wallet_shared.contracts.schemas import Transfer
 
 from transfer_coordinator.adapters import repository
 from transfer_coordinator.domain.saga import TransferSaga

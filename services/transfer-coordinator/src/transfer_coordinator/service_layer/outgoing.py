@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from wallet_shared.messages import (
+from wallet_shared.contracts.messages import (
     EventType,
     LegCommand,
     OutgoingMessage,
     encode_public_event,
     encode_transfer_message,
 )
-from wallet_shared.schemas import Transfer
+from wallet_shared.contracts.schemas import Transfer
 
 from transfer_coordinator.domain.saga import TransferSaga, TransferStatus
 from transfer_coordinator.service_layer.context import CoordinatorContext

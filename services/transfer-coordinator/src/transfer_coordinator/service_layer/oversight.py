@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
-from wallet_shared.messages import utc_now
-from wallet_shared.topics import Topics
+from wallet_shared.contracts.messages import utc_now
+from wallet_shared.contracts.topics import Topics
 
 from transfer_coordinator.adapters.webhook_sender import Resolver
 from transfer_coordinator.adapters.webhook_sender import resolve as resolve_host

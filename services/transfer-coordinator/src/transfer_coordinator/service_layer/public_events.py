@@ -12,14 +12,14 @@ from typing import Any
 
 import asyncpg
 import orjson
-from wallet_shared.ids import new_record_id
-from wallet_shared.messages import (
+from wallet_shared.contracts.ids import new_record_id
+from wallet_shared.contracts.messages import (
     EventType,
     OutgoingMessage,
     UndecodableMessage,
     encode_public_event,
 )
-from wallet_shared.metrics import RISK_FLAGS
+from wallet_shared.platform.metrics import RISK_FLAGS
 
 from transfer_coordinator.adapters import risk_repository as risk
 from transfer_coordinator.adapters import webhook_repository as webhooks

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import structlog
-from wallet_shared.messages import LegReply, OutgoingMessage
-from wallet_shared.metrics import TRANSFER_DURATION, TRANSFERS
+from wallet_shared.contracts.messages import LegReply, OutgoingMessage
+from wallet_shared.platform.metrics import TRANSFER_DURATION, TRANSFERS
 
 from transfer_coordinator.adapters import repository
 from transfer_coordinator.domain.saga import TransferSaga

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from wallet_shared.admin_schemas import RiskFlag, RiskFlagPage
-from wallet_shared.pagination import cut_page, decode_cursor, parse_time_position, time_position
+from wallet_shared.contracts.admin_schemas import RiskFlag, RiskFlagPage
+from wallet_shared.contracts.pagination import (
+    cut_page,
+    decode_cursor,
+    parse_time_position,
+    time_position,
+)
 
 from transfer_coordinator.adapters.risk_repository import flags_page
 from transfer_coordinator.service_layer.oversight import OversightContext

@@ -6,20 +6,20 @@ from dataclasses import asdict, dataclass
 from typing import Any, Final
 
 import orjson
-from wallet_shared.errors import NotFound, ValidationFailed
-from wallet_shared.idempotency import StoredResponse, request_fingerprint, run_idempotent
-from wallet_shared.ids import is_transfer_id, new_transfer_id
-from wallet_shared.messages import OutgoingMessage
-from wallet_shared.pagination import (
+from wallet_shared.contracts.errors import NotFound, ValidationFailed
+from wallet_shared.contracts.ids import is_transfer_id, new_transfer_id
+from wallet_shared.contracts.messages import OutgoingMessage
+from wallet_shared.contracts.pagination import (
     Page,
     cut_page,
     decode_cursor,
     parse_time_position,
     time_position,
 )
-from wallet_shared.rules import check_distinct_wallets
-from wallet_shared.schemas import Transfer
-from wallet_shared.unit_of_work import OutboxTransaction
+from wallet_shared.contracts.rules import check_distinct_wallets
+from wallet_shared.contracts.schemas import Transfer
+from wallet_shared.platform.idempotency import StoredResponse, request_fingerprint, run_idempotent
+from wallet_shared.platform.unit_of_work import OutboxTransaction
 
 from transfer_coordinator.adapters import repository
 from transfer_coordinator.domain.saga import TransferSaga

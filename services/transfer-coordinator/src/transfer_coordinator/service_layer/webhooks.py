@@ -10,23 +10,23 @@ from datetime import datetime
 from typing import Final
 
 import asyncpg
-from wallet_shared.admin_schemas import (
+from wallet_shared.contracts.admin_schemas import (
     Webhook,
     WebhookCreated,
     WebhookDelivery,
     WebhookDeliveryPage,
     WebhookPage,
 )
-from wallet_shared.audit import AuditEntry, record_actions
-from wallet_shared.errors import Conflict, NotFound, ValidationFailed
-from wallet_shared.ids import new_record_id
-from wallet_shared.pagination import (
+from wallet_shared.contracts.errors import Conflict, NotFound, ValidationFailed
+from wallet_shared.contracts.ids import new_record_id
+from wallet_shared.contracts.pagination import (
     cut_page,
     decode_cursor,
     invalid_cursor,
     parse_time_position,
     time_position,
 )
+from wallet_shared.platform.audit import AuditEntry, record_actions
 
 from transfer_coordinator.adapters import webhook_repository as repository
 from transfer_coordinator.adapters.webhook_sender import Resolver

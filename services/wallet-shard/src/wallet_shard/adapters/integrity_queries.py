@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from typing import Final
 
 import asyncpg
-from wallet_shared.ids import new_transfer_id
-from wallet_shared.messages import Leg
+from wallet_shared.contracts.ids import new_transfer_id
+from wallet_shared.contracts.messages import Leg
 
 from wallet_shard.adapters.leg_repository import leg_table
 

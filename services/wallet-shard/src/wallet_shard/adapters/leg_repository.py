@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Final
 
 import asyncpg
-from wallet_shared.messages import Leg
+from wallet_shared.contracts.messages import Leg
 
 from wallet_shard.domain.transfer_legs import LegState, TransferLeg
 

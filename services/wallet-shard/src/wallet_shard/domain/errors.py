@@ -1,7 +1,7 @@
 """Errors of the shard's own rules that no client is ever shown.
 
 Client-facing refusals (insufficient funds, wallet not active...) are the shared
-`wallet_shared.errors` classes. These ones mean a bug somewhere: in the coordinator when a
+`wallet_shared.contracts.errors` classes. These ones mean a bug somewhere: in the coordinator when a
 transfer command breaks the TCC protocol, here when the ledger's own invariants do not hold.
 Neither is cured by a retry, so a consumer sends the command to its dead letters.
 """

@@ -14,7 +14,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Final
 
-from wallet_shared.schemas import TransactionType
+from wallet_shared.contracts.schemas import TransactionType
 
 from wallet_shard.domain.errors import UnbalancedJournalTransaction
 

@@ -12,9 +12,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from wallet_shared.errors import WalletError
-from wallet_shared.ids import new_transaction_id
-from wallet_shared.messages import Leg, LegCommand, Step
+from wallet_shared.contracts.errors import WalletError
+from wallet_shared.contracts.ids import new_transaction_id
+from wallet_shared.contracts.messages import Leg, LegCommand, Step
 
 from wallet_shard.domain.errors import ConfirmWithoutTry, LedgerInvariantViolated
 from wallet_shard.domain.journal import JournalTransaction

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from wallet_shared.messages import (
+from wallet_shared.contracts.messages import (
     CancelCredit,
     CancelDebit,
     ConfirmCredit,

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from wallet_shared.errors import ValidationFailed
-from wallet_shared.schemas import TransactionType
+from wallet_shared.contracts.errors import ValidationFailed
+from wallet_shared.contracts.schemas import TransactionType
 
 from wallet_shard.domain.journal import (
     JournalEntry,

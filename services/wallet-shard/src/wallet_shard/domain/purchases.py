@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from wallet_shared.errors import PurchaseRefunded, RefundExceedsPurchase
+from wallet_shared.contracts.errors import PurchaseRefunded, RefundExceedsPurchase
 
 from wallet_shard.domain.errors import LedgerInvariantViolated
 

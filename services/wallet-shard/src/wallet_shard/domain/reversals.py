@@ -11,7 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Final
 
-from wallet_shared.errors import AlreadyReversed, ReversalNotReversible, TransferNotReversible
+from wallet_shared.contracts.errors import (
+    AlreadyReversed,
+    ReversalNotReversible,
+    TransferNotReversible,
+)
 
 from wallet_shard.domain.errors import LedgerInvariantViolated
 from wallet_shard.domain.journal import JournalTransaction, SystemAccount

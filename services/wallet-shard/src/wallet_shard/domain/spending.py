@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from wallet_shared.errors import LimitExceeded
+from wallet_shared.contracts.errors import LimitExceeded
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Final
 
-from wallet_shared.messages import Leg, LegCommand
+from wallet_shared.contracts.messages import Leg, LegCommand
 
 from wallet_shard.domain.errors import CancelAfterConfirm, ConfirmWithoutTry, LegMismatch
 

@@ -12,14 +12,14 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Final
 
-from wallet_shared.errors import (
+from wallet_shared.contracts.errors import (
     Conflict,
     CurrencyMismatch,
     InsufficientFunds,
     LimitExceeded,
     WalletNotActive,
 )
-from wallet_shared.ids import bucket_of_user
+from wallet_shared.contracts.ids import bucket_of_user
 
 from wallet_shard.domain.errors import LedgerInvariantViolated
 from wallet_shard.domain.spending import Spending, SpendingLimits

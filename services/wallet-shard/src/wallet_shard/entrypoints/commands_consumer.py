@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from functools import partial
 
-from wallet_shared.dead_letters import DeadLetterStore
-from wallet_shared.kafka import BatchConsumer
-from wallet_shared.messages import LegCommand, decode_command
+from wallet_shared.contracts.messages import LegCommand, decode_command
+from wallet_shared.platform.dead_letters import DeadLetterStore
+from wallet_shared.platform.kafka import BatchConsumer
 
 from wallet_shard.service_layer.context import ShardContext
 from wallet_shard.service_layer.transfer_commands import handle_transfer_commands

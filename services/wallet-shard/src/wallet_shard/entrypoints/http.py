@@ -10,10 +10,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from pydantic import Field
 from starlette.responses import Response
-from wallet_shared.http import Caller
-from wallet_shared.idempotency import stored_response_to_http
-from wallet_shared.pagination import DEFAULT_LIMIT, MAX_INTERNAL_LIMIT, MAX_LIMIT
-from wallet_shared.schemas import (
+from wallet_shared.contracts.pagination import DEFAULT_LIMIT, MAX_INTERNAL_LIMIT, MAX_LIMIT
+from wallet_shared.contracts.schemas import (
     CreateWallet,
     Deposit,
     EntityId,
@@ -26,6 +24,8 @@ from wallet_shared.schemas import (
     WalletPage,
     Withdrawal,
 )
+from wallet_shared.platform.http import Caller
+from wallet_shared.platform.idempotency import stored_response_to_http
 
 from wallet_shard.adapters.journal_repository import TransactionFilter
 from wallet_shard.adapters.movement_requests import MovementRequest

@@ -8,8 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
 from starlette.responses import Response, StreamingResponse
-from wallet_shared.idempotency import stored_response_to_http
-from wallet_shared.schemas import (
+from wallet_shared.contracts.schemas import (
     BalanceAt,
     CreatePurchase,
     CreateRefund,
@@ -20,6 +19,7 @@ from wallet_shared.schemas import (
     Statement,
     Transaction,
 )
+from wallet_shared.platform.idempotency import stored_response_to_http
 
 from wallet_shard.entrypoints.dependencies import Services
 from wallet_shard.entrypoints.query_params import parse_timestamp

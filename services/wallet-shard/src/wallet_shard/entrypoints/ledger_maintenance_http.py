@@ -4,9 +4,13 @@ role first; the shard checks it again, since a rebuild writes balances."""
 from __future__ import annotations
 
 from fastapi import APIRouter
-from wallet_shared.errors import Forbidden
-from wallet_shared.ledger_admin import RebuildPage, RebuildRequest, ShardLedgerVerification
-from wallet_shared.schemas import ProblemDetail
+from wallet_shared.contracts.errors import Forbidden
+from wallet_shared.contracts.ledger_admin import (
+    RebuildPage,
+    RebuildRequest,
+    ShardLedgerVerification,
+)
+from wallet_shared.contracts.schemas import ProblemDetail
 
 from wallet_shard.entrypoints.dependencies import Services
 from wallet_shard.entrypoints.request_context import CallerDep, OriginDep

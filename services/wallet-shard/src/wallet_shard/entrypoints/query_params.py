@@ -6,8 +6,8 @@ import re
 from datetime import datetime
 from typing import Final
 
-from wallet_shared.errors import ValidationFailed
-from wallet_shared.pagination import in_utc
+from wallet_shared.contracts.errors import ValidationFailed
+from wallet_shared.contracts.pagination import in_utc
 
 _RFC3339: Final = re.compile(
     r"^(?P<date>\d{4}-\d{2}-\d{2})[Tt](?P<time>\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?)"

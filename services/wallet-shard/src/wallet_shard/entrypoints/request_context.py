@@ -7,9 +7,9 @@ from typing import Annotated, Final
 
 from fastapi import Depends, Header, Request
 from pydantic import BaseModel
-from wallet_shared.http import Caller, internal_caller
-from wallet_shared.idempotency import request_fingerprint
-from wallet_shared.rules import checked_key
+from wallet_shared.contracts.rules import checked_key
+from wallet_shared.platform.http import Caller, internal_caller
+from wallet_shared.platform.idempotency import request_fingerprint
 
 from wallet_shard.adapters.movement_requests import MovementRequest
 from wallet_shard.service_layer.commands import IdempotentRequest

@@ -9,11 +9,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from pydantic import Field
 from starlette.responses import Response
-from wallet_shared.idempotency import stored_response_to_http
-from wallet_shared.money import AmountIn, Currency
-from wallet_shared.pagination import DEFAULT_LIMIT, MAX_INTERNAL_LIMIT, Page
-from wallet_shared.rules import MAX_WAIT_S
-from wallet_shared.schemas import EntityId, ProblemDetail, RequestModel, Transfer
+from wallet_shared.contracts.money import AmountIn, Currency
+from wallet_shared.contracts.pagination import DEFAULT_LIMIT, MAX_INTERNAL_LIMIT, Page
+from wallet_shared.contracts.rules import MAX_WAIT_S
+from wallet_shared.contracts.schemas import EntityId, ProblemDetail, RequestModel, Transfer
+from wallet_shared.platform.idempotency import stored_response_to_http
 
 from wallet_shard.domain.local_transfers import LocalTransferRequest
 from wallet_shard.entrypoints.dependencies import Services

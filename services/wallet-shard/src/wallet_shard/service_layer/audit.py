@@ -1,13 +1,13 @@
 """Audit records of the admin actions a shard carries out (status changes, limits, refunds,
-reversals), written in the transaction of the action (`wallet_shared.audit`)."""
+reversals), written in the transaction of the action (`wallet_shared.platform.audit`)."""
 
 from __future__ import annotations
 
 from typing import Final
 
 import asyncpg
-from wallet_shared.audit import AuditEntry, record_actions
-from wallet_shared.logging import current_trace_id
+from wallet_shared.platform.audit import AuditEntry, record_actions
+from wallet_shared.platform.logging import current_trace_id
 
 from wallet_shard.adapters.movement_requests import MovementRequest
 from wallet_shard.domain.journal import JournalTransaction

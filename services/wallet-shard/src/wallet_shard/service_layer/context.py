@@ -6,9 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from wallet_shared.messages import utc_now
-from wallet_shared.routing import ShardMap
-from wallet_shared.topics import Topics
+from wallet_shared.contracts.messages import utc_now
+from wallet_shared.contracts.routing import ShardMap
+from wallet_shared.contracts.topics import Topics
 
 from wallet_shard.domain.spending import SpendingLimits
 

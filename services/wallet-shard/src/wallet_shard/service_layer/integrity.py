@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from pydantic import BaseModel, Field
-from wallet_shared.messages import Leg
-from wallet_shared.money import MoneyOut
+from wallet_shared.contracts.messages import Leg
+from wallet_shared.contracts.money import MoneyOut
 
 from wallet_shard.adapters.integrity_queries import IntegrityQueries
 from wallet_shard.domain.journal import SystemAccount

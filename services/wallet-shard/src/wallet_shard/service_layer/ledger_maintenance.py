@@ -12,9 +12,8 @@ from __future__ import annotations
 from typing import Final, Literal, cast
 
 import asyncpg
-from wallet_shared.audit import AuditEntry, record_actions
-from wallet_shared.errors import ServiceUnavailable
-from wallet_shared.ledger_admin import (
+from wallet_shared.contracts.errors import ServiceUnavailable
+from wallet_shared.contracts.ledger_admin import (
     OpenLeg,
     RebuildPage,
     ShardLedgerVerification,
@@ -22,7 +21,8 @@ from wallet_shared.ledger_admin import (
     WalletDifference,
     WalletRebuild,
 )
-from wallet_shared.logging import current_trace_id
+from wallet_shared.platform.audit import AuditEntry, record_actions
+from wallet_shared.platform.logging import current_trace_id
 
 from wallet_shard.adapters.movement_requests import MovementRequest
 from wallet_shard.adapters.snapshot_queries import LockedSnapshot, SnapshotQueries

@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from wallet_shared.errors import ValidationFailed
-from wallet_shared.schemas import BalanceAt
+from wallet_shared.contracts.errors import ValidationFailed
+from wallet_shared.contracts.schemas import BalanceAt
 
 from wallet_shard.adapters.journal_repository import PostedTransaction
 from wallet_shard.domain.statements import StatementTally, balance_change

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from wallet_shared.schemas import SpendingLimits as LimitsView
+from wallet_shared.contracts.schemas import SpendingLimits as LimitsView
 
 from wallet_shard.adapters.movement_requests import MovementRequest
 from wallet_shard.domain.spending import SpendingLimits

@@ -10,21 +10,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from wallet_shared.errors import NotFound
-from wallet_shared.idempotency import StoredResponse, run_idempotent
-from wallet_shared.ids import WALLET_PREFIX, bucket_of_id, new_local_transfer_id
-from wallet_shared.logging import current_trace_id
-from wallet_shared.messages import EventType, OutgoingMessage, encode_public_event
-from wallet_shared.metrics import TRANSFER_DURATION, TRANSFERS
-from wallet_shared.pagination import (
+from wallet_shared.contracts.errors import NotFound
+from wallet_shared.contracts.ids import WALLET_PREFIX, bucket_of_id, new_local_transfer_id
+from wallet_shared.contracts.messages import EventType, OutgoingMessage, encode_public_event
+from wallet_shared.contracts.pagination import (
     Page,
     cut_page,
     decode_cursor,
     parse_time_position,
     time_position,
 )
-from wallet_shared.rules import check_distinct_wallets
-from wallet_shared.schemas import Transfer
+from wallet_shared.contracts.rules import check_distinct_wallets
+from wallet_shared.contracts.schemas import Transfer
+from wallet_shared.platform.idempotency import StoredResponse, run_idempotent
+from wallet_shared.platform.logging import current_trace_id
+from wallet_shared.platform.metrics import TRANSFER_DURATION, TRANSFERS
 
 from wallet_shard.domain.local_transfers import (
     LocalBooking,

@@ -3,9 +3,9 @@ account of its currency, one DB transaction each (`movements.run_movement`)."""
 
 from __future__ import annotations
 
-from wallet_shared.errors import DuplicateOrder, NotFound
-from wallet_shared.idempotency import StoredResponse
-from wallet_shared.ids import TRANSACTION_PREFIX, bucket_of_id
+from wallet_shared.contracts.errors import DuplicateOrder, NotFound
+from wallet_shared.contracts.ids import TRANSACTION_PREFIX, bucket_of_id
+from wallet_shared.platform.idempotency import StoredResponse
 
 from wallet_shard.adapters.movement_requests import MovementRequest
 from wallet_shard.domain.journal import JournalTransaction

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
-from wallet_shared.idempotency import StoredResponse, run_idempotent
-from wallet_shared.ids import new_transaction_id
-from wallet_shared.logging import current_trace_id
-from wallet_shared.metrics import LEDGER_POSTINGS
+from wallet_shared.contracts.ids import new_transaction_id
+from wallet_shared.platform.idempotency import StoredResponse, run_idempotent
+from wallet_shared.platform.logging import current_trace_id
+from wallet_shared.platform.metrics import LEDGER_POSTINGS
 
 from wallet_shard.adapters.movement_requests import MovementRequest
 from wallet_shard.domain.journal import JournalTransaction

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from wallet_shared.pagination import (
+from wallet_shared.contracts.pagination import (
     BIGINT_MAX,
     cut_page,
     decode_cursor,
     in_utc,
     invalid_cursor,
 )
-from wallet_shared.schemas import TransactionPage
+from wallet_shared.contracts.schemas import TransactionPage
 
 from wallet_shard.adapters.journal_repository import TransactionFilter
 from wallet_shard.service_layer.unit_of_work import UnitOfWork

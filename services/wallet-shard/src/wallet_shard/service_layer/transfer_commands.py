@@ -11,14 +11,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import structlog
-from wallet_shared.messages import (
+from wallet_shared.contracts.messages import (
     Leg,
     LegCommand,
     OutgoingMessage,
     encode_transfer_message,
     reply_to,
 )
-from wallet_shared.metrics import LEDGER_POSTINGS
+from wallet_shared.platform.metrics import LEDGER_POSTINGS
 
 from wallet_shard.domain.journal import JournalTransaction
 from wallet_shard.domain.leg_book import LegBook, LegOutcome

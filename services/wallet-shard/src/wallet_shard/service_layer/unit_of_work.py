@@ -9,10 +9,10 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import asyncpg
-from wallet_shared.group_commit import GroupCommit
-from wallet_shared.messages import Leg
-from wallet_shared.unit_of_work import OutboxTransaction, OutboxWaker
-from wallet_shared.unit_of_work import UnitOfWork as TransactionOpener
+from wallet_shared.contracts.messages import Leg
+from wallet_shared.platform.group_commit import GroupCommit
+from wallet_shared.platform.unit_of_work import OutboxTransaction, OutboxWaker
+from wallet_shared.platform.unit_of_work import UnitOfWork as TransactionOpener
 
 from wallet_shard.adapters.integrity_queries import IntegrityQueries
 from wallet_shard.adapters.journal_repository import JournalRepository

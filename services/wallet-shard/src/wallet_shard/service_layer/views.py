@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from wallet_shared.messages import EventType, OutgoingMessage, encode_public_event
-from wallet_shared.schemas import Transaction, Wallet
-from wallet_shared.topics import Topics
+from wallet_shared.contracts.messages import EventType, OutgoingMessage, encode_public_event
+from wallet_shared.contracts.schemas import Transaction, Wallet
+from wallet_shared.contracts.topics import Topics
 
 from wallet_shard.adapters.journal_repository import PostedTransaction
 from wallet_shard.domain.journal import JournalTransaction

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from wallet_shared.errors import NotFound, ValidationFailed
-from wallet_shared.ids import WALLET_PREFIX, bucket_of_id, bucket_of_user, new_wallet_id
-from wallet_shared.logging import current_trace_id
-from wallet_shared.messages import EventType
-from wallet_shared.pagination import (
+from wallet_shared.contracts.errors import NotFound, ValidationFailed
+from wallet_shared.contracts.ids import WALLET_PREFIX, bucket_of_id, bucket_of_user, new_wallet_id
+from wallet_shared.contracts.messages import EventType
+from wallet_shared.contracts.pagination import (
     cut_page,
     decode_cursor,
     parse_time_position,
     time_position,
 )
-from wallet_shared.schemas import WalletPage
+from wallet_shared.contracts.schemas import WalletPage
+from wallet_shared.platform.logging import current_trace_id
 
 from wallet_shard.adapters.movement_requests import MovementRequest
 from wallet_shard.domain.wallet import Wallet

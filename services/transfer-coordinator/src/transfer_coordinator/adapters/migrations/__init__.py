@@ -1,1 +1,1 @@
-"""SQL migrations of the coordinator's database, applied in order by `wallet_shared.db`."""
+"""SQL migrations of the coordinator's database, applied in order by `wallet_shared.platform.db`."""

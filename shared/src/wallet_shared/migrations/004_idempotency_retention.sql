@@ -1,3 +1,0 @@
--- Stored answers expire after the retention period (wallet_shared.retention): the janitor finds
--- the oldest through this index instead of scanning the table.
-CREATE INDEX idempotency_keys_by_age ON idempotency_keys (created_at);

@@ -1,0 +1,93 @@
+"""The unit of work: one DB transaction, the messages it queues in the outbox (which commit with
+it), and the outbox relay woken once it has committed, so that no caller has to remember to.
+
+A service describes what a transaction offers (its repositories) by subclassing
+`OutboxTransaction`; `UnitOfWork` opens them, alone or shared with concurrent ones (group commit).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Generic, Protocol, TypeVar
+
+import asyncpg
+
+from wallet_shared.contracts.messages import OutgoingMessage
+from wallet_shared.platform.db import transaction
+from wallet_shared.platform.group_commit import GroupCommit
+from wallet_shared.platform.outbox import enqueue
+
+T = TypeVar("T")
+
+
+class OutboxWaker(Protocol):
+    """What the unit of work needs of the outbox relay."""
+
+    def wake(self) -> None: ...
+
+
+@dataclass(kw_only=True)
+class OutboxTransaction:
+    """An open transaction on `conn`, and whether it queued messages."""
+
+    conn: asyncpg.Connection
+    published: bool = field(default=False)
+
+    async def publish(self, messages: Sequence[OutgoingMessage]) -> None:
+        """Queue messages in the outbox: they leave only if the transaction commits."""
+        if messages:
+            await enqueue(self.conn, messages)
+            self.published = True
+
+
+Tx = TypeVar("Tx", bound=OutboxTransaction)
+
+
+class UnitOfWork(Generic[Tx]):
+    """Opens transactions on `pool`, each seen through `open_on(conn)`."""
+
+    def __init__(
+        self,
+        *,
+        pool: asyncpg.Pool,
+        relay: OutboxWaker,
+        open_on: Callable[[asyncpg.Connection], Tx],
+        group_commit: GroupCommit | None = None,
+    ) -> None:
+        self.pool = pool
+        self._relay = relay
+        self._open_on = open_on
+        self._group_commit = group_commit
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Tx]:
+        """Everything done in the block commits together, or not at all."""
+        async with transaction(self.pool) as conn:
+            tx = self._open_on(conn)
+            yield tx
+        if tx.published:
+            self._relay.wake()
+
+    async def grouped(self, work: Callable[[Tx], Awaitable[T]], *, locks: Sequence[str] = ()) -> T:
+        """`work` in a transaction shared with concurrent ones (group commit) when that is on,
+        else in one of its own; the relay is woken once it committed. `locks`: the rows the work
+        locks (the batch locks them all first, in order). `work` raises its refusals before its
+        first write, and may run again (after a batch was rolled back)."""
+        if self._group_commit is None:
+            async with self.transaction() as tx:
+                return await work(tx)
+        published = False
+
+        async def on_connection(conn: asyncpg.Connection) -> T:
+            nonlocal published
+            tx = self._open_on(conn)
+            result = await work(tx)
+            published = tx.published
+            return result
+
+        result = await self._group_commit.run(on_connection, locks=locks)
+        if published:
+            self._relay.wake()
+        return result
