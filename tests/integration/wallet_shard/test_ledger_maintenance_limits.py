@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 from wallet_shard.service_layer import ledger_maintenance
-from wallet_shared.errors import ServiceUnavailable
+from wallet_shared.contracts.errors import ServiceUnavailable
 
 from .conftest import Shard
 from .test_shard_ledger import ORIGIN, open_wallet
