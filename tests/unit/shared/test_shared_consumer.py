@@ -178,9 +178,15 @@ class FakeClient:
     `stuck_starting`: its start never comes back."""
 
     def __init__(
-        self, *, wedged: bool = False, failing: bool = False, stuck_starting: bool = False
+        self,
+        *,
+        wedged: bool = False,
+        failing: bool = False,
+        stuck_starting: bool = False,
+        broken: bool = False,
     ) -> None:
         self.wedged, self.failing, self.stuck_starting = wedged, failing, stuck_starting
+        self.broken = broken
         self.commits: list[dict[Any, int]] = []
         self.committed = asyncio.Event()
         self.stop_called = asyncio.Event()
@@ -201,6 +207,8 @@ class FakeClient:
     async def getmany(self, *, timeout_ms: int, max_records: int) -> dict[Any, list[Any]]:
         if self.failing:
             raise KafkaError("Unexpected error during coordination")
+        if self.broken:  # aiokafka #1038: a broken connection surfacing as a plain error
+            raise RuntimeError("Transport is closed")
         if self.delivered:  # nothing more until the batch is committed elsewhere
             await asyncio.sleep(timeout_ms / 1000)
             return {}
@@ -254,6 +262,19 @@ async def test_a_client_whose_commit_never_returns_is_replaced_and_the_batch_red
 async def test_a_client_failing_every_poll_is_replaced() -> None:
     ledger = Ledger()
     broken, fresh = FakeClient(failing=True), FakeClient()
+    loop = replaceable(ledger, [broken, fresh])
+    await loop.start()
+    try:
+        await committed(fresh)
+        assert broken.stop_called.is_set()
+        assert ledger.booked == ["m1", "m2"]
+    finally:
+        await loop.stop()
+
+
+async def test_a_client_whose_every_poll_fails_otherwise_than_by_kafka_error_is_replaced() -> None:
+    ledger = Ledger()
+    broken, fresh = FakeClient(broken=True), FakeClient()
     loop = replaceable(ledger, [broken, fresh])
     await loop.start()
     try:

@@ -100,6 +100,10 @@ def test_a_retry_may_cure_lost_connections_and_unlucky_transactions(error: Excep
         asyncpg.exceptions.CheckViolationError("balance below zero"),
         asyncpg.exceptions.UndefinedTableError("no such table"),
         asyncpg.InterfaceError("cannot perform operation: another operation is in progress"),
+        # asyncpg's other internal errors are bugs (codecs, protocol, a stale schema cache).
+        asyncpg.exceptions.InternalClientError("no binary format encoder for type thing"),
+        asyncpg.exceptions.ProtocolError("unexpected message"),
+        asyncpg.exceptions.OutdatedSchemaCacheError("cached statement plan is invalid"),
         ValueError("a bug"),
     ],
 )

@@ -33,6 +33,7 @@ from wallet_shared.platform.loops import BackgroundLoop
 from wallet_shared.platform.metrics import CONSUMER_MESSAGES, DEAD_LETTERS
 
 M = TypeVar("M")
+T = TypeVar("T")
 
 _log = structlog.get_logger(__name__)
 
@@ -60,6 +61,18 @@ class DeadLetterSink(Protocol):
     """Where a consumer parks a record it cannot handle (`dead_letters.DeadLetterStore`)."""
 
     async def add(self, record: ConsumedRecord, *, error: str, attempts: int) -> None: ...
+
+
+async def _client_call(call: Awaitable[T]) -> T:
+    """A call on the Kafka client: whatever it raises besides a timeout counts as the client's
+    failure (`KafkaError`), so that a client failing that way for the stall timeout is replaced
+    (a broken connection can surface as a plain RuntimeError, aiokafka #1038)."""
+    try:
+        return await call
+    except (KafkaError, TimeoutError):
+        raise
+    except Exception as error:
+        raise KafkaError(f"{type(error).__name__}: {error}") from error
 
 
 class _Stopping(BaseException):
@@ -265,8 +278,10 @@ class BatchConsumer(BackgroundLoop, Generic[M]):
                     if self._consumer is None:  # a replacement that could not start
                         self._consumer = await self._open_client()
                     consumer = self._consumer
-                    fetched = await consumer.getmany(
-                        timeout_ms=self._poll_timeout_ms, max_records=self._max_batch
+                    fetched = await _client_call(
+                        consumer.getmany(
+                            timeout_ms=self._poll_timeout_ms, max_records=self._max_batch
+                        )
                     )
                     if fetched:
                         await self._consume(consumer, fetched)
@@ -310,7 +325,7 @@ class BatchConsumer(BackgroundLoop, Generic[M]):
             raise
         offsets = {tp: messages[-1].offset + 1 for tp, messages in fetched.items()}
         try:
-            await asyncio.wait_for(consumer.commit(offsets), self._stall_timeout_s)
+            await _client_call(asyncio.wait_for(consumer.commit(offsets), self._stall_timeout_s))
         except TimeoutError as error:
             raise _ClientStalled from error
         self._committed.update(offsets)

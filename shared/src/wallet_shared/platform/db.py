@@ -37,18 +37,18 @@ _TRANSIENT: Final[tuple[type[BaseException], ...]] = (
     asyncpg.exceptions.AdminShutdownError,
     asyncpg.exceptions.CrashShutdownError,
     asyncpg.exceptions.TooManyConnectionsError,
-    # The connection's protocol state is lost, as when the server died while answering with an
-    # error ("cannot switch to state 12; another operation (2) is in progress", asyncpg #1069):
-    # the pool terminates that connection on release, and a retry gets a fresh one. (Two tasks
-    # sharing one connection, a bug, is an InterfaceError instead, which stays a 500.)
-    asyncpg.exceptions.InternalClientError,
     OSError,
 )
+_DESYNCHRONISED: Final = ("cannot switch to state", "another operation")
+"""How asyncpg's `InternalClientError` says that a connection lost its protocol state, as when
+the server died while answering with an error (asyncpg #1069). Its other kinds (protocol, codec,
+schema cache errors) are bugs, and stay 500s and dead letters."""
 
 
 DATABASE_FAILURES: Final[tuple[type[Exception], ...]] = (
     *(kind for kind in _TRANSIENT if issubclass(kind, Exception)),
     asyncpg.InterfaceError,
+    asyncpg.exceptions.InternalClientError,
 )
 """What a database call raises when the database, not the statement, failed (or may have):
 `is_transient` tells which of them a retry may cure."""
@@ -60,6 +60,10 @@ def is_transient(error: BaseException) -> bool:
         # asyncpg says "connection is closed", "connection was closed in the middle of
         # operation", or "pool is closing" (the process is shutting down).
         return "closed" in str(error) or "pool is closing" in str(error)
+    if type(error) is asyncpg.exceptions.InternalClientError:
+        # The connection is out of step with its server: `transaction()` terminates it, and a
+        # retry gets a fresh one from the pool.
+        return any(sign in str(error) for sign in _DESYNCHRONISED)
     return isinstance(error, _TRANSIENT)
 
 
@@ -133,8 +137,14 @@ async def transaction(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
     transaction may be run again); everything else, integrity violations included, unchanged.
     """
     try:
-        async with pool.acquire() as conn, conn.transaction():
-            yield conn
+        async with pool.acquire() as conn:
+            try:
+                async with conn.transaction():
+                    yield conn
+            except asyncpg.exceptions.InternalClientError:
+                # Its protocol state is lost: back in the pool it would fail the next user too.
+                conn.terminate()
+                raise
     except Exception as error:
         if is_transient(error):
             raise TransientError(f"{type(error).__name__}: {error}") from error
