@@ -203,7 +203,12 @@ class Api:
         """Poll a transfer until it is completed or cancelled; fail after `timeout_s`."""
         deadline = time.monotonic() + timeout_s
         while True:
-            transfer = await self.transfer(transfer_id)
+            response = await self.get(f"/v1/transfers/{transfer_id}")
+            if response.status_code == 429:  # polling many transfers: back off as asked
+                assert time.monotonic() < deadline, f"still rate limited: {transfer_id}"
+                await asyncio.sleep(float(response.headers["retry-after"]))
+                continue
+            transfer: Json = expect(response, 200)
             if transfer["status"] in FINAL_STATUSES:
                 return transfer
             assert time.monotonic() < deadline, f"transfer still pending: {transfer}"

@@ -145,7 +145,8 @@ async def test_claims_sent_together_are_answered_each_in_order(
     assert (await client.post("/internal/idempotency-claims", json=first)).json() == {
         "results": ["claimed", "claimed"]
     }
-    # One batch: a new key, a replay, a reuse, and the same new key twice (the first wins).
+    # One batch: a new key, a replay, a reuse, and one new key for two requests (they race:
+    # exactly one of them holds it).
     mixed = {
         "claims": [
             claim("k3", "f3"),
@@ -155,8 +156,9 @@ async def test_claims_sent_together_are_answered_each_in_order(
             claim("k4", "b"),
         ]
     }
-    answer = await client.post("/internal/idempotency-claims", json=mixed)
-    assert answer.json() == {"results": ["claimed", "claimed", "reused", "claimed", "reused"]}
+    results = (await client.post("/internal/idempotency-claims", json=mixed)).json()["results"]
+    assert results[:3] == ["claimed", "claimed", "reused"]
+    assert sorted(results[3:]) == ["claimed", "reused"]
     bad_bodies: list[dict[str, list[dict[str, str]]]] = [
         {"claims": []},
         {"claims": [claim("", "f")]},
