@@ -259,22 +259,14 @@ async def test_a_client_whose_commit_never_returns_is_replaced_and_the_batch_red
         await loop.stop()
 
 
-async def test_a_client_failing_every_poll_is_replaced() -> None:
+@pytest.mark.parametrize(
+    "failure",
+    [{"failing": True}, {"broken": True}],  # a KafkaError; a plain error (aiokafka #1038)
+    ids=["kafka-error", "other-error"],
+)
+async def test_a_client_failing_every_poll_is_replaced(failure: dict[str, bool]) -> None:
     ledger = Ledger()
-    broken, fresh = FakeClient(failing=True), FakeClient()
-    loop = replaceable(ledger, [broken, fresh])
-    await loop.start()
-    try:
-        await committed(fresh)
-        assert broken.stop_called.is_set()
-        assert ledger.booked == ["m1", "m2"]
-    finally:
-        await loop.stop()
-
-
-async def test_a_client_whose_every_poll_fails_otherwise_than_by_kafka_error_is_replaced() -> None:
-    ledger = Ledger()
-    broken, fresh = FakeClient(broken=True), FakeClient()
+    broken, fresh = FakeClient(**failure), FakeClient()
     loop = replaceable(ledger, [broken, fresh])
     await loop.start()
     try:
