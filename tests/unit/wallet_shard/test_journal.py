@@ -11,9 +11,9 @@ from wallet_shard.domain.errors import UnbalancedJournalTransaction
 from wallet_shard.domain.journal import JournalEntry, JournalTransaction, is_system_account
 from wallet_shard.domain.postings import (
     PostingContext,
+    book_confirmed_hold,
+    book_confirmed_pending_credit,
     book_deposit,
-    book_transfer_in,
-    book_transfer_out,
     book_withdrawal,
     check_operation_amount,
 )
@@ -75,13 +75,13 @@ def test_each_movement_books_its_sign_convention() -> None:
         ("system:cash_out:USD", 300),
     }
     w.place_hold(200, "USD", **NOW)
-    out = book_transfer_out(w, 200, context)
+    out = book_confirmed_hold(w, 200, context)
     assert {(e.account, e.amount) for e in out.entries} == {
         (w.id, -200),
         ("system:clearing:USD", 200),
     }
-    w.promise_credit(50, "USD")  # the Try of the credit leg, which a Confirm books
-    incoming = book_transfer_in(w, 50, context)
+    w.record_pending_credit(50, "USD")  # the Try of the credit leg, which a Confirm books
+    incoming = book_confirmed_pending_credit(w, 50, context)
     assert {(e.account, e.amount) for e in incoming.entries} == {
         ("system:clearing:USD", -50),
         (w.id, 50),

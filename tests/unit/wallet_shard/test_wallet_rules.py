@@ -50,25 +50,25 @@ def test_a_deposit_that_would_pass_the_maximum_balance_is_a_limit() -> None:
     assert w.balance == MAX_BALANCE
 
 
-def test_a_promised_credit_holds_its_room_so_every_confirm_fits() -> None:
-    # Each Try reserves room under the maximum beside the credits already promised: the second
-    # promise that would not fit is refused at Try, never at Confirm.
+def test_a_pending_credit_holds_its_room_so_every_confirm_fits() -> None:
+    # Each Try holds room under the maximum beside the pending credits already recorded: the
+    # second pending credit that would not fit is refused at Try, never at Confirm.
     w = wallet(balance=MAX_BALANCE - 2 * 10**15)
-    w.promise_credit(10**15, "USD")
-    w.promise_credit(10**15, "USD")
+    w.record_pending_credit(10**15, "USD")
+    w.record_pending_credit(10**15, "USD")
     assert w.incoming == 2 * 10**15
     with pytest.raises(LimitExceeded):
-        w.promise_credit(1, "USD")
+        w.record_pending_credit(1, "USD")
     with pytest.raises(LimitExceeded):
-        w.receive(1)  # a deposit cannot take the room promised to incoming transfers
-    w.accept_credit(10**15)
-    w.release_credit(10**15)
+        w.receive(1)  # a deposit cannot take the room held for incoming transfers
+    w.confirm_pending_credit(10**15)
+    w.cancel_pending_credit(10**15)
     assert (w.balance, w.incoming) == (MAX_BALANCE - 10**15, 0)
-    w.promise_credit(10**15, "USD")  # the released room is free again
-    w.accept_credit(10**15)
+    w.record_pending_credit(10**15, "USD")  # the cancelled room is free again
+    w.confirm_pending_credit(10**15)
     assert (w.balance, w.incoming) == (MAX_BALANCE, 0)
     with pytest.raises(LedgerInvariantViolated):
-        w.accept_credit(1)  # nothing promised: a protocol bug, never a silent overflow
+        w.confirm_pending_credit(1)  # nothing pending: a protocol bug, never a silent overflow
     assert BIGINT_MAX > MAX_BALANCE + 10**15
 
 
@@ -80,7 +80,7 @@ def test_a_wallet_not_active_neither_receives_nor_pays_nor_holds(status: WalletS
         lambda: w.receive(1),
         lambda: w.pay_out(1, **NOW),
         lambda: w.place_hold(1, "USD", **NOW),
-        lambda: w.promise_credit(1, "USD"),
+        lambda: w.record_pending_credit(1, "USD"),
     ]
     for attempt in attempts:
         with pytest.raises(WalletNotActive):
@@ -98,18 +98,18 @@ def test_a_hold_reserves_the_available_balance() -> None:
         w.place_hold(1, "EUR", **NOW)
 
 
-def test_settling_a_hold_works_even_after_the_wallet_was_frozen() -> None:
+def test_confirming_a_hold_works_even_after_the_wallet_was_frozen() -> None:
     w = wallet(balance=1000)
     w.place_hold(700, "USD", **NOW)
     w.freeze()
-    w.settle_hold(700)
+    w.confirm_hold(700)
     assert (w.balance, w.frozen) == (300, 0)
 
 
-def test_releasing_more_than_is_frozen_is_an_invariant_violation() -> None:
+def test_cancelling_more_than_is_held_is_an_invariant_violation() -> None:
     w = wallet(balance=1000, frozen=100)
     with pytest.raises(LedgerInvariantViolated):
-        w.release_hold(101)
+        w.cancel_hold(101)
 
 
 def test_freeze_and_unfreeze_toggle_and_repeat_as_no_ops() -> None:

@@ -4,7 +4,7 @@ From the outside (public API): every accepted transfer final, replays identical 
 final answer, balances as the record says, the integrity check consistent. From the inside
 (SQL on every shard database and the coordinator's): every completed transfer booked exactly
 once on each leg and a cancelled one never, no transfer the record does not know, no hold or
-promised credit left, every balance equal to its ledger, money per currency unchanged.
+pending credit left, every balance equal to its ledger, money per currency unchanged.
 """
 
 from __future__ import annotations

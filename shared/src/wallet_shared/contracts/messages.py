@@ -104,7 +104,7 @@ class ConfirmCredit(LegCommand):
 
 
 class CancelDebit(LegCommand):
-    """Release the hold (or leave a tombstone when the Try has not arrived yet)."""
+    """Cancel the hold (or leave a tombstone when the Try has not arrived yet)."""
 
     message_type = "CancelDebit"
     step = Step.CANCEL
@@ -112,7 +112,7 @@ class CancelDebit(LegCommand):
 
 
 class CancelCredit(LegCommand):
-    """Drop the pending credit (or leave a tombstone when the Try has not arrived yet)."""
+    """Cancel the pending credit (or leave a tombstone when the Try has not arrived yet)."""
 
     message_type = "CancelCredit"
     step = Step.CANCEL
@@ -162,7 +162,7 @@ class CreditConfirmed(LegReply):
 
 
 class DebitCancelled(LegReply):
-    """The hold is released (or a tombstone recorded)."""
+    """The hold is cancelled (or a tombstone recorded)."""
 
     message_type = "DebitCancelled"
     step = Step.CANCEL
@@ -170,7 +170,7 @@ class DebitCancelled(LegReply):
 
 
 class CreditCancelled(LegReply):
-    """The pending credit is dropped (or a tombstone recorded)."""
+    """The pending credit is cancelled (or a tombstone recorded)."""
 
     message_type = "CreditCancelled"
     step = Step.CANCEL

@@ -4,7 +4,7 @@ Each shard recomputes its wallets' balance, frozen and incoming from its own row
 shard can tell alone is whether its open legs belong to open sagas: a hold must be the debit of
 a pending transfer from that wallet, of that amount and currency; a pending credit the credit
 of a pending transfer to that wallet. A leg whose transfer is final, or that the coordinator
-does not know, or that names another wallet or amount, freezes (or promises) money for nothing.
+does not know, or that names another wallet or amount, holds money (or room) for nothing.
 """
 
 from __future__ import annotations

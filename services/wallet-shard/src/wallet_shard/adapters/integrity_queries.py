@@ -29,17 +29,17 @@ WITH entry_totals AS (
     WHERE account NOT LIKE 'system:%' GROUP BY account
 ), hold_totals AS (
     SELECT wallet_id, sum(amount) AS total FROM holds WHERE state = 'active' GROUP BY wallet_id
-), promise_totals AS (
+), pending_credit_totals AS (
     SELECT wallet_id, sum(amount) AS total FROM pending_credits
     WHERE state = 'active' GROUP BY wallet_id
 )
 SELECT w.id, w.balance, w.frozen, w.incoming,
        coalesce(e.total, 0) AS entries_total, coalesce(h.total, 0) AS holds_total,
-       coalesce(p.total, 0) AS promises_total
+       coalesce(p.total, 0) AS pending_credits_total
 FROM wallets w
 LEFT JOIN entry_totals e ON e.account = w.id
 LEFT JOIN hold_totals h ON h.wallet_id = w.id
-LEFT JOIN promise_totals p ON p.wallet_id = w.id
+LEFT JOIN pending_credit_totals p ON p.wallet_id = w.id
 WHERE w.balance <> coalesce(e.total, 0)
    OR w.frozen <> coalesce(h.total, 0)
    OR w.incoming <> coalesce(p.total, 0)
@@ -184,7 +184,7 @@ class WalletMismatch:
     entries_total: int
     holds_total: int
     incoming: int = 0
-    promises_total: int = 0
+    pending_credits_total: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,7 +219,7 @@ class IntegrityQueries:
                 int(row["entries_total"]),
                 int(row["holds_total"]),
                 row["incoming"],
-                int(row["promises_total"]),
+                int(row["pending_credits_total"]),
             )
             for row in rows
         ]

@@ -18,17 +18,17 @@ WITH entry_totals AS (
     WHERE account NOT LIKE 'system:%' GROUP BY account
 ), hold_totals AS (
     SELECT wallet_id, sum(amount) AS total FROM holds WHERE state = 'active' GROUP BY wallet_id
-), promise_totals AS (
+), pending_credit_totals AS (
     SELECT wallet_id, sum(amount) AS total FROM pending_credits
     WHERE state = 'active' GROUP BY wallet_id
 ), recomputed AS (
     SELECT w.id, w.balance, w.frozen, w.incoming,
            coalesce(e.total, 0) AS entries_total, coalesce(h.total, 0) AS holds_total,
-           coalesce(p.total, 0) AS promises_total
+           coalesce(p.total, 0) AS pending_credits_total
     FROM wallets w
     LEFT JOIN entry_totals e ON e.account = w.id
     LEFT JOIN hold_totals h ON h.wallet_id = w.id
-    LEFT JOIN promise_totals p ON p.wallet_id = w.id
+    LEFT JOIN pending_credit_totals p ON p.wallet_id = w.id
 )
 SELECT id, column_name, snapshot, recomputed FROM (
     SELECT id, 'balance' AS column_name, balance AS snapshot, entries_total AS recomputed
@@ -36,8 +36,8 @@ SELECT id, column_name, snapshot, recomputed FROM (
     UNION ALL
     SELECT id, 'frozen', frozen, holds_total FROM recomputed WHERE frozen <> holds_total
     UNION ALL
-    SELECT id, 'incoming', incoming, promises_total FROM recomputed
-    WHERE incoming <> promises_total
+    SELECT id, 'incoming', incoming, pending_credits_total FROM recomputed
+    WHERE incoming <> pending_credits_total
 ) AS differing
 ORDER BY id, column_name
 LIMIT $1

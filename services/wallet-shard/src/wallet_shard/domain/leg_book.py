@@ -18,7 +18,11 @@ from wallet_shared.contracts.messages import Leg, LegCommand, Step
 
 from wallet_shard.domain.errors import ConfirmWithoutTry, LedgerInvariantViolated
 from wallet_shard.domain.journal import JournalTransaction
-from wallet_shard.domain.postings import PostingContext, book_transfer_in, book_transfer_out
+from wallet_shard.domain.postings import (
+    PostingContext,
+    book_confirmed_hold,
+    book_confirmed_pending_credit,
+)
 from wallet_shard.domain.spending import SpendingLimits
 from wallet_shard.domain.transfer_legs import TransferLeg, TryAnswer
 from wallet_shard.domain.wallet import Wallet
@@ -91,7 +95,7 @@ class LegBook:
 
     def _try(self, command: LegCommand, leg: TransferLeg | None) -> TryAnswer:
         if leg is None:
-            failure_code = self._reserve(command)
+            failure_code = self._try_on_wallet(command)
             leg = (
                 TransferLeg.accepted(command, placed_at=self._at)
                 if failure_code is None
@@ -100,8 +104,8 @@ class LegBook:
             self._record(leg)
         return leg.try_answer()
 
-    def _reserve(self, command: LegCommand) -> str | None:
-        """Place the hold or promise the credit (its room); the failure code, if refused."""
+    def _try_on_wallet(self, command: LegCommand) -> str | None:
+        """Place the hold or record the pending credit; the failure code, if refused."""
         wallet = self._wallets.get(command.wallet_id)
         if wallet is None:
             return NOT_FOUND
@@ -114,7 +118,7 @@ class LegBook:
                     default_limits=self._default_limits,
                 )
             else:
-                wallet.promise_credit(command.amount, command.currency)
+                wallet.record_pending_credit(command.amount, command.currency)
             self._touch(wallet)
         except WalletError as refusal:
             return refusal.code
@@ -132,7 +136,7 @@ class LegBook:
             at=self._at,
             transfer_id=leg.transfer_id,
         )
-        book = book_transfer_out if leg.leg is Leg.DEBIT else book_transfer_in
+        book = book_confirmed_hold if leg.leg is Leg.DEBIT else book_confirmed_pending_credit
         posting = book(wallet, leg.amount, context)
         self._touch(wallet)
         self.postings.append(posting)
@@ -146,9 +150,9 @@ class LegBook:
             self._record(leg)
             wallet = self._wallet_of(leg)
             if leg.leg is Leg.DEBIT:
-                wallet.release_hold(leg.amount, placed_at=leg.placed_at)
+                wallet.cancel_hold(leg.amount, placed_at=leg.placed_at)
             else:
-                wallet.release_credit(leg.amount)
+                wallet.cancel_pending_credit(leg.amount)
             self._touch(wallet)
 
     def _wallet_of(self, leg: TransferLeg) -> Wallet:

@@ -93,17 +93,19 @@ def book_refund(
     )
 
 
-def book_transfer_out(wallet: Wallet, amount: int, context: PostingContext) -> JournalTransaction:
+def book_confirmed_hold(wallet: Wallet, amount: int, context: PostingContext) -> JournalTransaction:
     """A confirmed hold leaves the wallet for the clearing account: wallet -a, clearing +a."""
-    wallet.settle_hold(amount)
+    wallet.confirm_hold(amount)
     return posting_against(
         wallet, "transfer_out", amount, context, SystemAccount.CLEARING, wallet_gains=False
     )
 
 
-def book_transfer_in(wallet: Wallet, amount: int, context: PostingContext) -> JournalTransaction:
-    """A confirmed credit arrives from the clearing account: clearing -a, wallet +a."""
-    wallet.accept_credit(amount)
+def book_confirmed_pending_credit(
+    wallet: Wallet, amount: int, context: PostingContext
+) -> JournalTransaction:
+    """A confirmed pending credit arrives from the clearing account: clearing -a, wallet +a."""
+    wallet.confirm_pending_credit(amount)
     return posting_against(
         wallet, "transfer_in", amount, context, SystemAccount.CLEARING, wallet_gains=True
     )

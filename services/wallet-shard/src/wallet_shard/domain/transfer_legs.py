@@ -118,7 +118,7 @@ class TransferLeg:
         return True
 
     def cancel(self) -> bool:
-        """Resolve as cancelled; True when a reservation must be released now."""
+        """Resolve as cancelled; True when the hold or pending credit must be cancelled now."""
         if self.state is LegState.CONFIRMED:
             raise CancelAfterConfirm(
                 f"transfer {self.transfer_id} {self.leg.value} leg is already confirmed"

@@ -25,9 +25,9 @@ from wallet_shard.domain.errors import LedgerInvariantViolated
 from wallet_shard.domain.spending import Spending, SpendingLimits
 
 MAX_BALANCE: Final = 9 * 10**18
-"""The largest balance a wallet may reach, counting the credits already promised to it (accepted
-Tries of incoming transfers): a promise reserves its room as a hold reserves its money, so every
-Confirm finds the room it was promised and the column (`BIGINT_MAX`, ~9.22e18) never overflows.
+"""The largest balance a wallet may reach, counting its pending credits (accepted Tries of
+incoming transfers): a pending credit holds its room as a hold holds its money, so every Confirm
+finds the room its Try took and the column (`BIGINT_MAX`, ~9.22e18) never overflows.
 With the maximum per operation (`WALLET_MAX_AMOUNT`, 10^15 by default) both bounds are finite."""
 
 BIGINT_MAX: Final = 2**63 - 1
@@ -58,8 +58,8 @@ class Wallet:
     """The wallet's own limits; None where the configured default applies."""
     spending: Spending = field(default_factory=Spending)
     incoming: int = 0
-    """Credits promised to the wallet (accepted Tries of incoming transfers) not yet confirmed
-    or cancelled: the room under MAX_BALANCE they hold."""
+    """The wallet's pending credits (accepted Tries of incoming transfers) not yet confirmed or
+    cancelled: the room under MAX_BALANCE they hold."""
 
     @classmethod
     def open(
@@ -94,16 +94,26 @@ class Wallet:
         self._spend(amount, at, default_limits)
         self.balance -= amount
 
+    # Tries of transfer legs (checked) --------------------------------------------------------
+
     def place_hold(
         self, amount: int, currency: str, *, at: datetime, default_limits: SpendingLimits
     ) -> None:
-        """Reserve `amount` for an outgoing transfer (TCC Try of the debit leg); it counts
-        against the spending limits from now on."""
+        """Hold `amount` for an outgoing transfer (TCC Try of the debit leg); it counts against
+        the spending limits from now on."""
         self._require_active()
         self._require_currency(currency)
         self._require_covered(amount)
         self._spend(amount, at, default_limits)
         self.frozen += amount
+
+    def record_pending_credit(self, amount: int, currency: str) -> None:
+        """Record a pending credit for an incoming transfer (TCC Try of the credit leg): active,
+        same currency, and room under MAX_BALANCE beside every pending credit, which it holds."""
+        self._require_active()
+        self._require_currency(currency)
+        self._require_room_for(amount)
+        self.incoming += amount
 
     # Admin decisions (refunds, reversals): any status but closed -----------------------------
 
@@ -122,42 +132,36 @@ class Wallet:
         self._require_covered(amount)
         self.balance -= amount
 
-    def promise_credit(self, amount: int, currency: str) -> None:
-        """Accept an incoming transfer (TCC Try of the credit leg): active, same currency, and
-        room under MAX_BALANCE beside every credit already promised, which it reserves."""
-        self._require_active()
-        self._require_currency(currency)
-        self._require_room_for(amount)
-        self.incoming += amount
+    # Confirm or Cancel of accepted Tries (never refused: the coordinator already decided) ----
 
-    # Settling accepted transfers (never refused: the coordinator already decided) ------------
+    def confirm_hold(self, amount: int) -> None:
+        """Confirm a hold: it becomes an outgoing payment, even if the wallet was frozen since
+        the Try."""
+        self._require_held(amount)
+        self.frozen -= amount
+        self.balance -= amount
 
-    def release_hold(self, amount: int, *, placed_at: datetime | None = None) -> None:
-        """Give back what a cancelled hold reserved, and the limit usage it counted when it was
+    def cancel_hold(self, amount: int, *, placed_at: datetime | None = None) -> None:
+        """Cancel a hold: give back what it held, and the limit usage it counted when it was
         placed (`placed_at`)."""
-        self._require_frozen(amount)
+        self._require_held(amount)
         self.frozen -= amount
         if placed_at is not None:
             self.spending.give_back(amount, spent_at=placed_at)
 
-    def settle_hold(self, amount: int) -> None:
-        """Turn a hold into an outgoing payment, even if the wallet was frozen since the Try."""
-        self._require_frozen(amount)
-        self.frozen -= amount
-        self.balance -= amount
-
-    def accept_credit(self, amount: int) -> None:
-        """Book a promised incoming transfer, even if the wallet was frozen since the Try: its
-        room was reserved then."""
-        self._require_promised(amount)
-        if self.balance + amount > BIGINT_MAX:  # unreachable while promises hold their room
+    def confirm_pending_credit(self, amount: int) -> None:
+        """Confirm a pending credit: it becomes balance, even if the wallet was frozen since the
+        Try: its room was held then."""
+        self._require_pending_credit(amount)
+        # Unreachable while pending credits hold their room under MAX_BALANCE.
+        if self.balance + amount > BIGINT_MAX:
             raise LedgerInvariantViolated(f"wallet {self.id} would overflow its balance column")
         self.incoming -= amount
         self.balance += amount
 
-    def release_credit(self, amount: int) -> None:
-        """Give back the room a cancelled promise held."""
-        self._require_promised(amount)
+    def cancel_pending_credit(self, amount: int) -> None:
+        """Cancel a pending credit: give back the room it held."""
+        self._require_pending_credit(amount)
         self.incoming -= amount
 
     # Status ---------------------------------------------------------------------------------
@@ -215,15 +219,15 @@ class Wallet:
         if self.balance + self.incoming + amount > MAX_BALANCE:
             raise LimitExceeded("The wallet would pass its maximum balance.")
 
-    def _require_promised(self, amount: int) -> None:
+    def _require_pending_credit(self, amount: int) -> None:
         if amount > self.incoming:
             raise LedgerInvariantViolated(
-                f"wallet {self.id}: settling a credit of {amount} but only {self.incoming} "
-                "is promised"
+                f"wallet {self.id}: resolving a pending credit of {amount} but only "
+                f"{self.incoming} is pending"
             )
 
-    def _require_frozen(self, amount: int) -> None:
+    def _require_held(self, amount: int) -> None:
         if amount > self.frozen or amount > self.balance:
             raise LedgerInvariantViolated(
-                f"wallet {self.id}: releasing {amount} but only {self.frozen} is frozen"
+                f"wallet {self.id}: resolving a hold of {amount} but only {self.frozen} is held"
             )

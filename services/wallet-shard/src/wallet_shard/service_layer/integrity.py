@@ -107,10 +107,10 @@ async def _problems(checks: IntegrityQueries) -> list[str]:
                 f"wallet {wallet.wallet_id}: frozen {wallet.frozen} but its active holds sum to "
                 f"{wallet.holds_total}"
             )
-        if wallet.incoming != wallet.promises_total:
+        if wallet.incoming != wallet.pending_credits_total:
             problems.append(
-                f"wallet {wallet.wallet_id}: promised {wallet.incoming} but its pending credits "
-                f"sum to {wallet.promises_total}"
+                f"wallet {wallet.wallet_id}: incoming {wallet.incoming} but its pending credits "
+                f"sum to {wallet.pending_credits_total}"
             )
         if wallet.balance < wallet.frozen:
             problems.append(
