@@ -13,6 +13,7 @@ from wallet_shared.contracts.ids import new_transfer_id
 from wallet_shared.contracts.messages import Leg
 
 from wallet_shard.adapters.leg_repository import leg_table
+from wallet_shard.adapters.snapshot_queries import RECOMPUTED_SNAPSHOTS
 
 _TOTALS: Final = """
 SELECT currency,
@@ -23,28 +24,15 @@ FROM journal_entries
 GROUP BY 1, 2
 """
 
-_WALLET_MISMATCHES: Final = """
-WITH entry_totals AS (
-    SELECT account, sum(amount) AS total FROM journal_entries
-    WHERE account NOT LIKE 'system:%' GROUP BY account
-), hold_totals AS (
-    SELECT wallet_id, sum(amount) AS total FROM holds WHERE state = 'active' GROUP BY wallet_id
-), pending_credit_totals AS (
-    SELECT wallet_id, sum(amount) AS total FROM pending_credits
-    WHERE state = 'active' GROUP BY wallet_id
-)
-SELECT w.id, w.balance, w.frozen, w.incoming,
-       coalesce(e.total, 0) AS entries_total, coalesce(h.total, 0) AS holds_total,
-       coalesce(p.total, 0) AS pending_credits_total
-FROM wallets w
-LEFT JOIN entry_totals e ON e.account = w.id
-LEFT JOIN hold_totals h ON h.wallet_id = w.id
-LEFT JOIN pending_credit_totals p ON p.wallet_id = w.id
-WHERE w.balance <> coalesce(e.total, 0)
-   OR w.frozen <> coalesce(h.total, 0)
-   OR w.incoming <> coalesce(p.total, 0)
-   OR w.balance - w.frozen < 0
-ORDER BY w.id
+_WALLET_MISMATCHES: Final = f"""
+WITH {RECOMPUTED_SNAPSHOTS}
+SELECT id, balance, frozen, incoming, entries_total, holds_total, pending_credits_total
+FROM recomputed
+WHERE balance <> entries_total
+   OR frozen <> holds_total
+   OR incoming <> pending_credits_total
+   OR balance - frozen < 0
+ORDER BY id
 LIMIT $1
 """
 

@@ -10,10 +10,8 @@ from typing import Final
 
 import asyncpg
 
-# Every wallet whose snapshot differs, each column on its own line. Set-based: one pass over
-# the entries, the active legs (partial indexes) and the wallets.
-_DIFFERENCES: Final = """
-WITH entry_totals AS (
+RECOMPUTED_SNAPSHOTS: Final = """
+entry_totals AS (
     SELECT account, sum(amount) AS total FROM journal_entries
     WHERE account NOT LIKE 'system:%' GROUP BY account
 ), hold_totals AS (
@@ -30,6 +28,14 @@ WITH entry_totals AS (
     LEFT JOIN hold_totals h ON h.wallet_id = w.id
     LEFT JOIN pending_credit_totals p ON p.wallet_id = w.id
 )
+"""
+"""The common table expressions (after a `WITH`) of every wallet's snapshot columns beside what
+its rows sum to, as `recomputed`: one pass over the entries, the active legs (partial indexes)
+and the wallets. The ledger verification and the integrity check both start from it."""
+
+# Every wallet whose snapshot differs, each column on its own line.
+_DIFFERENCES: Final = f"""
+WITH {RECOMPUTED_SNAPSHOTS}
 SELECT id, column_name, snapshot, recomputed FROM (
     SELECT id, 'balance' AS column_name, balance AS snapshot, entries_total AS recomputed
     FROM recomputed WHERE balance <> entries_total
