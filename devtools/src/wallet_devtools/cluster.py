@@ -324,12 +324,30 @@ class WalletCluster(StartStop):
 
 
 async def start_servers(
-    stack: contextlib.AsyncExitStack, base_dir: Path
+    stack: contextlib.AsyncExitStack, base_dir: Path, *, for_faults: bool = False
 ) -> tuple[postgres.PostgresServer, KafkaBroker]:
-    """A durable PostgreSQL (`base_dir/postgres`) and a Kafka broker (`base_dir/kafka`, on the
-    installed jars), started together; `stack` stops them."""
-    pg = postgres.PostgresServer(base_dir=base_dir / "postgres", durable=True)
-    kafka = KafkaBroker(base_dir=base_dir / "kafka")
+    """A PostgreSQL (`base_dir/postgres`) and a Kafka broker (`base_dir/kafka`, on the installed
+    jars), started together; `stack` stops them.
+
+    Durable, on ports picked when they start. `for_faults`, for a run that kills and restarts
+    them: both get fixed ports, so that a server started again after a crash is found where the
+    services look for it, and PostgreSQL runs without fsync (the run survives process crashes,
+    not power cuts: what the kernel holds is safe) but with synchronous commits: a commit the
+    services were told about must survive an immediate stop or a SIGKILL of the server.
+    """
+    if for_faults:
+        pg = postgres.PostgresServer(
+            base_dir=base_dir / "postgres",
+            port=free_port(),
+            durable=False,
+            settings={"synchronous_commit": "on"},
+        )
+        kafka = KafkaBroker(
+            base_dir=base_dir / "kafka", port=free_port(), controller_port=free_port()
+        )
+    else:
+        pg = postgres.PostgresServer(base_dir=base_dir / "postgres", durable=True)
+        kafka = KafkaBroker(base_dir=base_dir / "kafka")
     # Stops are registered first: each is a no-op for what never started, and a start cut
     # short by Ctrl-C or by the other one failing still gets cleaned up.
     stack.push_async_callback(pg.stop)

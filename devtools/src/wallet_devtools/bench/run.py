@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import datetime
 import os
 import platform
 import secrets
-import shutil
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import asdict, dataclass
@@ -42,9 +40,7 @@ from wallet_devtools.bench.report import (
     write_plot,
 )
 from wallet_devtools.bench.stats import PhaseSummary, summarise
-from wallet_devtools.cluster import WalletCluster, start_servers
-from wallet_devtools.kafka import install_kafka
-from wallet_devtools.paths import KAFKA_LIBS_DIR
+from wallet_devtools.throwaway import throwaway_system
 
 _CONNECTIONS = 1200  # open loops may hold several hundred requests in flight
 
@@ -76,38 +72,10 @@ async def bench(config: BenchConfig) -> int:
 
 @contextlib.asynccontextmanager
 async def _own_system(shards: int, base: Path, console: Console) -> AsyncIterator[Target]:
-    """PostgreSQL, Kafka and every service under `base`, emptied first; their data goes when
-    they stop, their logs stay there for a look after the run."""
-    console.print(f"Starting a throwaway system (PostgreSQL, Kafka, services) in {base}...")
-    await asyncio.to_thread(install_kafka, libs_dir=KAFKA_LIBS_DIR)
-    await asyncio.to_thread(_empty_folder, base)
-    try:
-        async with contextlib.AsyncExitStack() as stack:
-            pg, kafka = await start_servers(stack, base)
-            cluster = WalletCluster(
-                admin_dsn=pg.dsn,
-                kafka_bootstrap=kafka.bootstrap,
-                log_dir=base / "logs",
-                shard_count=shards,
-                throwaway=True,
-                log_level="WARNING",
-                # The default per-caller limit would measure the rate limiter, not the system.
-                extra_env={
-                    "WALLET_RATE_LIMIT_PER_S": "1000000",
-                    "WALLET_RATE_LIMIT_BURST": "1000000",
-                },
-            )
-            await stack.enter_async_context(cluster)
-            token = cluster.token(f"bench-{secrets.token_hex(3)}", "admin")
-            yield Target(cluster.gateway_url, token, base, pg.dsn)
-    finally:
-        for data in ("postgres", "kafka"):
-            await asyncio.to_thread(shutil.rmtree, base / data, ignore_errors=True)
-
-
-def _empty_folder(folder: Path) -> None:
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
+    """A throwaway system under `base` to measure, with an admin token for it."""
+    async with throwaway_system(base, shard_count=shards, say=console.print) as system:
+        token = system.cluster.token(f"bench-{secrets.token_hex(3)}", "admin")
+        yield Target(system.cluster.gateway_url, token, base, system.pg.dsn)
 
 
 async def _measure(target: Target, config: BenchConfig, console: Console) -> int:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -66,15 +65,8 @@ async def run_chaos(config: ChaosConfig, say: Say = print) -> ChaosResult:
         f"{config.faults_per_kind} fault(s) of each kind"
     )
     base = config.state_dir / "system"
-    await asyncio.to_thread(shutil.rmtree, base, True)
-    base.mkdir(parents=True)
-    say(f"Starting a throwaway system (PostgreSQL, Kafka, services) in {base}...")
-    try:
-        async with chaos_system(base, shard_count=config.shards) as system:
-            await _run_on(system, config, result, say)
-    finally:
-        for data in ("postgres", "kafka"):
-            await asyncio.to_thread(shutil.rmtree, base / data, True)
+    async with chaos_system(base, shard_count=config.shards, say=say) as system:
+        await _run_on(system, config, result, say)
     _report(result, say)
     (config.state_dir / "latest.json").write_text(
         json.dumps(

@@ -1,17 +1,12 @@
-"""The system a chaos run breaks: its own PostgreSQL, Kafka broker and services, and the faults.
-
-Both servers get fixed ports, so that a server started again after a crash is found where the
-services look for it. PostgreSQL runs without fsync (the run survives process crashes, not power
-cuts: what the kernel holds is safe) but with synchronous commits: a commit the services were
-told about must survive an immediate stop or a SIGKILL of the server, which is what is tested.
-"""
+"""The system a chaos run breaks (a throwaway system, its servers made to be killed and started
+again: `cluster.start_servers`), and the faults it injects."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,9 +15,9 @@ import httpx
 from wallet_devtools import postgres
 from wallet_devtools.chaos.schedule import Fault, FaultKind, PostgresCrash
 from wallet_devtools.cluster import ServiceStartError, WalletCluster
-from wallet_devtools.kafka import KafkaBroker, install_kafka
-from wallet_devtools.paths import KAFKA_LIBS_DIR
-from wallet_devtools.processes import ProcessExitedError, await_all_or_cancel, free_port
+from wallet_devtools.kafka import KafkaBroker
+from wallet_devtools.processes import ProcessExitedError, await_all_or_cancel
+from wallet_devtools.throwaway import throwaway_system
 
 _SERVICE_READY_S = 240.0  # a service restart on a busy 2-core machine, Kafka rejoin included
 
@@ -106,35 +101,11 @@ class ChaosSystem:
 
 
 @contextlib.asynccontextmanager
-async def chaos_system(base: Path, *, shard_count: int) -> AsyncIterator[ChaosSystem]:
-    """PostgreSQL, Kafka and every service under `base` (emptied first); everything is
-    stopped on the way out, the data deleted, the logs kept."""
-    await asyncio.to_thread(install_kafka, libs_dir=KAFKA_LIBS_DIR)
-    pg = postgres.PostgresServer(
-        base_dir=base / "postgres",
-        port=free_port(),
-        durable=False,
-        settings={"synchronous_commit": "on"},
-    )
-    kafka = KafkaBroker(base_dir=base / "kafka", port=free_port(), controller_port=free_port())
-    async with contextlib.AsyncExitStack() as stack:
-        stack.push_async_callback(pg.stop)
-        stack.push_async_callback(kafka.stop)
-        await await_all_or_cancel([pg.start(), kafka.start()])
-        cluster = WalletCluster(
-            admin_dsn=pg.dsn,
-            kafka_bootstrap=kafka.bootstrap,
-            log_dir=base / "logs",
-            shard_count=shard_count,
-            throwaway=True,
-            log_level="WARNING",
-            # One user per wallet polls its transfers: the per-caller default limit would
-            # throttle the workload, not test the system.
-            extra_env={
-                "WALLET_RATE_LIMIT_PER_S": "1000000",
-                "WALLET_RATE_LIMIT_BURST": "1000000",
-            },
-            ready_timeout=_SERVICE_READY_S,
-        )
-        await stack.enter_async_context(cluster)
-        yield ChaosSystem(pg, kafka, cluster)
+async def chaos_system(
+    base: Path, *, shard_count: int, say: Callable[[str], object]
+) -> AsyncIterator[ChaosSystem]:
+    """A throwaway system under `base` whose servers can be killed and started again."""
+    async with throwaway_system(
+        base, shard_count=shard_count, say=say, for_faults=True, ready_timeout=_SERVICE_READY_S
+    ) as system:
+        yield ChaosSystem(system.pg, system.kafka, system.cluster)
