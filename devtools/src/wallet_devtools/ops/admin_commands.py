@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -47,6 +47,10 @@ Token = Annotated[
     ),
 ]
 AsJson = Annotated[bool, typer.Option("--json", help="Print the answer as JSON, for scripts.")]
+DeadLetterId = Annotated[str, typer.Argument(help="The id, as `list` shows it.")]
+
+# The reports whose `consistent` decides the exit code.
+Report = TypeVar("Report", IntegrityReport, LedgerVerification)
 
 dead_letters_app = typer.Typer(
     help="Messages a consumer gave up on, on every shard and the coordinator.",
@@ -67,13 +71,17 @@ def integrity(
     then each shard's and the coordinator's problems.
     """
 
-    async def work(client: AdminClient) -> int:
-        with _status("Checking integrity on every shard..."):
-            report = IntegrityReport.model_validate(await client.get("/v1/admin/integrity"))
-        _show(as_json, report.model_dump(mode="json"), lambda c: render_integrity(c, report))
-        return EXIT_OK if report.consistent else EXIT_INCONSISTENT
-
-    _run(gateway_url, token, work)
+    _run(
+        gateway_url,
+        token,
+        _checked(
+            "/v1/admin/integrity",
+            IntegrityReport,
+            render_integrity,
+            as_json=as_json,
+            status="Checking integrity on every shard...",
+        ),
+    )
 
 
 @dead_letters_app.command("list")
@@ -88,7 +96,7 @@ def list_dead_letters(
     """Dead letters, newest first: id, origin, attempts, error, whether replayed."""
 
     async def work(client: AdminClient) -> int:
-        letters, next_cursor = await _dead_letter_pages(client, limit, cursor, every=every)
+        letters, next_cursor = await _list_dead_letters(client, limit, cursor, every=every)
         document = {
             "items": [letter.model_dump(mode="json") for letter in letters],
             "next_cursor": next_cursor,
@@ -107,7 +115,7 @@ def list_dead_letters(
 
 @dead_letters_app.command("show")
 def show_dead_letter(
-    dead_letter_id: Annotated[str, typer.Argument(help="The id, as `list` shows it.")],
+    dead_letter_id: DeadLetterId,
     gateway_url: GatewayUrl = DEFAULT_GATEWAY_URL,
     token: Token = "",
     as_json: AsJson = False,
@@ -126,7 +134,7 @@ def show_dead_letter(
 
 @dead_letters_app.command("replay")
 def replay_dead_letter(
-    dead_letter_id: Annotated[str, typer.Argument(help="The id, as `list` shows it.")],
+    dead_letter_id: DeadLetterId,
     gateway_url: GatewayUrl = DEFAULT_GATEWAY_URL,
     token: Token = "",
     as_json: AsJson = False,
@@ -157,13 +165,17 @@ def verify_ledger(
     live system (each shard is read in one REPEATABLE READ snapshot).
     """
 
-    async def work(client: AdminClient) -> int:
-        with _status("Recomputing every wallet from the ledger, shard by shard..."):
-            report = LedgerVerification.model_validate(await client.get("/v1/admin/ledger/verify"))
-        _show(as_json, report.model_dump(mode="json"), lambda c: render_verification(c, report))
-        return EXIT_OK if report.consistent else EXIT_INCONSISTENT
-
-    _run(gateway_url, token, work)
+    _run(
+        gateway_url,
+        token,
+        _checked(
+            "/v1/admin/ledger/verify",
+            LedgerVerification,
+            render_verification,
+            as_json=as_json,
+            status="Recomputing every wallet from the ledger, shard by shard...",
+        ),
+    )
 
 
 @ledger_app.command("rebuild")
@@ -229,31 +241,58 @@ async def _rebuild_page(
     return RebuildPage.model_validate(await client.post("/v1/admin/ledger/rebuild", body))
 
 
-async def _dead_letter_pages(
+async def _list_dead_letters(
     client: AdminClient, limit: int, cursor: str | None, *, every: bool
 ) -> tuple[list[DeadLetter], str | None]:
     letters: list[DeadLetter] = []
-    while True:
-        params: dict[str, Any] = {"limit": limit, **({"cursor": cursor} if cursor else {})}
-        page = DeadLetterPage.model_validate(await client.get("/v1/admin/dead-letters", params))
+    async for page in _dead_letter_pages(client, limit=limit, cursor=cursor):
         letters += page.items
         cursor = page.next_cursor
-        if cursor is None or not every:
-            return letters, cursor
+        if not every:
+            break
+    return letters, cursor
 
 
 async def _find_dead_letter(client: AdminClient, dead_letter_id: str) -> DeadLetter | None:
     # The admin API lists dead letters (there are few: each is an incident); no route reads one.
-    cursor: str | None = None
-    while True:
-        params: dict[str, Any] = {"limit": 200, **({"cursor": cursor} if cursor else {})}
-        page = DeadLetterPage.model_validate(await client.get("/v1/admin/dead-letters", params))
+    async for page in _dead_letter_pages(client, limit=200, cursor=None):
         for letter in page.items:
             if letter.id == dead_letter_id:
                 return letter
+    return None
+
+
+async def _dead_letter_pages(
+    client: AdminClient, *, limit: int, cursor: str | None
+) -> AsyncIterator[DeadLetterPage]:
+    """The pages of dead letters after `cursor` (from the newest when None), up to the last."""
+    while True:
+        params: dict[str, Any] = {"limit": limit, **({"cursor": cursor} if cursor else {})}
+        page = DeadLetterPage.model_validate(await client.get("/v1/admin/dead-letters", params))
+        yield page
         cursor = page.next_cursor
         if cursor is None:
-            return None
+            return
+
+
+def _checked(
+    path: str,
+    report_type: type[Report],
+    render: Callable[[Console, Report], None],
+    *,
+    as_json: bool,
+    status: str,
+) -> Callable[[AdminClient], Awaitable[int]]:
+    """The work of a check: read the report at `path` while showing `status`, show it, and
+    exit 1 unless it is consistent."""
+
+    async def work(client: AdminClient) -> int:
+        with _status(status):
+            report = report_type.model_validate(await client.get(path))
+        _show(as_json, report.model_dump(mode="json"), lambda console: render(console, report))
+        return EXIT_OK if report.consistent else EXIT_INCONSISTENT
+
+    return work
 
 
 def _run(gateway_url: str, token: str, work: Callable[[AdminClient], Awaitable[int]]) -> None:
