@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
+import httpx
+from fastapi import FastAPI
+from transfer_coordinator.entrypoints.http import router
 from transfer_coordinator.service_layer.context import CoordinatorContext
 from wallet_shared.contracts.ids import new_wallet_id
 from wallet_shared.contracts.routing import ShardMap
 from wallet_shared.contracts.topics import Topics
+from wallet_shared.platform.http import ReadinessCheck, create_service_app
+from wallet_shared.platform.service_auth import ServiceTokenVerifier
 
 from tests.integration.outbox_records import OutboxRecord, take_outbox
+from tests.service_credentials import TEST_INTERNAL_SECRET, ServiceCredential
 
 PREFIX = "tc."
 SHARDS = ShardMap.even(2)
@@ -66,3 +74,36 @@ class Harness:
 def wallet_on_shard(shard: int) -> str:
     """A fresh wallet id whose bucket belongs to `shard`."""
     return new_wallet_id(SHARDS.buckets_of(shard)[7])
+
+
+def internal_app(harness: Harness) -> FastAPI:
+    """The coordinator's internal routes on the harness's context, in process: no lifespan (the
+    harness owns the pool), no readiness checks, credentials signed with the tests' secret."""
+    app = create_service_app(
+        service="coordinator-test",
+        title="t",
+        lifespan=_no_lifespan,
+        readiness=_no_checks,
+        service_credentials=ServiceTokenVerifier(secret=TEST_INTERNAL_SECRET),
+    )
+    app.include_router(router)
+    app.state.coordinator = harness.ctx
+    return app
+
+
+def internal_client(app: FastAPI) -> httpx.AsyncClient:
+    """A client of `app` that carries a service credential, as the gateway's calls do."""
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://coordinator",
+        auth=ServiceCredential(),
+    )
+
+
+@asynccontextmanager
+async def _no_lifespan(_: FastAPI) -> AsyncIterator[None]:
+    yield
+
+
+def _no_checks(_: FastAPI) -> Mapping[str, ReadinessCheck]:
+    return {}

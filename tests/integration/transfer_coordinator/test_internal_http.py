@@ -4,15 +4,12 @@ read directly and replies are fed to the handler)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from transfer_coordinator.adapters.notifications import FinalStatusListener
-from transfer_coordinator.entrypoints.http import router
 from transfer_coordinator.service_layer.replies import handle_replies
 from transfer_coordinator.service_layer.waiting import FinalWaiters
 from wallet_shared.contracts.messages import (
@@ -22,11 +19,14 @@ from wallet_shared.contracts.messages import (
     DebitTried,
     LegReply,
 )
-from wallet_shared.platform.http import ReadinessCheck, create_service_app
-from wallet_shared.platform.service_auth import ServiceTokenVerifier
 
-from tests.integration.transfer_coordinator.harness import Harness, wallet_on_shard
-from tests.service_credentials import TEST_INTERNAL_SECRET, ServiceCredential, internal_headers
+from tests.integration.transfer_coordinator.harness import (
+    Harness,
+    internal_app,
+    internal_client,
+    wallet_on_shard,
+)
+from tests.service_credentials import internal_headers
 
 SOURCE = wallet_on_shard(0)
 DESTINATION = wallet_on_shard(1)
@@ -39,36 +39,17 @@ BODY = {
 }
 
 
-@asynccontextmanager
-async def _no_lifespan(_: FastAPI) -> AsyncIterator[None]:
-    yield
-
-
-def _no_checks(_: FastAPI) -> Mapping[str, ReadinessCheck]:
-    return {}
-
-
 @pytest.fixture
 async def client(harness: Harness) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_service_app(
-        service="coordinator-test",
-        title="t",
-        lifespan=_no_lifespan,
-        readiness=_no_checks,
-        service_credentials=ServiceTokenVerifier(secret=TEST_INTERNAL_SECRET),
-    )
-    app.include_router(router)
+    app = internal_app(harness)
     waiters = FinalWaiters()
     listener = FinalStatusListener(
         dsn=harness.dsn, on_final=waiters.announce, on_reconnect=waiters.announce_all
     )
     await listener.start()
-    app.state.coordinator, app.state.final_waiters = harness.ctx, waiters
-    transport = httpx.ASGITransport(app=app)
+    app.state.final_waiters = waiters
     try:
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://coordinator", auth=ServiceCredential()
-        ) as http:
+        async with internal_client(app) as http:
             yield http
     finally:
         await listener.stop()

@@ -3,46 +3,19 @@ admins and auditors only, whoever holds a service credential."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from fastapi import FastAPI
-from transfer_coordinator.entrypoints.http import router
 from wallet_shared.contracts.schemas import Role
-from wallet_shared.platform.http import ReadinessCheck, create_service_app
-from wallet_shared.platform.service_auth import ServiceTokenVerifier
 
-from tests.integration.transfer_coordinator.harness import Harness
-from tests.service_credentials import TEST_INTERNAL_SECRET, ServiceCredential, internal_headers
-
-
-@asynccontextmanager
-async def _no_lifespan(_: FastAPI) -> AsyncIterator[None]:
-    yield
-
-
-def _no_checks(_: FastAPI) -> Mapping[str, ReadinessCheck]:
-    return {}
+from tests.integration.transfer_coordinator.harness import Harness, internal_app, internal_client
+from tests.service_credentials import internal_headers
 
 
 @pytest.fixture
 async def client(harness: Harness) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_service_app(
-        service="coordinator-test",
-        title="t",
-        lifespan=_no_lifespan,
-        readiness=_no_checks,
-        service_credentials=ServiceTokenVerifier(secret=TEST_INTERNAL_SECRET),
-    )
-    app.include_router(router)
-    app.state.coordinator = harness.ctx
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app),
-        base_url="http://coordinator",
-        auth=ServiceCredential(),
-    ) as http:
+    async with internal_client(internal_app(harness)) as http:
         yield http
 
 
