@@ -8,15 +8,19 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import asyncpg
+import httpx
 import pytest
-from wallet_shard.bootstrap import MIGRATIONS
+from wallet_shard.bootstrap import MIGRATIONS, create_app
+from wallet_shard.entrypoints.dependencies import ShardServices
 from wallet_shard.service_layer.context import ShardContext
 from wallet_shard.service_layer.unit_of_work import UnitOfWork
+from wallet_shard.settings import ShardSettings
 from wallet_shared.contracts.routing import ShardMap
 from wallet_shared.contracts.topics import Topics
 from wallet_shared.platform.db import apply_migrations, create_pool
 
 from tests.integration.outbox_records import OutboxRecord, take_outbox
+from tests.service_credentials import TEST_INTERNAL_SECRET
 
 SHARD_ID = 0
 SHARDS = ShardMap.even(2)
@@ -43,6 +47,21 @@ class Shard:
     async def take_outbox(self) -> list[OutboxRecord]:
         """Everything queued since the last call, in order (then removed, as the relay would)."""
         return await take_outbox(self.pool)
+
+    def http_client(self, *, auth: httpx.Auth | None = None) -> httpx.AsyncClient:
+        """A client of the shard's app in process, on this unit of work: the app's lifespan
+        (Kafka) is not run. `auth`: what every request carries (None: each request says)."""
+        settings = ShardSettings(
+            shard_id=SHARD_ID,
+            shard_count=SHARDS.shard_count,
+            topic_prefix=TOPICS.prefix,
+            internal_secret=TEST_INTERNAL_SECRET,
+        )
+        app = create_app(settings)
+        app.state.shard_services = ShardServices(uow=self.uow, shard=self.context)
+        return httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://shard", auth=auth
+        )
 
 
 def users_of_shard(shard: int) -> list[str]:

@@ -8,12 +8,8 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from wallet_shard.bootstrap import create_app
-from wallet_shard.entrypoints.dependencies import ShardServices
-from wallet_shard.settings import ShardSettings
 
 from tests.service_credentials import (
-    TEST_INTERNAL_SECRET,
     ServiceCredential,
     internal_headers,
     refused_credentials,
@@ -27,14 +23,8 @@ REFUSED = refused_credentials()
 
 @pytest.fixture
 async def client(shard: Shard) -> AsyncIterator[httpx.AsyncClient]:
-    settings = ShardSettings(
-        shard_id=0, shard_count=2, topic_prefix="ts.", internal_secret=TEST_INTERNAL_SECRET
-    )
-    app = create_app(settings)
-    app.state.shard_services = ShardServices(uow=shard.uow, shard=shard.context)
-    transport = httpx.ASGITransport(app=app)
     # No default credential: each request says what it carries.
-    async with httpx.AsyncClient(transport=transport, base_url="http://shard") as http:
+    async with shard.http_client() as http:
         yield http
 
 

@@ -8,14 +8,11 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from wallet_shard.bootstrap import create_app
-from wallet_shard.entrypoints.dependencies import ShardServices
 from wallet_shard.service_layer.transfer_commands import handle_transfer_commands
-from wallet_shard.settings import ShardSettings
 from wallet_shared.contracts.ids import new_transfer_id
 from wallet_shared.contracts.messages import TryDebit
 
-from tests.service_credentials import TEST_INTERNAL_SECRET, ServiceCredential, internal_headers
+from tests.service_credentials import ServiceCredential, internal_headers
 
 from .conftest import Shard, users_of_shard
 
@@ -24,14 +21,7 @@ ALICE, BOB = users_of_shard(0)[:2]
 
 @pytest.fixture
 async def client(shard: Shard) -> AsyncIterator[httpx.AsyncClient]:
-    settings = ShardSettings(
-        shard_id=0, shard_count=2, topic_prefix="ts.", internal_secret=TEST_INTERNAL_SECRET
-    )
-    app = create_app(settings)
-    app.state.shard_services = ShardServices(uow=shard.uow, shard=shard.context)
-    transport = httpx.ASGITransport(app=app)
-    auth = ServiceCredential()
-    async with httpx.AsyncClient(transport=transport, base_url="http://shard", auth=auth) as http:
+    async with shard.http_client(auth=ServiceCredential()) as http:
         yield http
 
 
