@@ -25,21 +25,24 @@ def scans(plan: dict[str, Any]) -> list[dict[str, Any]]:
     return nodes
 
 
-async def test_a_point_in_time_balance_reads_one_index_entry(shard: Shard) -> None:
-    wallet = await open_wallet(shard)
-    # Each deposit balanced, in the same transaction, as the ledger requires. A bulk fixture,
-    # balanced by construction: its commit skips the ledger's per-row checks (migration 012,
-    # tested in test_ledger_invariants.py), which would cost 300,000 probes here.
+async def plant_deposits(
+    shard: Shard, wallet_id: str, count: int, *, id_prefix: str, first_at: datetime
+) -> None:
+    """`count` deposits of 1 on the wallet, one a second from `first_at`, each balanced in the
+    same transaction as the ledger requires. A bulk fixture, balanced by construction: its commit
+    skips the ledger's per-row checks (migration 012, tested in test_ledger_invariants.py),
+    which would cost hundreds of thousands of probes here."""
     async with shard.pool.acquire() as conn, conn.transaction():
         await conn.execute("SET LOCAL session_replication_role = replica")
         await conn.execute(
             "INSERT INTO journal_transactions (id, wallet_id, type, amount, balance_after,"
             " created_at)"
-            " SELECT 'txn_b' || n, $1, 'deposit', 1, n, $2::timestamptz + n * interval '1 second'"
+            " SELECT $4 || n, $1, 'deposit', 1, n, $2::timestamptz + n * interval '1 second'"
             " FROM generate_series(1, $3) AS n",
-            wallet.id,
-            T0,
-            ROWS,
+            wallet_id,
+            first_at,
+            count,
+            id_prefix,
         )
         await conn.execute(
             "INSERT INTO journal_entries (transaction_id, account, currency, amount, created_at)"
@@ -47,8 +50,13 @@ async def test_a_point_in_time_balance_reads_one_index_entry(shard: Shard) -> No
             " FROM journal_transactions t,"
             "      (VALUES ($1, 1), ('system:cash_in:USD', -1)) AS a (account, amount)"
             " WHERE t.wallet_id = $1",
-            wallet.id,
+            wallet_id,
         )
+
+
+async def test_a_point_in_time_balance_reads_one_index_entry(shard: Shard) -> None:
+    wallet = await open_wallet(shard)
+    await plant_deposits(shard, wallet.id, ROWS, id_prefix="txn_b", first_at=T0)
     await shard.pool.execute("ANALYZE journal_transactions")
     async with shard.uow.reading() as repos:
         views = LedgerViews(repos.conn)

@@ -12,7 +12,7 @@ from wallet_shard.adapters import snapshot_queries
 from wallet_shard.adapters.snapshot_queries import SnapshotQueries
 
 from .conftest import Shard
-from .test_balance_at_index import scans
+from .test_balance_at_index import plant_deposits, scans
 from .test_shard_ledger import USERS, deposit, open_wallet, withdraw
 
 OTHER_ROWS = 50_000
@@ -25,27 +25,8 @@ async def test_a_wallets_entries_are_summed_through_indexes_under_its_lock(shard
         await deposit(shard, wallet.id, amount)
     await withdraw(shard, wallet.id, 250)
     busy = await open_wallet(shard, USERS[1])
-    # The rest of the journal: another wallet's many deposits, balanced by construction (its
-    # commit skips the ledger's per-row checks, tested in test_ledger_invariants.py).
-    async with shard.pool.acquire() as conn, conn.transaction():
-        await conn.execute("SET LOCAL session_replication_role = replica")
-        await conn.execute(
-            "INSERT INTO journal_transactions (id, wallet_id, type, amount, balance_after,"
-            " created_at)"
-            " SELECT 'txn_o' || n, $1, 'deposit', 1, n, $2::timestamptz + n * interval '1 second'"
-            " FROM generate_series(1, $3) AS n",
-            busy.id,
-            T0,
-            OTHER_ROWS,
-        )
-        await conn.execute(
-            "INSERT INTO journal_entries (transaction_id, account, currency, amount, created_at)"
-            " SELECT t.id, a.account, 'USD', a.amount, t.created_at"
-            " FROM journal_transactions t,"
-            "      (VALUES ($1, 1), ('system:cash_in:USD', -1)) AS a (account, amount)"
-            " WHERE t.wallet_id = $1",
-            busy.id,
-        )
+    # The rest of the journal: another wallet's many deposits.
+    await plant_deposits(shard, busy.id, OTHER_ROWS, id_prefix="txn_o", first_at=T0)
     await shard.pool.execute("ANALYZE journal_transactions")
     await shard.pool.execute("ANALYZE journal_entries")
 
