@@ -27,6 +27,17 @@ class FakeCoordinator:
         self.batches.append(call["json"]["records"])
         return BackendReply("coordinator", 204, b"", "application/json")
 
+    def shipped(self) -> list[str]:
+        """The actors of the records taken so far, in order."""
+        return [record["actor"] for batch in self.batches for record in batch]
+
+    async def until_shipped(self, count: int) -> None:
+        """Until `count` records were taken, for 30 s at most (the assertions then say what was)."""
+        for _ in range(3000):
+            if len(self.shipped()) == count:
+                return
+            await asyncio.sleep(0.01)
+
 
 def entry(n: int) -> AuditEntry:
     return AuditEntry(action="request.forbidden", actor=f"user-{n}", role="user")
@@ -42,14 +53,10 @@ async def test_records_wait_for_the_coordinator_and_a_full_queue_drops_the_oldes
         await asyncio.wait_for(fake.called.wait(), 30)
         assert fake.batches == []  # refused: nothing is lost, it is tried again
         fake.away = False
-        for _ in range(3000):
-            if sum(len(batch) for batch in fake.batches) == 3:
-                break
-            await asyncio.sleep(0.01)
+        await fake.until_shipped(3)
     finally:
         await shipper.stop()
-    shipped = [record["actor"] for batch in fake.batches for record in batch]
-    assert shipped == ["user-1", "user-2", "user-3"]  # user-0 dropped: the queue held 3
+    assert fake.shipped() == ["user-1", "user-2", "user-3"]  # user-0 dropped: the queue held 3
     assert all(len(batch) <= 2 for batch in fake.batches)
     assert not shipper.alive
 
@@ -76,14 +83,10 @@ async def test_a_batch_refused_for_good_is_dropped_and_never_holds_back_the_rest
         shipper.record(entry(n))
     await shipper.start()
     try:
-        for _ in range(3000):
-            if sum(len(batch) for batch in fake.batches) == 3:
-                break
-            await asyncio.sleep(0.01)
+        await fake.until_shipped(3)
     finally:
         await shipper.stop()
-    shipped = [record["actor"] for batch in fake.batches for record in batch]
-    assert shipped == ["user-0", "user-1", "user-2"]
+    assert fake.shipped() == ["user-0", "user-1", "user-2"]
 
 
 def test_what_a_client_sends_is_bounded_to_what_the_audit_log_keeps() -> None:
