@@ -99,14 +99,6 @@ async def test_an_odd_transaction_id_stays_in_its_segment(
     ]
 
 
-@pytest.fixture
-async def document(client: httpx.AsyncClient) -> dict[str, Any]:
-    response = await client.get("/openapi.json")
-    assert response.status_code == 200
-    body: dict[str, Any] = response.json()
-    return body
-
-
 def _operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
     return [
         (method, path, operation)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import pytest
 from gateway.__main__ import _settings_or_exit
 from gateway.settings import GatewaySettings
@@ -28,14 +27,6 @@ ROUTES = {
     ("get", "/v1/transfers/{transfer_id}"): "200",
     ("get", "/v1/admin/integrity"): "200",
 }
-
-
-@pytest.fixture
-async def document(client: httpx.AsyncClient) -> dict[str, Any]:
-    response = await client.get("/openapi.json")
-    assert response.status_code == 200
-    body: dict[str, Any] = response.json()
-    return body
 
 
 def refs(node: Any) -> list[str]:

@@ -12,7 +12,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 API_MD = Path(__file__).resolve().parents[3].parent / "shared" / "API.md"
@@ -76,14 +75,6 @@ def api_md_routes(text: str) -> set[tuple[str, str]]:
                 continue
             routes.add((method, _normalised(path)))
     return routes
-
-
-@pytest.fixture
-async def document(client: httpx.AsyncClient) -> dict[str, Any]:
-    response = await client.get("/openapi.json")
-    assert response.status_code == 200
-    body: dict[str, Any] = response.json()
-    return body
 
 
 def _operations(document: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
