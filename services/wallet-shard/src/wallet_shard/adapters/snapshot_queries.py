@@ -163,8 +163,8 @@ class SnapshotQueries:
         )
 
     async def write_snapshot(self, wallet_id: str, *, balance: int) -> None:
-        """Set the wallet's balance; no leg is open (the caller checked), so nothing is frozen
-        or promised. `updated_at` is left alone: it is the wallet's, not the repair's."""
+        """Set the wallet's balance; no leg is open (the caller checked), so no hold or pending
+        credit counts. `updated_at` is left alone: it is the wallet's, not the repair's."""
         await self._conn.execute(
             "UPDATE wallets SET balance = $2, frozen = 0, incoming = 0 WHERE id = $1",
             wallet_id,

@@ -100,8 +100,8 @@ class WalletRepository:
         return [_wallet(row) for row in rows]
 
     async def save_balances(self, wallets: Sequence[Wallet]) -> None:
-        """Write the balance, frozen, promised and spending snapshots of `wallets` in one
-        statement."""
+        """Write the balance, frozen (held), incoming (pending credits) and spending snapshots
+        of `wallets` in one statement."""
         if not wallets:
             return
         await self._conn.execute(

@@ -158,7 +158,7 @@ def rebuild_outcome(wallet_id: str, found: LockedSnapshot) -> WalletRebuild:
             frozen_after=found.frozen,
             incoming_after=found.incoming,
         )
-    # No leg open: nothing is frozen or promised, and the balance is what the entries sum to.
+    # No leg open: no hold or pending credit, and the balance is what the entries sum to.
     changed = (found.balance, found.frozen, found.incoming) != (found.entries_total, 0, 0)
     return WalletRebuild(
         wallet_id=wallet_id,
