@@ -14,11 +14,13 @@ import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import orjson
 import structlog
+from pydantic import BaseModel, ValidationError
 from wallet_shared.contracts.errors import ServiceUnavailable
+from wallet_shared.contracts.internal import KeyClaimRequest, KeyClaimsAnswer, KeyClaimsRequest
 from wallet_shared.platform.coalesce import Coalescer
 from wallet_shared.platform.http_client import (
     InternalHttpClient,
@@ -43,6 +45,9 @@ READINESS_TIMEOUT_S: Final = 2.0
 _RELAYED_HEADERS: Final = ("idempotent-replayed", "retry-after")
 
 _log = structlog.get_logger(__name__)
+
+Contract = TypeVar("Contract", bound=BaseModel)
+"""The model of a backend's answer in `wallet_shared.contracts`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +128,33 @@ def expect_json(reply: BackendReply) -> Any:
     except orjson.JSONDecodeError as error:
         _log.error("backend_reply_not_json", backend=reply.backend, status=reply.status_code)
         raise BackendContractError("A backend service answered unexpectedly.") from error
+
+
+def built_body(body: BaseModel) -> dict[str, Any]:
+    """The JSON of a body the gateway built: the fields it set, so that a call leaves out what
+    it does not name (the receiver, reading the same model, gives those their defaults)."""
+    return body.model_dump(mode="json", exclude_unset=True)
+
+
+def expect_model(
+    reply: BackendReply,
+    model: type[Contract],
+    *,
+    detail: str = "A backend service answered unexpectedly.",
+) -> Contract:
+    """A successful reply read into the contract's model of it (`BackendProblem` for a refusal);
+    an answer off the contract is `BackendContractError` with `detail`, never a 500."""
+    body = expect_json(reply)
+    try:
+        return model.model_validate(body)
+    except ValidationError as error:
+        _log.error(
+            "backend_reply_unexpected",
+            backend=reply.backend,
+            model=model.__name__,
+            error=str(error),
+        )
+        raise BackendContractError(detail) from error
 
 
 class Backends:
@@ -254,14 +286,17 @@ class Backends:
         return await self._claims.submit(claim)
 
     async def _send_claims(self, claims: list[KeyClaim]) -> list[bool]:
-        wire = [{"caller": c.caller, "key": c.key, "fingerprint": c.fingerprint} for c in claims]
-        answer = expect_json(
-            await self.coordinator(
-                "POST", CLAIMS_PATH, caller=GATEWAY_ITSELF, json={"claims": wire}
-            )
+        request = KeyClaimsRequest(
+            claims=[
+                KeyClaimRequest(caller=c.caller, key=c.key, fingerprint=c.fingerprint)
+                for c in claims
+            ]
         )
-        results = answer.get("results") if isinstance(answer, dict) else None
-        if not isinstance(results, list) or len(results) != len(claims):
+        reply = await self.coordinator(
+            "POST", CLAIMS_PATH, caller=GATEWAY_ITSELF, json=built_body(request)
+        )
+        results = expect_model(reply, KeyClaimsAnswer).results
+        if len(results) != len(claims):
             _log.error("backend_reply_unexpected", backend=COORDINATOR, path=CLAIMS_PATH)
             raise BackendContractError("A backend service answered unexpectedly.")
         return [result == "claimed" for result in results]
