@@ -9,9 +9,9 @@ import pytest
 from pydantic import BaseModel
 from starlette.requests import Request
 from transfer_coordinator.entrypoints.http import _start_command
-from wallet_shared.contracts.internal import StartTransferRequest
 from wallet_shard.entrypoints.request_context import idempotent_request
 from wallet_shared.contracts.errors import WalletError
+from wallet_shared.contracts.internal import StartTransferRequest
 from wallet_shared.contracts.rules import checked_key
 from wallet_shared.platform.http import Caller
 

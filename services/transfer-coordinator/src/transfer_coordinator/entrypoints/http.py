@@ -152,7 +152,9 @@ async def list_wallet_transfers(
 
 
 @router.post("/integrity", response_model=CoordinatorIntegrityReport, responses=_PROBLEMS)
-async def post_integrity(body: CoordinatorIntegrityRequest, ctx: Coordinator) -> CoordinatorIntegrityReport:
+async def post_integrity(
+    body: CoordinatorIntegrityRequest, ctx: Coordinator
+) -> CoordinatorIntegrityReport:
     """The coordinator's part of the integrity report, checked against the transfers for which
     the shards still hold legs."""
     cut = (
