@@ -46,6 +46,9 @@ _RELAYED_HEADERS: Final = ("idempotent-replayed", "retry-after")
 
 _log = structlog.get_logger(__name__)
 
+JsonObject = dict[str, Any]
+"""An internal request body: the JSON of a `wallet_shared.contracts` model (`built_body`, or a
+client's validated command)."""
 Contract = TypeVar("Contract", bound=BaseModel)
 """The model of a backend's answer in `wallet_shared.contracts`."""
 
@@ -200,7 +203,7 @@ class Backends:
         *,
         caller: Principal,
         params: Mapping[str, str | int] | None = None,
-        json: Any = None,
+        json: JsonObject | None = None,
         idempotency_key: str | None = None,
         origin: ClientOrigin | None = None,
         timeout_s: float | None = None,
@@ -256,7 +259,7 @@ class Backends:
         *,
         caller: Principal,
         params: Mapping[str, str | int] | None = None,
-        json: Any = None,
+        json: JsonObject | None = None,
         idempotency_key: str | None = None,
         fingerprint: str | None = None,
         wait_s: int = 0,
@@ -337,7 +340,7 @@ class Backends:
         *,
         headers: dict[str, str],
         params: Mapping[str, str | int] | None,
-        json: Any,
+        json: JsonObject | None,
         timeout_s: float,
     ) -> BackendReply:
         content = None

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
 
 from wallet_shared.contracts.admin_schemas import AuditRecord
 from wallet_shared.contracts.pagination import Page
@@ -16,6 +15,7 @@ from gateway.adapters.backends import (
     BackendReply,
     Backends,
     ClientOrigin,
+    JsonObject,
     expect_model,
 )
 from gateway.adapters.pages import page_reply
@@ -70,7 +70,7 @@ async def call_oversight(
     *,
     readers: tuple[Role, ...] = (),
     params: Mapping[str, str | int] | None = None,
-    json: Any = None,
+    json: JsonObject | None = None,
     origin: ClientOrigin | None = None,
 ) -> BackendReply:
     """A webhook or risk-flag route of the coordinator, for admins (and `readers` roles)."""
