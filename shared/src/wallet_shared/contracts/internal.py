@@ -3,8 +3,9 @@ gateway sends the shards and the coordinator, and what it reads back from them.
 
 The receiving route declares the model as its body or response type and the gateway builds or
 parses the same model, so a field renamed on one side cannot pass unnoticed on the other. Bodies
-that are public requests relayed as they are (a deposit, a purchase, a new wallet, spending
-limits, a rebuild) use their models of `schemas`, `admin_schemas` and `ledger_admin`.
+with a public twin (a new wallet, a deposit, a purchase, spending limits, a webhook, a rebuild)
+are the public request models of `schemas`, `admin_schemas` and `ledger_admin`, declared once
+there.
 """
 
 from __future__ import annotations

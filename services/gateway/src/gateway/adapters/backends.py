@@ -151,11 +151,10 @@ def expect_model(
     try:
         return model.model_validate(body)
     except ValidationError as error:
+        # Where the answer is off, not what it holds: a reply may carry users' data.
+        fields = sorted({".".join(map(str, issue["loc"])) for issue in error.errors()})
         _log.error(
-            "backend_reply_unexpected",
-            backend=reply.backend,
-            model=model.__name__,
-            error=str(error),
+            "backend_reply_unexpected", backend=reply.backend, model=model.__name__, fields=fields
         )
         raise BackendContractError(detail) from error
 
