@@ -113,7 +113,8 @@ async def post_claims(body: KeyClaimsRequest, ctx: Coordinator) -> Response:
         held = await claim_keys(ctx, requested)
     except TransientError as error:
         raise ServiceUnavailable("The claim store is unavailable; retry.") from error
-    return FastJSONResponse({"results": ["claimed" if ok else "reused" for ok in held]})
+    answer = KeyClaimsAnswer(results=["claimed" if ok else "reused" for ok in held])
+    return FastJSONResponse(answer.model_dump(mode="json"))
 
 
 def _start_command(
