@@ -8,9 +8,10 @@ from collections.abc import Callable
 import pytest
 from pydantic import BaseModel
 from starlette.requests import Request
-from transfer_coordinator.entrypoints.http import StartTransferBody, _start_command
+from transfer_coordinator.entrypoints.http import _start_command
 from wallet_shard.entrypoints.request_context import idempotent_request
 from wallet_shared.contracts.errors import WalletError
+from wallet_shared.contracts.internal import StartTransferRequest
 from wallet_shared.contracts.rules import checked_key
 from wallet_shared.platform.http import Caller
 
@@ -41,7 +42,7 @@ def _shard(key: str | None) -> object:
 
 
 def _coordinator(key: str | None) -> object:
-    body = StartTransferBody.model_validate(
+    body = StartTransferRequest.model_validate(
         {"source_wallet_id": "w1", "destination_wallet_id": "w2", "amount": "1", "currency": "EUR"}
     )
     return _start_command(body, CALLER, key)

@@ -9,13 +9,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from typing import Any, Final
+from typing import Final
 
 import structlog
+from pydantic import ValidationError
+from wallet_shared.contracts.internal import GatewayAuditBatch, GatewayAuditRecord
 from wallet_shared.platform.audit import AuditEntry
 from wallet_shared.platform.loops import BackgroundLoop
 
-from gateway.adapters.backends import GATEWAY_ITSELF, BackendProblem, Backends, expect_ok
+from gateway.adapters.backends import (
+    GATEWAY_ITSELF,
+    BackendProblem,
+    Backends,
+    built_body,
+    expect_ok,
+)
 from gateway.metrics import AUDIT_RECORDS_DROPPED
 
 SERVICE: Final = "gateway"
@@ -64,7 +72,9 @@ class AuditShipper(BackgroundLoop):
             batch = [self._queue.popleft() for _ in range(min(self._batch_size, len(self._queue)))]
             try:
                 await self._ship(batch)
-            except BackendProblem as refusal:  # refused for good: retrying cannot help
+            except (BackendProblem, ValidationError) as refusal:
+                # Refused for good (by the coordinator, or off its contract already here):
+                # retrying cannot help.
                 AUDIT_RECORDS_DROPPED.inc(len(batch))
                 _log.error("audit_batch_refused", records=len(batch), error=str(refusal))
                 continue
@@ -84,20 +94,20 @@ class AuditShipper(BackgroundLoop):
             AUDIT_RECORDS_DROPPED.inc()
 
     async def _ship(self, batch: list[AuditEntry]) -> None:
-        records = [_wire(entry) for entry in batch]
+        records = GatewayAuditBatch(records=[_wire(entry) for entry in batch])
         reply = await self._backends.coordinator(
-            "POST", AUDIT_PATH, caller=GATEWAY_ITSELF, json={"records": records}
+            "POST", AUDIT_PATH, caller=GATEWAY_ITSELF, json=built_body(records)
         )
         expect_ok(reply)
 
 
-def _wire(entry: AuditEntry) -> dict[str, Any]:
-    return {
-        "action": entry.action,
-        "actor": entry.actor,
-        "role": entry.role,
-        "target": entry.target,
-        "trace_id": entry.trace_id,
-        "client_address": entry.client_address,
-        "user_agent": entry.user_agent,
-    }
+def _wire(entry: AuditEntry) -> GatewayAuditRecord:
+    return GatewayAuditRecord(
+        action=entry.action,
+        actor=entry.actor,
+        role=entry.role,
+        target=entry.target,
+        trace_id=entry.trace_id,
+        client_address=entry.client_address,
+        user_agent=entry.user_agent,
+    )

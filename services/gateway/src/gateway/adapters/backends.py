@@ -14,11 +14,13 @@ import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import orjson
 import structlog
+from pydantic import BaseModel, ValidationError
 from wallet_shared.contracts.errors import ServiceUnavailable
+from wallet_shared.contracts.internal import KeyClaimRequest, KeyClaimsAnswer, KeyClaimsRequest
 from wallet_shared.platform.coalesce import Coalescer
 from wallet_shared.platform.http_client import (
     InternalHttpClient,
@@ -43,6 +45,12 @@ READINESS_TIMEOUT_S: Final = 2.0
 _RELAYED_HEADERS: Final = ("idempotent-replayed", "retry-after")
 
 _log = structlog.get_logger(__name__)
+
+JsonObject = dict[str, Any]
+"""An internal request body: the JSON of a `wallet_shared.contracts` model (`built_body`, or a
+client's validated command)."""
+Contract = TypeVar("Contract", bound=BaseModel)
+"""The model of a backend's answer in `wallet_shared.contracts`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +133,32 @@ def expect_json(reply: BackendReply) -> Any:
         raise BackendContractError("A backend service answered unexpectedly.") from error
 
 
+def built_body(body: BaseModel) -> dict[str, Any]:
+    """The JSON of a body the gateway built: the fields it set, so that a call leaves out what
+    it does not name (the receiver, reading the same model, gives those their defaults)."""
+    return body.model_dump(mode="json", exclude_unset=True)
+
+
+def expect_model(
+    reply: BackendReply,
+    model: type[Contract],
+    *,
+    detail: str = "A backend service answered unexpectedly.",
+) -> Contract:
+    """A successful reply read into the contract's model of it (`BackendProblem` for a refusal);
+    an answer off the contract is `BackendContractError` with `detail`, never a 500."""
+    body = expect_json(reply)
+    try:
+        return model.model_validate(body)
+    except ValidationError as error:
+        # Where the answer is off, not what it holds: a reply may carry users' data.
+        fields = sorted({".".join(map(str, issue["loc"])) for issue in error.errors()})
+        _log.error(
+            "backend_reply_unexpected", backend=reply.backend, model=model.__name__, fields=fields
+        )
+        raise BackendContractError(detail) from error
+
+
 class Backends:
     """The shards (index = shard id) and the coordinator, behind one `InternalHttpClient`."""
 
@@ -168,7 +202,7 @@ class Backends:
         *,
         caller: Principal,
         params: Mapping[str, str | int] | None = None,
-        json: Any = None,
+        json: JsonObject | None = None,
         idempotency_key: str | None = None,
         origin: ClientOrigin | None = None,
         timeout_s: float | None = None,
@@ -224,7 +258,7 @@ class Backends:
         *,
         caller: Principal,
         params: Mapping[str, str | int] | None = None,
-        json: Any = None,
+        json: JsonObject | None = None,
         idempotency_key: str | None = None,
         fingerprint: str | None = None,
         wait_s: int = 0,
@@ -254,14 +288,17 @@ class Backends:
         return await self._claims.submit(claim)
 
     async def _send_claims(self, claims: list[KeyClaim]) -> list[bool]:
-        wire = [{"caller": c.caller, "key": c.key, "fingerprint": c.fingerprint} for c in claims]
-        answer = expect_json(
-            await self.coordinator(
-                "POST", CLAIMS_PATH, caller=GATEWAY_ITSELF, json={"claims": wire}
-            )
+        request = KeyClaimsRequest(
+            claims=[
+                KeyClaimRequest(caller=c.caller, key=c.key, fingerprint=c.fingerprint)
+                for c in claims
+            ]
         )
-        results = answer.get("results") if isinstance(answer, dict) else None
-        if not isinstance(results, list) or len(results) != len(claims):
+        reply = await self.coordinator(
+            "POST", CLAIMS_PATH, caller=GATEWAY_ITSELF, json=built_body(request)
+        )
+        results = expect_model(reply, KeyClaimsAnswer).results
+        if len(results) != len(claims):
             _log.error("backend_reply_unexpected", backend=COORDINATOR, path=CLAIMS_PATH)
             raise BackendContractError("A backend service answered unexpectedly.")
         return [result == "claimed" for result in results]
@@ -302,7 +339,7 @@ class Backends:
         *,
         headers: dict[str, str],
         params: Mapping[str, str | int] | None,
-        json: Any,
+        json: JsonObject | None,
         timeout_s: float,
     ) -> BackendReply:
         content = None

@@ -6,6 +6,7 @@ from typing import Any
 
 import orjson
 from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError
+from wallet_shared.contracts.pagination import Page
 
 from gateway.adapters.backends import BackendContractError, BackendReply
 from gateway.domain.listing import ListedItem, MergedPage
@@ -19,16 +20,10 @@ class _Position(BaseModel):
     created_at: AwareDatetime
 
 
-class _PageWire(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    items: list[dict[str, Any]]
-
-
 def listed_items(body: Any) -> list[ListedItem]:
     """The items of a shard's page with their `(created_at, id)` positions."""
     try:
-        page = _PageWire.model_validate(body)
+        page = Page[dict[str, Any]].model_validate(body)
         positions = [_Position.model_validate(item) for item in page.items]
     except ValidationError as error:
         raise BackendContractError("A shard answered a list request unexpectedly.") from error

@@ -74,7 +74,12 @@ async def post_webhook(
     body: CreateWebhook, caller: CallerDep, backends: BackendsDep, origin: OriginDep
 ) -> Response:
     reply = await call_oversight(
-        backends, caller, "POST", "/internal/webhooks", json=body.model_dump(), origin=origin
+        backends,
+        caller,
+        "POST",
+        "/internal/webhooks",
+        json=body.model_dump(mode="json"),
+        origin=origin,
     )
     return relay(expect_ok(reply))
 

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from wallet_shared.contracts.schemas import DeadLetter, DeadLetterPage
 from wallet_shared.platform.dead_letter_api import dead_letter_position
 
-from gateway.adapters.backends import COORDINATOR, BackendReply, Backends, expect_json
+from gateway.adapters.backends import COORDINATOR, BackendReply, Backends
 from gateway.adapters.dead_letter_wire import dead_letter_of, dead_letter_page
 from gateway.domain.dead_letters import (
     DeadLetterSource,
@@ -45,7 +45,7 @@ async def list_dead_letters(
         if position is not None:
             params["cursor"] = dead_letter_position(*bound_for(position, source))
         reply = await _call(backends, source, "GET", LIST_PATH, caller=caller, params=params)
-        items, has_more = dead_letter_page(expect_json(reply))
+        items, has_more = dead_letter_page(reply)
         return SourcePage(source=source, items=items, has_more=has_more)
 
     pages = await asyncio.gather(*(page_of(source) for source in sources))
@@ -60,7 +60,7 @@ async def replay_dead_letter(
     source, number = parse_dead_letter_id(dead_letter_id, dead_letter_sources(backends))
     path = f"{LIST_PATH}/{number}/replay"
     reply = await _call(backends, source, "POST", path, caller=caller)
-    return public_dead_letter(source, dead_letter_of(expect_json(reply)))
+    return public_dead_letter(source, dead_letter_of(reply))
 
 
 async def _call(

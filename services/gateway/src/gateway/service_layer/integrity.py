@@ -8,15 +8,20 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Final
 
+from wallet_shared.contracts.internal import (
+    CoordinatorIntegrityReport,
+    CoordinatorIntegrityRequest,
+    IntegrityCut,
+    ShardIntegrityReport,
+)
 from wallet_shared.contracts.schemas import IntegrityReport
 
-from gateway.adapters.backends import Backends, expect_json
+from gateway.adapters.backends import Backends, built_body, expect_model
 from gateway.adapters.integrity_wire import (
-    Cut,
+    COORDINATOR_REPLY_UNEXPECTED,
+    SHARD_REPLY_UNEXPECTED,
     coordinator_part,
     coordinator_request,
-    late_pending,
-    opened_cut,
     shard_part,
     shard_request,
 )
@@ -70,24 +75,17 @@ async def check_integrity(backends: Backends, caller: Principal) -> IntegrityRep
 async def _read_cut(
     backends: Backends, caller: Principal
 ) -> tuple[list[ShardIntegrityPart], CoordinatorIntegrityPart, list[str]]:
-    opening = await backends.coordinator(
-        "POST", "/internal/integrity", caller=caller, json=coordinator_request([])
-    )
-    cut = opened_cut(expect_json(opening))
+    cut = (await _ask_coordinator(backends, caller, coordinator_request([]))).cut
     shards = await _read_shards(backends, caller, cut)
     # The coordinator is asked after the shards so that it judges the legs the shards saw open
     # and confirmed.
     open_transfers = transfers_with_active_legs(shards)
     leg_ids = frozenset(leg.transfer_id for part in shards for leg in part.clearing_legs)
-    reply = expect_json(
-        await backends.coordinator(
-            "POST",
-            "/internal/integrity",
-            caller=caller,
-            json=coordinator_request(open_transfers, cut, leg_ids),
-        )
+    reply = await _ask_coordinator(
+        backends, caller, coordinator_request(open_transfers, cut, leg_ids)
     )
-    missed = late_pending(reply)
+    # Pending sagas that the cut should have listed and did not: the cut cannot be judged.
+    missed = reply.late_pending
     coordinator = coordinator_part(
         reply, asked=frozenset(open_transfers), with_cut=cut is not None and not missed
     )
@@ -106,15 +104,26 @@ async def _read_cut(
     return shards, coordinator, missed
 
 
+async def _ask_coordinator(
+    backends: Backends, caller: Principal, request: CoordinatorIntegrityRequest
+) -> CoordinatorIntegrityReport:
+    reply = await backends.coordinator(
+        "POST", "/internal/integrity", caller=caller, json=built_body(request)
+    )
+    return expect_model(reply, CoordinatorIntegrityReport, detail=COORDINATOR_REPLY_UNEXPECTED)
+
+
 async def _read_shards(
-    backends: Backends, caller: Principal, cut: Cut | None
+    backends: Backends, caller: Principal, cut: IntegrityCut | None
 ) -> list[ShardIntegrityPart]:
+    body = built_body(shard_request(cut))
     replies = await asyncio.gather(
         *(
-            backends.shard(
-                shard, "POST", "/internal/integrity", caller=caller, json=shard_request(cut)
-            )
+            backends.shard(shard, "POST", "/internal/integrity", caller=caller, json=body)
             for shard in range(backends.shard_count)
         )
     )
-    return [shard_part(shard, expect_json(reply)) for shard, reply in enumerate(replies)]
+    return [
+        shard_part(shard, expect_model(reply, ShardIntegrityReport, detail=SHARD_REPLY_UNEXPECTED))
+        for shard, reply in enumerate(replies)
+    ]

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
-from typing import Final
 
 from wallet_shared.contracts.errors import NotFound, ValidationFailed
+from wallet_shared.contracts.internal import MAX_LOOKUP, TransferLookup, TransferLookupAnswer
 from wallet_shared.contracts.ledger_admin import (
     LedgerVerification,
     RebuildPage,
@@ -15,14 +15,11 @@ from wallet_shared.contracts.ledger_admin import (
     ShardLedgerVerification,
 )
 
-from gateway.adapters.backends import Backends, ClientOrigin, expect_json
+from gateway.adapters.backends import Backends, ClientOrigin, built_body, expect_model
 from gateway.domain.ledger_verification import SagaView, build_verification, open_transfer_ids
 from gateway.domain.principal import Principal
 from gateway.domain.roles import require_role
 from gateway.domain.routing import ShardRouter
-
-LOOKUP_CHUNK: Final = 10_000
-"""Transfer ids per call to the coordinator (its bound)."""
 
 
 async def verify_ledger(backends: Backends, caller: Principal) -> LedgerVerification:
@@ -65,12 +62,12 @@ async def rebuild_snapshots(
     require_role(caller, "admin", action="rebuild balance snapshots")
     if request.wallet_id is not None:
         shard = shard_router.shard_of_wallet(request.wallet_id)
-        body: dict[str, object] = {"wallet_id": request.wallet_id}
+        body = RebuildRequest(wallet_id=request.wallet_id)
     elif request.shard is not None:
         if request.shard >= backends.shard_count:
             raise NotFound("No such shard.")
         shard = request.shard
-        body = {"after": request.after, "limit": request.limit}
+        body = RebuildRequest(after=request.after, limit=request.limit)
     else:
         raise ValidationFailed(
             "Name a wallet_id, or a shard to rebuild page by page.",
@@ -81,11 +78,11 @@ async def rebuild_snapshots(
         "POST",
         "/internal/ledger/rebuild",
         caller=caller,
-        json=body,
+        json=built_body(body),
         origin=origin,
         timeout_s=backends.maintenance_timeout_s,
     )
-    page = RebuildPage.model_validate(expect_json(reply))
+    page = expect_model(reply, RebuildPage)
     if request.wallet_id is not None and not page.items:
         raise NotFound("No such wallet.")
     return page
@@ -104,25 +101,25 @@ async def _read_shards(backends: Backends, caller: Principal) -> list[ShardLedge
             for shard in range(backends.shard_count)
         )
     )
-    return [ShardLedgerVerification.model_validate(expect_json(reply)) for reply in replies]
+    return [expect_model(reply, ShardLedgerVerification) for reply in replies]
 
 
 async def _sagas(
     backends: Backends, caller: Principal, transfer_ids: list[str]
 ) -> dict[str, SagaView]:
     sagas: dict[str, SagaView] = {}
-    for start in range(0, len(transfer_ids), LOOKUP_CHUNK):
-        chunk = transfer_ids[start : start + LOOKUP_CHUNK]
+    for start in range(0, len(transfer_ids), MAX_LOOKUP):
+        lookup = TransferLookup(transfer_ids=transfer_ids[start : start + MAX_LOOKUP])
         reply = await backends.coordinator(
-            "POST", "/internal/transfers/lookup", caller=caller, json={"transfer_ids": chunk}
+            "POST", "/internal/transfers/lookup", caller=caller, json=built_body(lookup)
         )
-        for item in expect_json(reply)["items"]:
-            sagas[item["id"]] = SagaView(
-                id=item["id"],
-                source_wallet_id=item["source_wallet_id"],
-                destination_wallet_id=item["destination_wallet_id"],
-                amount=int(item["amount"]),
-                currency=item["currency"],
-                status=item["status"],
+        for transfer in expect_model(reply, TransferLookupAnswer).items:
+            sagas[transfer.id] = SagaView(
+                id=transfer.id,
+                source_wallet_id=transfer.source_wallet_id,
+                destination_wallet_id=transfer.destination_wallet_id,
+                amount=transfer.amount,
+                currency=transfer.currency,
+                status=transfer.status,
             )
     return sagas

@@ -6,18 +6,17 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
 
-from pydantic import ValidationError
 from wallet_shared.contracts.admin_schemas import AuditRecord
+from wallet_shared.contracts.pagination import Page
 from wallet_shared.contracts.schemas import Role
 
 from gateway.adapters.backends import (
-    BackendContractError,
     BackendReply,
     Backends,
     ClientOrigin,
-    expect_json,
+    JsonObject,
+    expect_model,
 )
 from gateway.adapters.pages import page_reply
 from gateway.domain.listing import ListedItem, merge_newest_first
@@ -50,22 +49,17 @@ async def audit_log(
             reply = await backends.coordinator("GET", AUDIT_PATH, caller=caller, params=params)
         else:
             reply = await backends.shard(shard, "GET", AUDIT_PATH, caller=caller, params=params)
-        return _audit_items(expect_json(reply))
+        page = expect_model(
+            reply, Page[AuditRecord], detail="A service answered an audit list unexpectedly."
+        )
+        return [
+            ListedItem(created_at=record.at, id=record.id, body=record.model_dump(mode="json"))
+            for record in page.items
+        ]
 
     sources: list[int | None] = [*range(backends.shard_count), None]
     pages = await asyncio.gather(*(page_of(source) for source in sources))
     return page_reply(merge_newest_first(pages, limit=limit))
-
-
-def _audit_items(body: Any) -> list[ListedItem]:
-    try:
-        records = [AuditRecord.model_validate(item) for item in body["items"]]
-    except (ValidationError, KeyError, TypeError) as error:
-        raise BackendContractError("A service answered an audit list unexpectedly.") from error
-    return [
-        ListedItem(created_at=record.at, id=record.id, body=record.model_dump(mode="json"))
-        for record in records
-    ]
 
 
 async def call_oversight(
@@ -76,7 +70,7 @@ async def call_oversight(
     *,
     readers: tuple[Role, ...] = (),
     params: Mapping[str, str | int] | None = None,
-    json: Any = None,
+    json: JsonObject | None = None,
     origin: ClientOrigin | None = None,
 ) -> BackendReply:
     """A webhook or risk-flag route of the coordinator, for admins (and `readers` roles)."""

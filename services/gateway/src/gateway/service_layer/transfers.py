@@ -4,18 +4,19 @@ booked in one local transaction by the shard that holds both wallets."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from wallet_shared.contracts.errors import NotFound
 from wallet_shared.contracts.ids import is_transfer_id
+from wallet_shared.contracts.internal import StartTransferRequest
 from wallet_shared.contracts.rules import check_distinct_wallets, checked_key
-from wallet_shared.contracts.schemas import CreateTransfer
+from wallet_shared.contracts.schemas import CreateTransfer, Transfer, Wallet
 
 from gateway.adapters.backends import (
-    BackendContractError,
     BackendReply,
     Backends,
+    built_body,
     expect_json,
+    expect_model,
     expect_ok,
 )
 from gateway.adapters.pages import listed_items, page_reply
@@ -57,14 +58,16 @@ async def create_transfer(
     if router.shards.shard_for_wallet(destination_id) is None:
         raise NotFound("No such destination wallet.")
     source = await _visible_wallet(backends, router, known, caller, source_id)
-    body = {
-        "source_wallet_id": source_id,
-        "destination_wallet_id": destination_id,
-        "amount": command.amount,
-        "currency": source.currency,
-        "description": command.description,
-        "initiator": caller.user_id,
-    }
+    body = built_body(
+        StartTransferRequest(
+            source_wallet_id=source_id,
+            destination_wallet_id=destination_id,
+            amount=command.amount,
+            currency=source.currency,
+            description=command.description,
+            initiator=caller.user_id,
+        )
+    )
     params = {"wait": wait_s} if wait_s is not None else None
     shard = router.shards.shard_for_wallet(source_id)
     if shard is not None and shard == router.shards.shard_for_wallet(destination_id):
@@ -112,9 +115,9 @@ async def get_transfer(
     )
     if caller.owner_scope is None:
         return reply
-    transfer = expect_json(reply)
-    for side in ("source_wallet_id", "destination_wallet_id"):
-        if await _owns_wallet(backends, router, known, caller, transfer.get(side)):
+    transfer = expect_model(reply, Transfer)
+    for side in (transfer.source_wallet_id, transfer.destination_wallet_id):
+        if await _owns_wallet(backends, router, known, caller, side):
             return reply
     raise transfer_not_found()
 
@@ -146,9 +149,9 @@ async def list_transfers(
 
 
 async def _owns_wallet(
-    backends: Backends, router: ShardRouter, known: KnownWallets, caller: Principal, wallet_id: Any
+    backends: Backends, router: ShardRouter, known: KnownWallets, caller: Principal, wallet_id: str
 ) -> bool:
-    if not isinstance(wallet_id, str) or caller.owner_scope is None:
+    if caller.owner_scope is None:
         return False
     shard = router.shards.shard_for_wallet(wallet_id)
     if shard is None or not router.may_own(caller.owner_scope, wallet_id):
@@ -177,16 +180,11 @@ async def _facts(
         reply = await backends.shard(shard, "GET", f"/internal/wallets/{wallet_id}", caller=caller)
         if reply.status_code == 404:
             return None
-        facts = _facts_of(expect_json(reply))
+        wallet = expect_model(
+            reply, Wallet, detail="A shard answered a wallet request unexpectedly."
+        )
+        facts = WalletFacts(owner=wallet.user_id, currency=wallet.currency)
         known.remember(wallet_id, facts)
     if caller.owner_scope is not None and facts.owner != caller.owner_scope:
         return None
     return facts
-
-
-def _facts_of(wallet: Any) -> WalletFacts:
-    owner = wallet.get("user_id") if isinstance(wallet, dict) else None
-    currency = wallet.get("currency") if isinstance(wallet, dict) else None
-    if not isinstance(owner, str) or not isinstance(currency, str):
-        raise BackendContractError("A shard answered a wallet request unexpectedly.")
-    return WalletFacts(owner=owner, currency=currency)

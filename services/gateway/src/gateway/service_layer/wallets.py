@@ -13,6 +13,7 @@ from gateway.adapters.backends import (
     BackendReply,
     Backends,
     ClientOrigin,
+    built_body,
     expect_json,
     expect_ok,
 )
@@ -33,9 +34,13 @@ async def create_wallet(
 ) -> BackendReply:
     """A new wallet on its owner's shard (the caller, or the user an admin names)."""
     owner = owner_of_new_wallet(caller, command.user_id)
-    body = {"user_id": owner, "currency": command.currency, "label": command.label}
+    body = CreateWallet(user_id=owner, currency=command.currency, label=command.label)
     reply = await backends.shard(
-        router.shard_of_user(owner), "POST", "/internal/wallets", caller=caller, json=body
+        router.shard_of_user(owner),
+        "POST",
+        "/internal/wallets",
+        caller=caller,
+        json=built_body(body),
     )
     return expect_ok(reply)
 

@@ -4,21 +4,30 @@ authenticated the caller and checked that they may use the source wallet."""
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Annotated, Final, Literal
+from typing import Annotated, Final
 
 import orjson
 from fastapi import APIRouter, Depends, Header, Query, Request
-from pydantic import BaseModel, Field
 from starlette.responses import Response
 from wallet_shared.contracts.errors import (
     Forbidden,
     ServiceUnavailable,
     TransientError,
 )
-from wallet_shared.contracts.money import AmountIn, Currency, MoneyOut
+from wallet_shared.contracts.internal import (
+    CoordinatorIntegrityReport,
+    CoordinatorIntegrityRequest,
+    IntegrityCut,
+    KeyClaimsAnswer,
+    KeyClaimsRequest,
+    SagaFacts,
+    StartTransferRequest,
+    TransferLookup,
+    TransferLookupAnswer,
+)
 from wallet_shared.contracts.pagination import DEFAULT_LIMIT, MAX_INTERNAL_LIMIT, Page
-from wallet_shared.contracts.rules import MAX_KEY_LENGTH, MAX_WAIT_S, checked_key
-from wallet_shared.contracts.schemas import EntityId, ProblemDetail, RequestModel, Transfer
+from wallet_shared.contracts.rules import MAX_WAIT_S, checked_key
+from wallet_shared.contracts.schemas import ProblemDetail, Transfer
 from wallet_shared.platform.http import Caller, FastJSONResponse, internal_caller
 from wallet_shared.platform.idempotency import stored_response_to_http
 from wallet_shared.platform.logging import current_trace_id
@@ -26,7 +35,6 @@ from wallet_shared.platform.logging import current_trace_id
 from transfer_coordinator.service_layer.claims import Claim, claim_keys
 from transfer_coordinator.service_layer.context import CoordinatorContext
 from transfer_coordinator.service_layer.integrity import (
-    MAX_LOOKUP,
     Cut,
     check_sagas,
     look_up_transfers,
@@ -40,8 +48,6 @@ from transfer_coordinator.service_layer.transfers import (
     start_transfer,
 )
 from transfer_coordinator.service_layer.waiting import FinalWaiters, wait_for_final
-
-MAX_CLAIMS: Final = 256
 
 router = APIRouter(prefix="/internal", tags=["transfers"])
 
@@ -61,81 +67,6 @@ Waiters = Annotated[FinalWaiters, Depends(final_waiters)]
 CallerDep = Annotated[Caller, Depends(internal_caller)]
 
 
-class StartTransferBody(RequestModel):
-    source_wallet_id: EntityId
-    destination_wallet_id: EntityId
-    amount: AmountIn
-    currency: Currency
-    description: Annotated[str, Field(max_length=500)] | None = None
-    initiator: Annotated[str, Field(min_length=1, max_length=64)] | None = Field(
-        default=None, description="Who asked for the transfer; the caller when absent."
-    )
-
-
-class IntegrityCut(RequestModel):
-    recent_from: Annotated[str, Field(pattern=r"^trf_[0-9a-f]{12}$")] = Field(
-        description="Sagas with ids from this one on are read one by one."
-    )
-    pending_before: list[EntityId] = Field(
-        default_factory=list, description="Older sagas pending when the cut was opened."
-    )
-
-
-class IntegrityBody(RequestModel):
-    active_leg_transfer_ids: list[EntityId] = Field(
-        default_factory=list,
-        description="Transfers for which shards still hold a hold or a pending credit.",
-    )
-    cut: IntegrityCut | None = Field(
-        default=None,
-        description="The cut opened by a first call (absent: open one). With it, the answer "
-        "has what completed sagas left in each shard's clearing (`settled`) and the states "
-        "of the sagas named in `transfer_ids` and of the cut's pending ones (`sagas`).",
-    )
-    transfer_ids: list[EntityId] = Field(
-        default_factory=list, description="Sagas the shards hold confirmed legs of, in the cut."
-    )
-
-
-class TransferLookup(RequestModel):
-    transfer_ids: list[EntityId] = Field(max_length=MAX_LOOKUP)
-
-
-class TransferLookupAnswer(BaseModel):
-    items: list[Transfer]
-
-
-class SagaFacts(BaseModel):
-    """What the integrity check compares a shard's confirmed leg with."""
-
-    id: str
-    status: str
-    phase: str
-    amount: MoneyOut
-    currency: str
-    source_shard: int | None
-    destination_shard: int | None
-
-
-class IntegrityAnswer(BaseModel):
-    pending: int
-    stuck: list[str]
-    final_with_active_legs: list[str]
-    in_flight: dict[str, MoneyOut]
-    cut: IntegrityCut
-    settled: dict[str, dict[str, MoneyOut]] = Field(
-        default_factory=dict,
-        description="Per shard (its number) and currency, what the completed sagas outside "
-        "the cut left in its clearing account.",
-    )
-    sagas: list[SagaFacts] = Field(default_factory=list)
-    late_pending: list[str] = Field(
-        default_factory=list,
-        description="Pending sagas the cut should have listed but did not (its margin was too "
-        "short for them): the check cannot judge this cut.",
-    )
-
-
 _PROBLEMS: Final[dict[int | str, dict[str, object]]] = {
     code: {"model": ProblemDetail} for code in (400, 404, 409, 422, 503)
 }
@@ -148,7 +79,7 @@ _PROBLEMS: Final[dict[int | str, dict[str, object]]] = {
     responses={200: {"model": Transfer, "description": "Final within `wait`"}, **_PROBLEMS},
 )
 async def post_transfer(
-    body: StartTransferBody,
+    body: StartTransferRequest,
     ctx: Coordinator,
     waiters: Waiters,
     caller: CallerDep,
@@ -173,29 +104,8 @@ async def post_transfer(
     return FastJSONResponse(transfer_json(saga), status_code=200)
 
 
-class ClaimBody(BaseModel):
-    """An Idempotency-Key to claim for a request booked elsewhere."""
-
-    caller: str = Field(min_length=1, max_length=64)
-    key: str = Field(min_length=1, max_length=MAX_KEY_LENGTH)
-    fingerprint: str = Field(min_length=1, max_length=64)
-
-
-class ClaimsBody(BaseModel):
-    """Claims of concurrent requests, sent together (the gateway coalesces them)."""
-
-    claims: list[ClaimBody] = Field(min_length=1, max_length=MAX_CLAIMS)
-
-
-class ClaimsAnswer(BaseModel):
-    """Per claim, in order: `claimed` (the key is this request's) or `reused` (it served
-    another request)."""
-
-    results: list[Literal["claimed", "reused"]]
-
-
-@router.post("/idempotency-claims", response_model=ClaimsAnswer)
-async def post_claims(body: ClaimsBody, ctx: Coordinator) -> Response:
+@router.post("/idempotency-claims", response_model=KeyClaimsAnswer)
+async def post_claims(body: KeyClaimsRequest, ctx: Coordinator) -> Response:
     """Claim callers' Idempotency-Keys system-wide (deposits, withdrawals, purchases, refunds,
     reversals and same-shard transfers about to be booked on a shard)."""
     requested = [Claim(c.caller, c.key, c.fingerprint) for c in body.claims]
@@ -203,11 +113,12 @@ async def post_claims(body: ClaimsBody, ctx: Coordinator) -> Response:
         held = await claim_keys(ctx, requested)
     except TransientError as error:
         raise ServiceUnavailable("The claim store is unavailable; retry.") from error
-    return FastJSONResponse({"results": ["claimed" if ok else "reused" for ok in held]})
+    answer = KeyClaimsAnswer(results=["claimed" if ok else "reused" for ok in held])
+    return FastJSONResponse(answer.model_dump(mode="json"))
 
 
 def _start_command(
-    body: StartTransferBody, caller: Caller, idempotency_key: str | None
+    body: StartTransferRequest, caller: Caller, idempotency_key: str | None
 ) -> StartTransfer:
     key = checked_key(idempotency_key)
     request = TransferRequest(
@@ -241,8 +152,10 @@ async def list_wallet_transfers(
     return await list_transfers(ctx, wallet_id=wallet_id, limit=limit, cursor=cursor)
 
 
-@router.post("/integrity", response_model=IntegrityAnswer, responses=_PROBLEMS)
-async def post_integrity(body: IntegrityBody, ctx: Coordinator) -> IntegrityAnswer:
+@router.post("/integrity", response_model=CoordinatorIntegrityReport, responses=_PROBLEMS)
+async def post_integrity(
+    body: CoordinatorIntegrityRequest, ctx: Coordinator
+) -> CoordinatorIntegrityReport:
     """The coordinator's part of the integrity report, checked against the transfers for which
     the shards still hold legs."""
     cut = (
@@ -270,8 +183,8 @@ async def post_transfer_lookup(
     return TransferLookupAnswer(items=await look_up_transfers(ctx, body.transfer_ids))
 
 
-@router.get("/integrity", response_model=IntegrityAnswer, responses=_PROBLEMS)
-async def get_integrity(ctx: Coordinator) -> IntegrityAnswer:
+@router.get("/integrity", response_model=CoordinatorIntegrityReport, responses=_PROBLEMS)
+async def get_integrity(ctx: Coordinator) -> CoordinatorIntegrityReport:
     """The coordinator's part of the integrity report, without the shards' active legs."""
     return await _integrity(ctx, [])
 
@@ -281,11 +194,11 @@ async def _integrity(
     active_leg_transfer_ids: list[str],
     cut: Cut | None = None,
     transfer_ids: list[str] | None = None,
-) -> IntegrityAnswer:
+) -> CoordinatorIntegrityReport:
     report = await check_sagas(
         ctx, active_leg_transfer_ids, cut=cut, transfer_ids=transfer_ids or []
     )
-    return IntegrityAnswer(
+    return CoordinatorIntegrityReport(
         pending=report.pending,
         stuck=report.stuck,
         final_with_active_legs=report.final_with_active_legs,
@@ -293,9 +206,7 @@ async def _integrity(
         cut=IntegrityCut(
             recent_from=report.cut.recent_from, pending_before=report.cut.pending_before
         ),
-        settled={
-            str(shard): per_currency for shard, per_currency in sorted(report.settled.items())
-        },
+        settled=dict(sorted(report.settled.items())),
         sagas=[
             SagaFacts(
                 id=saga.id,

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, Field
 from starlette.responses import Response
 from wallet_shared.contracts.admin_schemas import (
     CreateWebhook,
@@ -16,6 +15,7 @@ from wallet_shared.contracts.admin_schemas import (
     WebhookDeliveryPage,
     WebhookPage,
 )
+from wallet_shared.contracts.internal import GatewayAuditBatch
 from wallet_shared.contracts.pagination import DEFAULT_LIMIT, MAX_INTERNAL_LIMIT
 from wallet_shared.contracts.schemas import ProblemDetail
 from wallet_shared.platform.audit import AuditEntry, record_actions, requested_action
@@ -98,22 +98,6 @@ async def get_risk_flags(
     cursor: Cursor = None,
 ) -> RiskFlagPage:
     return await list_risk_flags(ctx, wallet_id=wallet_id, limit=limit, cursor=cursor)
-
-
-class GatewayAuditRecord(BaseModel):
-    """An action the gateway saw with no transaction of its own to record it in."""
-
-    action: str = Field(max_length=100)
-    actor: str | None = Field(default=None, max_length=200)
-    role: str | None = Field(default=None, max_length=20)
-    target: str | None = Field(default=None, max_length=500)
-    trace_id: str | None = Field(default=None, max_length=200)
-    client_address: str | None = Field(default=None, max_length=100)
-    user_agent: str | None = Field(default=None, max_length=500)
-
-
-class GatewayAuditBatch(BaseModel):
-    records: list[GatewayAuditRecord] = Field(max_length=1000)
 
 
 @router.post("/audit-log", status_code=204)

@@ -107,10 +107,6 @@ async def check_sagas(
         )
 
 
-MAX_LOOKUP: Final = 10_000
-"""Transfers one lookup may name (the gateway asks in chunks of this size)."""
-
-
 async def look_up_transfers(ctx: CoordinatorContext, transfer_ids: Sequence[str]) -> list[Transfer]:
     """The transfers among these ids, read in one snapshot: what `wallet ledger verify`
     compares the shards' open holds and pending credits with."""

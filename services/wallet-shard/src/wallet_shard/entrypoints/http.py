@@ -8,15 +8,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from pydantic import Field
 from starlette.responses import Response
+from wallet_shared.contracts.internal import ShardIntegrityReport, ShardIntegrityRequest
 from wallet_shared.contracts.pagination import DEFAULT_LIMIT, MAX_INTERNAL_LIMIT, MAX_LIMIT
 from wallet_shared.contracts.schemas import (
     CreateWallet,
     Deposit,
-    EntityId,
     ProblemDetail,
-    RequestModel,
     Transaction,
     TransactionPage,
     TransactionType,
@@ -43,7 +41,7 @@ from wallet_shard.service_layer.commands import (
     OpenWallet,
     StatusChange,
 )
-from wallet_shard.service_layer.integrity import ShardLedgerReport, shard_integrity
+from wallet_shard.service_layer.integrity import shard_integrity
 from wallet_shard.service_layer.views import wallet_view
 
 router = APIRouter(
@@ -168,18 +166,13 @@ async def list_transactions(
     )
 
 
-@router.get("/integrity", response_model=ShardLedgerReport)
-async def integrity(services: Services) -> ShardLedgerReport:
+@router.get("/integrity", response_model=ShardIntegrityReport)
+async def integrity(services: Services) -> ShardIntegrityReport:
     return await shard_integrity(services.uow, services.shard)
 
 
-class IntegrityCutBody(RequestModel):
-    recent_from: Annotated[str, Field(pattern=r"^trf_[0-9a-f]{12}$")] | None = None
-    transfer_ids: list[EntityId] = Field(default_factory=list)
-
-
-@router.post("/integrity", response_model=ShardLedgerReport)
-async def integrity_in_cut(body: IntegrityCutBody, services: Services) -> ShardLedgerReport:
+@router.post("/integrity", response_model=ShardIntegrityReport)
+async def integrity_in_cut(body: ShardIntegrityRequest, services: Services) -> ShardIntegrityReport:
     """The same report, with the confirmed legs of the integrity check's cut: the sagas with
     ids from `recent_from` on, and those named (docs/internals.md, "Integrity")."""
     return await shard_integrity(

@@ -7,12 +7,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from pydantic import Field
 from starlette.responses import Response
-from wallet_shared.contracts.money import AmountIn, Currency
+from wallet_shared.contracts.internal import StartTransferRequest
 from wallet_shared.contracts.pagination import DEFAULT_LIMIT, MAX_INTERNAL_LIMIT, Page
 from wallet_shared.contracts.rules import MAX_WAIT_S
-from wallet_shared.contracts.schemas import EntityId, ProblemDetail, RequestModel, Transfer
+from wallet_shared.contracts.schemas import ProblemDetail, Transfer
 from wallet_shared.platform.idempotency import stored_response_to_http
 
 from wallet_shard.domain.local_transfers import LocalTransferRequest
@@ -38,15 +37,6 @@ router = APIRouter(
 )
 
 
-class StartLocalTransferBody(RequestModel):
-    source_wallet_id: EntityId
-    destination_wallet_id: EntityId
-    amount: AmountIn
-    currency: Currency
-    description: Annotated[str, Field(max_length=500)] | None = None
-    initiator: Annotated[str, Field(min_length=1, max_length=64)] | None = None
-
-
 @router.post(
     "/transfers",
     status_code=202,
@@ -54,7 +44,7 @@ class StartLocalTransferBody(RequestModel):
     responses={200: {"model": Transfer, "description": "A repeat, or a wait was asked for"}},
 )
 async def post_local_transfer(
-    body: StartLocalTransferBody,
+    body: StartTransferRequest,
     request: Request,
     caller: CallerDep,
     services: Services,

@@ -2,48 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from wallet_shared.contracts.internal import ClearingLeg, CurrencyTotals, ShardIntegrityReport
 from wallet_shared.contracts.messages import Leg
-from wallet_shared.contracts.money import MoneyOut
 
 from wallet_shard.adapters.integrity_queries import IntegrityQueries
 from wallet_shard.domain.journal import SystemAccount
 from wallet_shard.service_layer.context import ShardContext
 from wallet_shard.service_layer.unit_of_work import UnitOfWork
-
-
-class CurrencyTotals(BaseModel):
-    """Sums of entries per account kind (what each kind gained; may be negative)."""
-
-    wallets_total: MoneyOut = 0
-    clearing: MoneyOut = 0
-    cash_in: MoneyOut = 0
-    cash_out: MoneyOut = 0
-    merchant: MoneyOut = 0
-
-
-class ClearingLeg(BaseModel):
-    """A confirmed leg of a saga: a debit put `amount` into this shard's clearing account, a
-    credit took it out."""
-
-    transfer_id: str
-    leg: Leg
-    amount: MoneyOut
-    currency: str
-
-
-class ShardLedgerReport(BaseModel):
-    shard: int
-    consistent: bool
-    currencies: dict[str, CurrencyTotals]
-    active_hold_transfer_ids: list[str]
-    pending_credit_transfer_ids: list[str]
-    problems: list[str]
-    clearing_legs: list[ClearingLeg] = Field(
-        default_factory=list,
-        description="Confirmed legs of the sagas the integrity check's cut reads one by one, "
-        "from the same snapshot as the totals.",
-    )
 
 
 async def shard_integrity(
@@ -52,7 +17,7 @@ async def shard_integrity(
     *,
     recent_from: str | None = None,
     transfer_ids: list[str] | None = None,
-) -> ShardLedgerReport:
+) -> ShardIntegrityReport:
     """Run every check on one snapshot of the ledger; with a cut (`recent_from`, the sagas it
     names), also list the confirmed legs of its sagas, in the same snapshot."""
     async with uow.snapshot() as checks:
@@ -70,7 +35,7 @@ async def shard_integrity(
         for currency, kinds in sorted(totals.items())
         if sum(kinds.values()) != 0
     ]
-    return ShardLedgerReport(
+    return ShardIntegrityReport(
         shard=shard.shard_id,
         consistent=not problems,
         currencies={currency: _currency_totals(kinds) for currency, kinds in totals.items()},
