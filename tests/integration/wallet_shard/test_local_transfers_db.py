@@ -12,12 +12,11 @@ import pytest
 from wallet_shard.domain.local_transfers import LocalTransferRequest
 from wallet_shard.service_layer.integrity import shard_integrity
 from wallet_shard.service_layer.local_transfers import (
+    LocalTransfers,
     get_local_transfer,
     list_local_transfers,
-    start_local_transfer,
 )
-from wallet_shard.service_layer.unit_of_work import UnitOfWork
-from wallet_shared.contracts.errors import NotFound
+from wallet_shared.contracts.errors import IdempotencyKeyInUse, IdempotencyKeyReused, NotFound
 from wallet_shared.platform.idempotency import StoredResponse
 
 from .conftest import Shard, users_of_shard
@@ -27,8 +26,18 @@ ALICE, DAVE = users_of_shard(0)[:2]
 
 
 async def local_transfer(
-    shard: Shard, source: str, destination: str, amount: int, key: str | None = None
+    shard: Shard,
+    source: str,
+    destination: str,
+    amount: int,
+    key: str | None = None,
+    *,
+    desk: LocalTransfers | None = None,
+    owner_scope: str | None = None,
+    caller: str = "tester",
 ) -> StoredResponse:
+    """A local transfer booked by `desk` (where concurrent ones are booked in batches), or
+    alone by a desk of its own."""
     request = LocalTransferRequest(
         source_wallet_id=source,
         destination_wallet_id=destination,
@@ -37,12 +46,12 @@ async def local_transfer(
         description=None,
         initiator=ALICE,
     )
-    return await start_local_transfer(
-        shard.uow,
-        shard.context,
+    desk = desk or LocalTransfers(shard.uow, shard.context)
+    body = {"source": source, "to": destination, "amount": amount}
+    return await desk.start(
         request,
-        owner_scope=None,
-        idempotency=idempotent({"source": source, "to": destination, "amount": amount}, key),
+        owner_scope=owner_scope,
+        idempotency=replace(idempotent(body, key), caller=caller),
     )
 
 
@@ -91,21 +100,18 @@ async def test_one_transaction_leaves_the_sagas_records_and_events(shard: Shard)
     assert (await shard_integrity(shard.uow, shard.context)).consistent
 
 
-@pytest.mark.parametrize("group_commit", [False, True], ids=["alone", "group-commit"])
+@pytest.mark.parametrize("batched", [False, True], ids=["alone", "batched"])
 async def test_concurrent_transfers_from_one_wallet_never_overdraw_it(
-    shard: Shard, group_commit: bool
+    shard: Shard, batched: bool
 ) -> None:
-    if group_commit:  # concurrent requests share transactions, as in a running shard
-        shard = replace(
-            shard,
-            uow=UnitOfWork(pool=shard.pool, relay=shard.wakes, group_commit=True),
-        )
+    # Batched: one desk, as in a running shard (concurrent requests are booked together).
+    desk = LocalTransfers(shard.uow, shard.context) if batched else None
     source = (await open_wallet(shard, ALICE)).id
     destinations = [(await open_wallet(shard, DAVE)).id for _ in range(3)]
     await deposit(shard, source, 1000)
 
     results = await asyncio.gather(
-        *(local_transfer(shard, source, destinations[n % 3], 150) for n in range(12))
+        *(local_transfer(shard, source, destinations[n % 3], 150, desk=desk) for n in range(12))
     )
     statuses = [orjson.loads(result.body)["status"] for result in results]
     assert statuses.count("completed") == 6  # 6 * 150 = 900 <= 1000 < 7 * 150
@@ -131,3 +137,99 @@ async def test_a_transfer_to_the_same_wallet_is_refused_and_books_nothing(shard:
         wallet,
     )
     assert booked == 0
+
+
+async def test_a_batch_books_each_transfer_on_what_those_before_it_left(shard: Shard) -> None:
+    # One batch at a time; the first is held on a locked wallet while the next one forms.
+    desk = LocalTransfers(shard.uow, shard.context, max_in_flight=1)
+    a, b, c, x, y = [(await open_wallet(shard, owner)).id for owner in [ALICE, DAVE, DAVE] * 2][:5]
+    await deposit(shard, a, 500)
+    await deposit(shard, x, 1)
+    await shard.take_outbox()
+
+    async with shard.pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT 1 FROM wallets WHERE id = $1 FOR UPDATE", x)
+        held = asyncio.create_task(local_transfer(shard, x, y, 1, desk=desk))
+        await until_waiting_for_a_lock(shard)
+        # Chained in the next batch: A → B then B → C completes only if it sees the first.
+        chained = asyncio.gather(
+            local_transfer(shard, a, b, 500, desk=desk),
+            local_transfer(shard, b, c, 500, desk=desk),
+            local_transfer(shard, b, c, 1, desk=desk),
+        )
+    await held
+    results = await chained
+    statuses = [orjson.loads(result.body)["status"] for result in results]
+    assert statuses == ["completed", "completed", "cancelled"]
+    assert [await balances(shard, wallet) for wallet in (a, b, c)] == [(0, 0), (0, 0), (500, 0)]
+    events = [record.event()["event_type"] for record in await shard.take_outbox()]
+    assert events.count("transfer.completed") == 3
+    assert events.count("transfer.cancelled") == 1
+    booked_together = await shard.pool.fetchval(
+        "SELECT count(DISTINCT xmin::text) FROM local_transfers WHERE source_wallet_id <> $1", x
+    )
+    assert booked_together == 1
+    assert (await shard_integrity(shard.uow, shard.context)).consistent
+
+
+async def until_waiting_for_a_lock(shard: Shard) -> None:
+    """Until some session of the database waits for a row lock (the database tells it only
+    when asked: no event to wait on)."""
+    while not await shard.pool.fetchval(  # noqa: ASYNC110
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+    ):
+        await asyncio.sleep(0.01)
+
+
+async def test_a_key_named_twice_in_one_batch_books_once(shard: Shard) -> None:
+    desk = LocalTransfers(shard.uow, shard.context)
+    source = (await open_wallet(shard, ALICE)).id
+    destination = (await open_wallet(shard, DAVE)).id
+    await deposit(shard, source, 1000)
+
+    first, repeat, other = await asyncio.gather(
+        local_transfer(shard, source, destination, 100, key="twice", desk=desk),
+        local_transfer(shard, source, destination, 100, key="twice", desk=desk),
+        local_transfer(shard, source, destination, 300, key="twice", desk=desk),
+        return_exceptions=True,
+    )
+    assert isinstance(first, StoredResponse)
+    assert isinstance(repeat, StoredResponse)
+    assert (first.status_code, first.replayed) == (202, False)
+    assert (repeat.status_code, repeat.body, repeat.replayed) == (200, first.body, True)
+    assert isinstance(other, IdempotencyKeyReused)
+    assert await balances(shard, source) == (900, 0)
+
+
+async def test_a_refusal_in_a_batch_is_stored_and_leaves_the_others_booked(shard: Shard) -> None:
+    desk = LocalTransfers(shard.uow, shard.context)
+    alices = (await open_wallet(shard, ALICE)).id
+    daves = (await open_wallet(shard, DAVE)).id
+    await deposit(shard, alices, 1000)
+    await deposit(shard, daves, 1000)
+
+    mine, not_mine = await asyncio.gather(
+        local_transfer(shard, alices, daves, 100, key="k1", desk=desk, owner_scope=ALICE),
+        local_transfer(shard, daves, alices, 100, key="k2", desk=desk, owner_scope=ALICE),
+    )
+    assert orjson.loads(mine.body)["status"] == "completed"
+    assert (not_mine.status_code, orjson.loads(not_mine.body)["code"]) == (404, "not_found")
+    again = await local_transfer(shard, daves, alices, 100, key="k2", owner_scope=ALICE)
+    assert (again.status_code, again.body, again.replayed) == (404, not_mine.body, True)
+    assert [await balances(shard, w) for w in (alices, daves)] == [(900, 0), (1100, 0)]
+
+
+async def test_a_key_held_by_another_transaction_is_in_use(shard: Shard) -> None:
+    source = (await open_wallet(shard, ALICE)).id
+    destination = (await open_wallet(shard, DAVE)).id
+    await deposit(shard, source, 1000)
+    async with shard.pool.acquire() as conn, conn.transaction():
+        # What a request running the same key elsewhere holds (`run_idempotent`).
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1 || ':' || $2, 0))", "tester", "busy"
+        )
+        with pytest.raises(IdempotencyKeyInUse):
+            await local_transfer(shard, source, destination, 100, key="busy")
+    assert await balances(shard, source) == (1000, 0)
+    done = await local_transfer(shard, source, destination, 100, key="busy")
+    assert (done.status_code, done.replayed) == (202, False)

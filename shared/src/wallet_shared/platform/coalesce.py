@@ -4,9 +4,9 @@ Callers `submit` one item each and await their own result. While `max_in_flight`
 items that arrive queue up; the next batch takes them all (up to `max_batch`), in arrival order.
 Under load one call carries many items; alone, an item leaves at once, with no added wait.
 
-`send` answers a batch with one outcome per item, in order: a result, or the refusal
-(`WalletError`) of that item alone. An exception raised by `send` itself (the peer is away,
-answered nonsense) is every item's answer.
+`send` answers a batch with one outcome per item, in order: a result, or the exception (a
+refusal, `WalletError`, or a failure) of that item alone. An exception raised by `send` itself
+(the peer is away, answered nonsense) is every item's answer.
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from wallet_shared.contracts.errors import ServiceUnavailable, WalletError
+from wallet_shared.contracts.errors import ServiceUnavailable
 
 T = TypeVar("T")
 R = TypeVar("R")
-Send = Callable[[list[T]], Awaitable[Sequence[R | WalletError]]]
+Send = Callable[[list[T]], Awaitable[Sequence[R | Exception]]]
 
 
 @dataclass(slots=True)
@@ -75,7 +75,7 @@ class Coalescer(Generic[T, R]):
         for waiting, outcome in zip(batch, outcomes, strict=True):
             if waiting.answer.done():
                 continue  # its caller went away (cancelled)
-            if isinstance(outcome, WalletError):
+            if isinstance(outcome, Exception):
                 waiting.answer.set_exception(outcome)
             else:
                 waiting.answer.set_result(outcome)

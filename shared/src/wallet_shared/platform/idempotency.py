@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import asyncpg
 import orjson
@@ -110,6 +110,106 @@ async def run_idempotent(
     return StoredResponse(status_code, encoded, replayed=False)
 
 
+class KeyedRequest(Protocol):
+    """A request under an Idempotency-Key: who asked, the key, the request's fingerprint."""
+
+    @property
+    def caller(self) -> str: ...
+
+    @property
+    def key(self) -> str: ...
+
+    @property
+    def fingerprint(self) -> str: ...
+
+
+_TRY_LOCKS: Final = """
+SELECT pg_try_advisory_xact_lock(hashtextextended(caller || ':' || key, 0)) AS locked
+FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS asked (caller, key, position)
+ORDER BY position
+"""
+_STORED: Final = """
+SELECT k.caller, k.key, k.fingerprint, k.status_code, k.body
+FROM idempotency_keys AS k
+JOIN unnest($1::text[], $2::text[]) AS asked (caller, key) USING (caller, key)
+"""
+_STORE_MANY: Final = """
+INSERT INTO idempotency_keys (caller, key, fingerprint, status_code, body)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::bytea[])
+"""
+
+
+async def run_idempotent_batch(
+    conn: asyncpg.Connection,
+    requests: Sequence[KeyedRequest],
+    operation: Callable[[int], Awaitable[tuple[int, Any]]],
+) -> list[StoredResponse | WalletError]:
+    """`run_idempotent` for many requests in the transaction open on `conn`, in order, with
+    three statements whatever their number: one answer per request, or its refusal.
+
+    `operation(i)` books request `i` (in memory, or with writes of its own) and raises its
+    refusals before changing anything, as with `savepoint=False`. A key named twice in the
+    batch is answered like a repeat once its first request has its answer.
+    """
+    if not conn.is_in_transaction():
+        raise RuntimeError("run_idempotent_batch needs an open transaction on conn")
+    callers = [request.caller for request in requests]
+    keys = [request.key for request in requests]
+    # Lock first, then read (a statement of its own, so its snapshot is taken once the locks
+    # are held): an answer committed by the transaction that held a key is then always seen.
+    locked = [row["locked"] for row in await conn.fetch(_TRY_LOCKS, callers, keys)]
+    answered: dict[tuple[str, str], tuple[str, StoredResponse]] = {
+        (row["caller"], row["key"]): (
+            row["fingerprint"],
+            StoredResponse(row["status_code"], bytes(row["body"]), replayed=True),
+        )
+        for row in await conn.fetch(_STORED, callers, keys)
+    }
+    outcomes: list[StoredResponse | WalletError] = []
+    new: list[tuple[str, str, str, int, bytes]] = []
+    for position, request in enumerate(requests):
+        scope = (request.caller, request.key)
+        if not locked[position]:
+            outcomes.append(
+                IdempotencyKeyInUse("A request with this Idempotency-Key is still running.")
+            )
+            continue
+        if scope in answered:
+            fingerprint, stored = answered[scope]
+            outcomes.append(
+                stored
+                if fingerprint == request.fingerprint
+                else IdempotencyKeyReused("This Idempotency-Key was used for another request.")
+            )
+            continue
+        try:
+            status_code, body = await _answer_of(operation, position)
+        except WalletError as unstored:
+            outcomes.append(unstored)
+            continue
+        encoded = orjson.dumps(body)
+        outcomes.append(StoredResponse(status_code, encoded, replayed=False))
+        answered[scope] = (
+            request.fingerprint,
+            StoredResponse(status_code, encoded, replayed=True),
+        )
+        new.append((request.caller, request.key, request.fingerprint, status_code, encoded))
+    if new:
+        await conn.execute(_STORE_MANY, *(list(column) for column in zip(*new, strict=True)))
+    return outcomes
+
+
+async def _answer_of(
+    operation: Callable[[int], Awaitable[tuple[int, Any]]], position: int
+) -> tuple[int, Any]:
+    """`operation(position)`'s answer, or the problem answer of its refusal (a refusal that
+    must not be stored is raised)."""
+    try:
+        return await operation(position)
+    except WalletError as refusal:
+        return _stored_refusal(refusal)
+
+
 async def _run_refusing(
     conn: asyncpg.Connection,
     operation: Callable[[], Awaitable[tuple[int, Any]]],
@@ -123,10 +223,17 @@ async def _run_refusing(
         async with conn.transaction():
             return await operation()
     except WalletError as refusal:
-        if isinstance(refusal, _NOT_STORED):
-            raise
-        body = problem_body(refusal.code, refusal.detail, errors=refusal.errors)
-        return status_of(refusal.code), body
+        return _stored_refusal(refusal)
+
+
+def _stored_refusal(refusal: WalletError) -> tuple[int, Any]:
+    """The problem answer a refusal leaves as its key's answer; a refusal that says "try again
+    later" is raised instead."""
+    if isinstance(refusal, _NOT_STORED):
+        raise refusal
+    return status_of(refusal.code), problem_body(
+        refusal.code, refusal.detail, errors=refusal.errors
+    )
 
 
 def stored_response_to_http(stored: StoredResponse) -> Response:

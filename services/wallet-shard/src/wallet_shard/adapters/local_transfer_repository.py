@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Final
 
@@ -36,22 +37,16 @@ class LocalTransferRepository:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
 
-    async def add(self, transfer: LocalTransfer) -> None:
-        """Record a booked (final) local transfer."""
+    async def add(self, transfers: Sequence[LocalTransfer]) -> None:
+        """Record booked (final) local transfers, in one statement."""
+        if not transfers:
+            return
         await self._conn.execute(
             f"INSERT INTO local_transfers ({_COLUMNS})"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-            transfer.id,
-            transfer.source_wallet_id,
-            transfer.destination_wallet_id,
-            transfer.amount,
-            transfer.currency,
-            transfer.description,
-            transfer.status,
-            transfer.failure_code,
-            transfer.initiator,
-            transfer.created_at,
-            transfer.updated_at,
+            " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[],"
+            " $6::text[], $7::text[], $8::text[], $9::text[], $10::timestamptz[],"
+            " $11::timestamptz[])",
+            *(list(column) for column in zip(*(_row(t) for t in transfers), strict=True)),
         )
 
     async def get(self, transfer_id: str) -> LocalTransfer | None:
@@ -68,6 +63,22 @@ class LocalTransferRepository:
         at, last_id = after if after is not None else (None, None)
         rows = await self._conn.fetch(_LIST_FOR_WALLET, wallet_id, at, last_id, limit)
         return [_transfer(row) for row in rows]
+
+
+def _row(transfer: LocalTransfer) -> tuple[object, ...]:
+    return (
+        transfer.id,
+        transfer.source_wallet_id,
+        transfer.destination_wallet_id,
+        transfer.amount,
+        transfer.currency,
+        transfer.description,
+        transfer.status,
+        transfer.failure_code,
+        transfer.initiator,
+        transfer.created_at,
+        transfer.updated_at,
+    )
 
 
 def _transfer(row: asyncpg.Record) -> LocalTransfer:

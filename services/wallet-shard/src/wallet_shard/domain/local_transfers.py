@@ -59,10 +59,11 @@ class LocalTransfer:
 @dataclass(frozen=True, slots=True)
 class LocalBooking:
     """What booking a local transfer did: the transfer, and each leg step's outcome (in order:
-    the two Tries, then the two Confirms or Cancels)."""
+    the two Tries, then the two Confirms or Cancels), under the trace of its request."""
 
     transfer: LocalTransfer
     outcomes: list[LegOutcome]
+    trace_id: str = ""
 
 
 def local_transfer_commands(
@@ -109,4 +110,4 @@ def book_local_transfer(
         created_at=at,
         updated_at=at,
     )
-    return LocalBooking(transfer=transfer, outcomes=[*tried, *resolved])
+    return LocalBooking(transfer=transfer, outcomes=[*tried, *resolved], trace_id=trace_id)

@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from wallet_shard.service_layer.context import ShardContext
+from wallet_shard.service_layer.local_transfers import LocalTransfers
 from wallet_shard.service_layer.unit_of_work import UnitOfWork
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ShardServices:
-    """The unit of work and shard context the lifespan built."""
+    """The unit of work and shard context the lifespan built, and the desk that books local
+    transfers in batches over them (one per process: the batches form there)."""
 
     uow: UnitOfWork
     shard: ShardContext
+    local_transfers: LocalTransfers = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.local_transfers = LocalTransfers(self.uow, self.shard)
 
 
 async def shard_services(request: Request) -> ShardServices:

@@ -24,7 +24,6 @@ from wallet_shard.entrypoints.request_context import (
 from wallet_shard.service_layer.local_transfers import (
     get_local_transfer,
     list_local_transfers,
-    start_local_transfer,
 )
 
 router = APIRouter(
@@ -62,9 +61,7 @@ async def post_local_transfer(
         description=body.description,
         initiator=body.initiator or caller.user_id,
     )
-    stored = await start_local_transfer(
-        services.uow,
-        services.shard,
+    stored = await services.local_transfers.start(
         transfer,
         owner_scope=caller.owner_scope,
         idempotency=idempotent_request(request, caller, idempotency_key, body),

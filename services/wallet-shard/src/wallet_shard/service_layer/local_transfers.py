@@ -1,16 +1,19 @@
-"""Transfers between two wallets of this shard: one local DB transaction each, no saga.
+"""Transfers between two wallets of this shard: local DB transactions, no saga.
 
-The wallets are locked in id order, both legs are tried and then confirmed or cancelled in
-memory (`domain.local_transfers`), and the legs, journal transactions, balances, the transfer's
-record, its events (`transaction.posted` of each side, `transfer.completed` or
-`transfer.cancelled`) and the idempotency record all commit together.
+The transfers that arrive together are booked in one transaction, set-based: every wallet they
+name is locked in id order in one statement, each transfer's two legs are tried and then
+confirmed or cancelled in memory (`domain.local_transfers`), one after the other on one book, and
+the legs, journal transactions, balances, the transfers' records, their events
+(`transaction.posted` of each side, `transfer.completed` or `transfer.cancelled`) and the
+idempotency records are written with one statement per table, and commit together.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
-from wallet_shared.contracts.errors import NotFound
+from wallet_shared.contracts.errors import NotFound, WalletError
 from wallet_shared.contracts.ids import WALLET_PREFIX, bucket_of_id, new_local_transfer_id
 from wallet_shared.contracts.messages import EventType, OutgoingMessage, encode_public_event
 from wallet_shared.contracts.pagination import (
@@ -22,101 +25,127 @@ from wallet_shared.contracts.pagination import (
 )
 from wallet_shared.contracts.rules import check_distinct_wallets
 from wallet_shared.contracts.schemas import Transfer
-from wallet_shared.platform.idempotency import StoredResponse, run_idempotent
+from wallet_shared.platform.batch_commit import BatchCommit
+from wallet_shared.platform.idempotency import StoredResponse, run_idempotent_batch
 from wallet_shared.platform.logging import current_trace_id
 from wallet_shared.platform.metrics import TRANSFER_DURATION, TRANSFERS
 
+from wallet_shard.domain.leg_book import LegBook
 from wallet_shard.domain.local_transfers import (
     LocalBooking,
     LocalTransfer,
     LocalTransferRequest,
     book_local_transfer,
-    local_transfer_commands,
 )
 from wallet_shard.service_layer.commands import IdempotentRequest
 from wallet_shard.service_layer.context import ShardContext
-from wallet_shard.service_layer.transfer_commands import (
-    count_postings,
-    load_leg_book,
-    save_leg_book,
-)
+from wallet_shard.service_layer.transfer_commands import count_postings, save_leg_book
 from wallet_shard.service_layer.unit_of_work import ShardRepositories, UnitOfWork
 from wallet_shard.service_layer.views import transaction_posted
 
 
-async def start_local_transfer(
-    uow: UnitOfWork,
-    shard: ShardContext,
-    request: LocalTransferRequest,
-    *,
-    owner_scope: str | None,
-    idempotency: IdempotentRequest,
-) -> StoredResponse:
-    """Book a transfer between two wallets of this shard, once per Idempotency-Key.
+@dataclass(frozen=True, slots=True)
+class _Asked:
+    """One request to book: what to move, whose wallets the caller may spend, its key, and the
+    trace it belongs to (the batch runs in another task than the request)."""
 
-    The answer is the final transfer (a local transfer is never pending): 202 as first stored,
-    200 on a repeat, like a saga's transfer that has become final.
-    """
-    booked: list[LocalBooking] = []
+    request: LocalTransferRequest
+    owner_scope: str | None
+    idempotency: IdempotentRequest
+    trace_id: str
 
-    async def start_in(repos: ShardRepositories) -> StoredResponse:
-        booked.clear()  # a work may run again after its group's transaction was rolled back
 
-        async def book() -> tuple[int, Any]:
-            booking = await _book(repos, shard, request, owner_scope=owner_scope)
-            booked.append(booking)
-            return 202, transfer_view(booking.transfer).model_dump(mode="json")
+class _Booked(NamedTuple):
+    """A request's stored answer, and what it booked (None for a replay or a refusal)."""
 
-        return await run_idempotent(
-            repos.conn,
-            caller=idempotency.caller,
-            key=idempotency.key,
-            fingerprint=idempotency.fingerprint,
-            operation=book,
-            savepoint=False,  # every refusal is raised before the first write
+    answer: StoredResponse
+    booking: LocalBooking | None
+
+
+class LocalTransfers:
+    """Books transfers between two wallets of this shard, once per Idempotency-Key; the ones that
+    arrive together are booked together, in one transaction with a fixed number of statements
+    (`wallet_shared.platform.batch_commit`)."""
+
+    def __init__(self, uow: UnitOfWork, shard: ShardContext, *, max_in_flight: int = 2) -> None:
+        self._shard = shard
+        self._batches: BatchCommit[ShardRepositories, _Asked, _Booked] = BatchCommit(
+            uow, self._book_together, max_in_flight=max_in_flight
         )
 
-    stored = await uow.grouped(
-        start_in, locks=[request.source_wallet_id, request.destination_wallet_id]
-    )
-    for booking in booked:
-        _count(shard, booking)
-    if stored.replayed and stored.status_code == 202:
-        return StoredResponse(200, stored.body, replayed=True)
-    return stored
+    async def start(
+        self,
+        request: LocalTransferRequest,
+        *,
+        owner_scope: str | None,
+        idempotency: IdempotentRequest,
+    ) -> StoredResponse:
+        """The final transfer (a local transfer is never pending): 202 as first stored, 200 on
+        a repeat, like a saga's transfer that has become final; or the refusal."""
+        stored, booking = await self._batches.submit(
+            _Asked(request, owner_scope, idempotency, trace_id=current_trace_id())
+        )
+        if booking is not None:  # counted once committed; a replay or a refusal books nothing
+            _count(self._shard, booking)
+        if stored.replayed and stored.status_code == 202:
+            return StoredResponse(200, stored.body, replayed=True)
+        return stored
+
+    async def _book_together(
+        self, repos: ShardRepositories, batch: list[_Asked]
+    ) -> list[_Booked | WalletError]:
+        shard = self._shard
+        # Every wallet of the batch locked at once, in id order; the transfers are then booked
+        # one after the other on one book, so each sees what those before it moved.
+        wallet_ids = {
+            wallet_id
+            for asked in batch
+            for wallet_id in (asked.request.source_wallet_id, asked.request.destination_wallet_id)
+        }
+        wallets = await repos.wallets.lock_many(sorted(wallet_ids))
+        book = LegBook(
+            wallets=wallets, legs=[], at=shard.clock(), default_limits=shard.default_limits
+        )
+        booked: dict[int, LocalBooking] = {}
+
+        async def book_one(position: int) -> tuple[int, Any]:
+            booking = booked[position] = _book(book, batch[position])
+            return 202, transfer_view(booking.transfer).model_dump(mode="json")
+
+        answers = await run_idempotent_batch(
+            repos.conn, [asked.idempotency for asked in batch], book_one
+        )
+        bookings = list(booked.values())
+        await save_leg_book(repos, book)
+        await repos.local_transfers.add([booking.transfer for booking in bookings])
+        await repos.publish([event for booking in bookings for event in _events(shard, booking)])
+        return [
+            answer if isinstance(answer, WalletError) else _Booked(answer, booked.get(position))
+            for position, answer in enumerate(answers)
+        ]
 
 
-async def _book(
-    repos: ShardRepositories,
-    shard: ShardContext,
-    request: LocalTransferRequest,
-    *,
-    owner_scope: str | None,
-) -> LocalBooking:
+def _book(book: LegBook, asked: _Asked) -> LocalBooking:
+    """Book one transfer on `book` (which holds its wallets, locked); its refusals are raised
+    before anything changed."""
+    request = asked.request
     check_distinct_wallets(request.source_wallet_id, request.destination_wallet_id)
     bucket = bucket_of_id(request.source_wallet_id, prefix=WALLET_PREFIX)
-    if bucket is None:
-        raise NotFound("No such source wallet.")
-    transfer_id = new_local_transfer_id(bucket)
-    trace_id = current_trace_id()
-    book = await load_leg_book(
-        repos,
-        shard,
-        local_transfer_commands(transfer_id, request, trace_id=trace_id),
-        new_transfers=True,
-    )
     source = book.wallet(request.source_wallet_id)
-    if source is None or (owner_scope is not None and source.user_id != owner_scope):
+    if (
+        bucket is None
+        or source is None
+        or (asked.owner_scope is not None and source.user_id != asked.owner_scope)
+    ):
         raise NotFound("No such source wallet.")
-    booking = book_local_transfer(book, transfer_id, request, at=book.at, trace_id=trace_id)
-    await save_leg_book(repos, book)
-    await repos.local_transfers.add(booking.transfer)
-    await repos.publish(_events(shard, booking, trace_id))
-    return booking
+    return book_local_transfer(
+        book, new_local_transfer_id(bucket), request, at=book.at, trace_id=asked.trace_id
+    )
 
 
-def _events(shard: ShardContext, booking: LocalBooking, trace_id: str) -> list[OutgoingMessage]:
+def _events(shard: ShardContext, booking: LocalBooking) -> list[OutgoingMessage]:
     """Each side's `transaction.posted`, then the transfer's final event (as a saga sends)."""
+    trace_id = booking.trace_id
     events = [
         transaction_posted(outcome.posting, topics=shard.topics, trace_id=trace_id)
         for outcome in booking.outcomes

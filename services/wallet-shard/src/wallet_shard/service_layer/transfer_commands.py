@@ -48,20 +48,14 @@ async def load_leg_book(
     repos: ShardRepositories,
     shard: ShardContext,
     commands: Sequence[LegCommand],
-    *,
-    new_transfers: bool = False,
 ) -> LegBook:
-    """The wallets (locked) and legs that `commands` name, in a book to apply them to.
-
-    `new_transfers`: the commands name transfers just created here (a local transfer), which
-    have no legs yet: none are looked for.
-    """
+    """The wallets (locked) and legs that `commands` name, in a book to apply them to."""
     # Wallets first, in id order, in every batch and every handler: no lock cycles. The legs are
     # read only once those locks are held (READ COMMITTED: each statement sees what committed
     # before it), so a command never acts on a leg state another batch is still changing.
     wallets = await repos.wallets.lock_many(sorted({c.wallet_id for c in commands}))
     legs = []
-    for leg in () if new_transfers else (Leg.DEBIT, Leg.CREDIT):
+    for leg in (Leg.DEBIT, Leg.CREDIT):
         transfer_ids = sorted({c.transfer_id for c in commands if c.leg is leg})
         legs += await repos.legs(leg).find_many(transfer_ids)
     return LegBook(
