@@ -12,6 +12,7 @@ import httpx
 from fastapi import FastAPI
 from transfer_coordinator.entrypoints.http import router
 from transfer_coordinator.service_layer.context import CoordinatorContext
+from transfer_coordinator.service_layer.transfers import TransferStarts
 from wallet_shared.contracts.ids import new_wallet_id
 from wallet_shared.contracts.routing import ShardMap
 from wallet_shared.contracts.topics import Topics
@@ -88,6 +89,7 @@ def internal_app(harness: Harness) -> FastAPI:
     )
     app.include_router(router)
     app.state.coordinator = harness.ctx
+    app.state.transfer_starts = TransferStarts(harness.ctx)
     return app
 
 

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from transfer_coordinator.bootstrap import create_app
+from transfer_coordinator.service_layer.transfers import TransferStarts
 from transfer_coordinator.service_layer.waiting import FinalWaiters
 from transfer_coordinator.settings import CoordinatorSettings
 
@@ -30,6 +31,7 @@ async def client(harness: Harness) -> AsyncIterator[httpx.AsyncClient]:
     )
     app = create_app(settings)
     app.state.coordinator, app.state.final_waiters = harness.ctx, FinalWaiters()
+    app.state.transfer_starts = TransferStarts(harness.ctx)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://coordinator") as http:
         yield http

@@ -13,15 +13,16 @@ import orjson
 import pytest
 from transfer_coordinator.adapters.notifications import FinalStatusListener
 from transfer_coordinator.domain.saga import TIMEOUT
+from transfer_coordinator.service_layer.claims import Claim, claim_keys
 from transfer_coordinator.service_layer.integrity import check_sagas
 from transfer_coordinator.service_layer.replies import UnknownTransfer, handle_replies
 from transfer_coordinator.service_layer.sweeper import sweep_once
 from transfer_coordinator.service_layer.transfers import (
     StartTransfer,
     TransferRequest,
+    TransferStarts,
     get_transfer,
     list_transfers,
-    start_transfer,
 )
 from transfer_coordinator.service_layer.waiting import FinalWaiters, wait_for_final
 from wallet_shared.contracts.errors import IdempotencyKeyInUse, IdempotencyKeyReused, NotFound
@@ -65,7 +66,7 @@ async def start(h: Harness, key: str = "key-1", **changes: Any) -> StoredRespons
     command = StartTransfer(
         request=transfer_request(**changes), caller="alice", idempotency_key=key, trace_id="tr-1"
     )
-    return await start_transfer(h.ctx, command)
+    return await TransferStarts(h.ctx).start(command)
 
 
 async def started_id(h: Harness, key: str = "key-1", **changes: Any) -> str:
@@ -176,6 +177,46 @@ async def test_refusals_are_stored_under_the_key(harness: Harness) -> None:
     assert orjson.loads(too_much.body)["code"] == "validation_error"
     assert await harness.pool.fetchval("SELECT count(*) FROM transfers") == 0
     assert await harness.take_outbox() == []
+
+
+async def test_starts_that_arrive_together_are_stored_together(harness: Harness) -> None:
+    # A key claimed before for another request (a deposit booked on a shard).
+    assert await claim_keys(harness.ctx, [Claim("alice", "taken", "f" * 64)]) == [True]
+    starts = TransferStarts(harness.ctx, max_in_flight=1)
+
+    def command(key: str, **changes: Any) -> StartTransfer:
+        request = transfer_request(**changes)
+        return StartTransfer(request=request, caller="alice", idempotency_key=key)
+
+    results = await asyncio.gather(
+        starts.start(command("k0")),  # alone, at once; the others form the next batch
+        starts.start(command("k1")),
+        starts.start(command("k2", amount=7)),
+        starts.start(command("k1")),
+        starts.start(command("k1", amount=8)),
+        starts.start(command("taken")),
+        starts.start(command("k3", destination_wallet_id=SOURCE)),
+        return_exceptions=True,
+    )
+    k0, k1, k2, k1_again, k1_other, taken, same_wallet = results
+    assert isinstance(k0, StoredResponse)
+    assert isinstance(k1, StoredResponse)
+    assert isinstance(k2, StoredResponse)
+    assert [r.status_code for r in (k0, k1, k2)] == [202, 202, 202]
+    assert k1_again == StoredResponse(202, k1.body, replayed=True)
+    assert isinstance(k1_other, IdempotencyKeyReused)
+    assert isinstance(taken, StoredResponse)  # the key's answer here from now on
+    assert (taken.status_code, orjson.loads(taken.body)["code"]) == (422, "idempotency_key_reused")
+    assert isinstance(same_wallet, StoredResponse)
+    assert orjson.loads(same_wallet.body)["code"] == "same_wallet"
+    stored = await harness.pool.fetch("SELECT id, amount FROM transfers ORDER BY amount")
+    started = [orjson.loads(r.body) for r in (k0, k1, k2)]
+    assert sorted((row["id"], row["amount"]) for row in stored) == sorted(
+        (transfer["id"], int(transfer["amount"])) for transfer in started
+    )
+    tries = await harness.take_outbox()
+    assert len(tries) == 6  # TryDebit and TryCredit of each
+    assert await claim_keys(harness.ctx, [Claim("alice", "k2", "f" * 64)]) == [False]
 
 
 async def test_both_tries_ok_confirm_then_both_confirmed_complete(harness: Harness) -> None:

@@ -12,7 +12,6 @@ import asyncpg
 from fastapi import FastAPI
 from wallet_shared.platform.audit import audit_router
 from wallet_shared.platform.dead_letter_api import dead_letter_router
-from wallet_shared.platform.group_commit import GroupCommit
 from wallet_shared.platform.http import ReadinessCheck, create_service_app
 from wallet_shared.platform.loops import BackgroundLoop
 from wallet_shared.platform.outbox import OutboxRelay
@@ -31,6 +30,7 @@ from transfer_coordinator.entrypoints.sweeper import SagaSweeper
 from transfer_coordinator.entrypoints.webhook_dispatcher import WebhookDispatcher
 from transfer_coordinator.service_layer.context import CoordinatorContext, unit_of_work
 from transfer_coordinator.service_layer.oversight import OversightContext
+from transfer_coordinator.service_layer.transfers import TransferStarts
 from transfer_coordinator.service_layer.waiting import FinalWaiters
 from transfer_coordinator.settings import SERVICE, CoordinatorSettings
 
@@ -88,6 +88,7 @@ async def _start(app: FastAPI, settings: CoordinatorSettings, stack: AsyncExitSt
     stack.push_async_callback(listener.stop)
     app.state.pool = plumbing.pool
     app.state.coordinator, app.state.final_waiters = ctx, waiters
+    app.state.transfer_starts = TransferStarts(ctx)
     app.state.dead_letters = plumbing.dead_letters
     consumer = await stack.enter_async_context(reply_consumer(ctx, settings, plumbing.dead_letters))
     plumbing.sampler.watch(consumer)
@@ -146,7 +147,7 @@ def _context(
         stuck_grace=timedelta(seconds=settings.integrity_stuck_grace_s),
         cut_margin=timedelta(seconds=settings.integrity_cut_margin_s),
         max_amount=settings.max_amount,
-        uow=unit_of_work(pool, relay, group_commit=GroupCommit(pool=pool)),
+        uow=unit_of_work(pool, relay),
     )
 
 

@@ -143,13 +143,16 @@ async def run_idempotent_batch(
     conn: asyncpg.Connection,
     requests: Sequence[KeyedRequest],
     operation: Callable[[int], Awaitable[tuple[int, Any]]],
+    *,
+    prepare: Callable[[list[int]], Awaitable[None]] | None = None,
 ) -> list[StoredResponse | WalletError]:
     """`run_idempotent` for many requests in the transaction open on `conn`, in order, with
     three statements whatever their number: one answer per request, or its refusal.
 
     `operation(i)` books request `i` (in memory, or with writes of its own) and raises its
     refusals before changing anything, as with `savepoint=False`. A key named twice in the
-    batch is answered like a repeat once its first request has its answer.
+    batch is answered like a repeat once its first request has its answer. `prepare`, given
+    the positions `operation` will run for, reads (or claims) what they need, set-based.
     """
     if not conn.is_in_transaction():
         raise RuntimeError("run_idempotent_batch needs an open transaction on conn")
@@ -165,6 +168,8 @@ async def run_idempotent_batch(
         )
         for row in await conn.fetch(_STORED, callers, keys)
     }
+    if prepare is not None:
+        await prepare(_to_run(requests, locked, answered))
     outcomes: list[StoredResponse | WalletError] = []
     new: list[tuple[str, str, str, int, bytes]] = []
     for position, request in enumerate(requests):
@@ -197,6 +202,19 @@ async def run_idempotent_batch(
     if new:
         await conn.execute(_STORE_MANY, *(list(column) for column in zip(*new, strict=True)))
     return outcomes
+
+
+def _to_run(
+    requests: Sequence[KeyedRequest], locked: list[bool], answered: Mapping[tuple[str, str], Any]
+) -> list[int]:
+    """The positions whose operation will run: the first of each key that is held here and has
+    no answer yet."""
+    first: dict[tuple[str, str], int] = {}
+    for position, request in enumerate(requests):
+        scope = (request.caller, request.key)
+        if locked[position] and scope not in answered:
+            first.setdefault(scope, position)
+    return sorted(first.values())
 
 
 async def _answer_of(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import asyncpg
 from wallet_shared.platform.retention import ExpiringTable
 
@@ -9,31 +11,46 @@ CLAIMS: ExpiringTable = ExpiringTable("idempotency_claims", "claimed_at")
 """Claims expire with the stored answers they stand for."""
 
 
-async def claim(conn: asyncpg.Connection, *, caller: str, key: str, fingerprint: str) -> str:
-    """Claim `(caller, key)` for `fingerprint` unless claimed before; the fingerprint it holds.
+async def claim(conn: asyncpg.Connection, claims: Sequence[tuple[str, str, str]]) -> list[str]:
+    """Claim each `(caller, key)` for its fingerprint unless claimed before: the fingerprint
+    each key holds, in order; of two claims of one new key, the first wins.
 
-    One statement when the key is new or was claimed before this statement began; a second one
-    when a concurrent claim of the same key made the INSERT wait for its transaction: only a
-    statement started after that commit (READ COMMITTED) sees its row.
+    One statement when the keys are new or were claimed before this statement began; a second
+    for those whose INSERT waited for a concurrent claim's transaction: only a statement started
+    after that commit (READ COMMITTED) sees its row.
     """
-    held: str | None = await conn.fetchval(_CLAIM, caller, key, fingerprint)
-    if held is None:
-        held = await conn.fetchval(_HELD, caller, key)
-    if held is None:  # the claim expired in between (retention): the key is free again
-        held = await conn.fetchval(_CLAIM, caller, key, fingerprint)
-    assert held is not None, "a claim is held once its key is claimed"
-    return held
+    held: dict[tuple[str, str], str] = {}
+    # A key the retention freed between the two statements is claimed again.
+    while wanted := [claim for claim in claims if claim[:2] not in held]:
+        columns = [list(column) for column in zip(*wanted, strict=True)]
+        for row in await conn.fetch(_CLAIM_MANY, *columns):
+            held.setdefault((row["caller"], row["key"]), row["fingerprint"])
+        missing = [claim for claim in wanted if claim[:2] not in held]
+        if missing:
+            callers, keys = [c for c, _, _ in missing], [k for _, k, _ in missing]
+            for row in await conn.fetch(_HELD_MANY, callers, keys):
+                held[(row["caller"], row["key"])] = row["fingerprint"]
+    return [held[(caller, key)] for caller, key, _ in claims]
 
 
-_CLAIM = """
-WITH claimed AS (
-    INSERT INTO idempotency_claims (caller, key, fingerprint) VALUES ($1, $2, $3)
+# In (caller, key) order, and of one key the first asked: two batches claiming the same keys
+# wait for each other in one order only, and the first claim of a key in a batch wins.
+_CLAIM_MANY = """
+WITH asked AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY
+        AS a (caller, key, fingerprint, position)
+), claimed AS (
+    INSERT INTO idempotency_claims (caller, key, fingerprint)
+    SELECT caller, key, fingerprint FROM asked ORDER BY caller, key, position
     ON CONFLICT (caller, key) DO NOTHING
-    RETURNING fingerprint
+    RETURNING caller, key, fingerprint
 )
-SELECT fingerprint FROM claimed
+SELECT caller, key, fingerprint FROM claimed
 UNION ALL
-SELECT fingerprint FROM idempotency_claims WHERE caller = $1 AND key = $2
-LIMIT 1
+SELECT c.caller, c.key, c.fingerprint
+FROM idempotency_claims AS c JOIN (SELECT DISTINCT caller, key FROM asked) AS a USING (caller, key)
 """
-_HELD = "SELECT fingerprint FROM idempotency_claims WHERE caller = $1 AND key = $2"
+_HELD_MANY = """
+SELECT c.caller, c.key, c.fingerprint
+FROM idempotency_claims AS c JOIN unnest($1::text[], $2::text[]) AS a (caller, key) USING (caller, key)
+"""

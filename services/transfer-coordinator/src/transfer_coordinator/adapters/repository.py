@@ -34,7 +34,10 @@ _COLUMNS: Final = (
 
 _INSERT: Final = f"""
 INSERT INTO transfers ({_COLUMNS})
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[],
+                     $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[],
+                     $13::text[], $14::text[], $15::text[], $16::timestamptz[],
+                     $17::timestamptz[], $18::timestamptz[], $19::timestamptz[])
 """
 
 _LOCK: Final = f"SELECT {_COLUMNS} FROM transfers WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE"
@@ -109,9 +112,12 @@ async def read_snapshot(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]
         yield conn
 
 
-async def insert_saga(conn: asyncpg.Connection, saga: TransferSaga) -> None:
-    """Store a new saga."""
-    await conn.execute(_INSERT, *_row_values(saga))
+async def insert_sagas(conn: asyncpg.Connection, sagas: Sequence[TransferSaga]) -> None:
+    """Store new sagas, in one statement."""
+    if not sagas:
+        return
+    rows = [_row_values(saga) for saga in sagas]
+    await conn.execute(_INSERT, *(list(column) for column in zip(*rows, strict=True)))
 
 
 async def lock_sagas(conn: asyncpg.Connection, ids: Sequence[str]) -> dict[str, TransferSaga]:

@@ -43,9 +43,9 @@ from transfer_coordinator.service_layer.outgoing import transfer_json
 from transfer_coordinator.service_layer.transfers import (
     StartTransfer,
     TransferRequest,
+    TransferStarts,
     get_transfer,
     list_transfers,
-    start_transfer,
 )
 from transfer_coordinator.service_layer.waiting import FinalWaiters, wait_for_final
 
@@ -62,8 +62,14 @@ async def final_waiters(request: Request) -> FinalWaiters:
     return waiters
 
 
+async def transfer_starts(request: Request) -> TransferStarts:
+    starts: TransferStarts = request.app.state.transfer_starts
+    return starts
+
+
 Coordinator = Annotated[CoordinatorContext, Depends(coordinator)]
 Waiters = Annotated[FinalWaiters, Depends(final_waiters)]
+Starts = Annotated[TransferStarts, Depends(transfer_starts)]
 CallerDep = Annotated[Caller, Depends(internal_caller)]
 
 
@@ -81,6 +87,7 @@ _PROBLEMS: Final[dict[int | str, dict[str, object]]] = {
 async def post_transfer(
     body: StartTransferRequest,
     ctx: Coordinator,
+    starts: Starts,
     waiters: Waiters,
     caller: CallerDep,
     idempotency_key: Annotated[str | None, Header()] = None,
@@ -91,7 +98,7 @@ async def post_transfer(
     command = _start_command(body, caller, idempotency_key)
     command = replace(command, claim_fingerprint=x_request_fingerprint)
     try:
-        stored = await start_transfer(ctx, command)
+        stored = await starts.start(command)
     except TransientError as error:
         # Nothing was committed: the caller may retry with the same key.
         raise ServiceUnavailable("The transfer store is unavailable; retry.") from error

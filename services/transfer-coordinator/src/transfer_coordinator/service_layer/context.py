@@ -10,18 +10,16 @@ import asyncpg
 from wallet_shared.contracts.messages import utc_now
 from wallet_shared.contracts.routing import ShardMap
 from wallet_shared.contracts.topics import Topics
-from wallet_shared.platform.group_commit import GroupCommit
 from wallet_shared.platform.unit_of_work import OutboxTransaction, OutboxWaker, UnitOfWork
 
 CoordinatorUnitOfWork = UnitOfWork[OutboxTransaction]
 """Transactions on the saga store; what they queue in the outbox wakes the relay on commit."""
 
 
-def unit_of_work(
-    pool: asyncpg.Pool, relay: OutboxWaker, *, group_commit: GroupCommit | None = None
-) -> CoordinatorUnitOfWork:
-    """The coordinator's unit of work; with `group_commit`, `grouped` works share transactions."""
-    return UnitOfWork(pool=pool, relay=relay, open_on=_open_on, group_commit=group_commit)
+def unit_of_work(pool: asyncpg.Pool, relay: OutboxWaker) -> CoordinatorUnitOfWork:
+    """The coordinator's unit of work (its batches of starts and claims form above it:
+    `service_layer.transfers.TransferStarts`, the gateway's coalesced claims)."""
+    return UnitOfWork(pool=pool, relay=relay, open_on=_open_on)
 
 
 def _open_on(conn: asyncpg.Connection) -> OutboxTransaction:
@@ -39,7 +37,6 @@ class CoordinatorContext:
     redrive_after: timedelta
     max_amount: int
     uow: CoordinatorUnitOfWork
-    """Its `grouped` shares a transaction among concurrent requests when group commit is on."""
     clock: Callable[[], datetime] = utc_now
     stuck_grace: timedelta = timedelta(seconds=60)
     """How long past its deadline a pending saga may be before the integrity check calls it

@@ -6,7 +6,12 @@ from dataclasses import asdict, dataclass
 from typing import Any, Final
 
 import orjson
-from wallet_shared.contracts.errors import NotFound, ValidationFailed
+from wallet_shared.contracts.errors import (
+    IdempotencyKeyReused,
+    NotFound,
+    ValidationFailed,
+    WalletError,
+)
 from wallet_shared.contracts.ids import is_transfer_id, new_transfer_id
 from wallet_shared.contracts.messages import OutgoingMessage
 from wallet_shared.contracts.pagination import (
@@ -18,12 +23,16 @@ from wallet_shared.contracts.pagination import (
 )
 from wallet_shared.contracts.rules import check_distinct_wallets
 from wallet_shared.contracts.schemas import Transfer
-from wallet_shared.platform.idempotency import StoredResponse, request_fingerprint, run_idempotent
+from wallet_shared.platform.batch_commit import BatchCommit
+from wallet_shared.platform.idempotency import (
+    StoredResponse,
+    request_fingerprint,
+    run_idempotent_batch,
+)
 from wallet_shared.platform.unit_of_work import OutboxTransaction
 
-from transfer_coordinator.adapters import repository
+from transfer_coordinator.adapters import claims, repository
 from transfer_coordinator.domain.saga import TransferSaga
-from transfer_coordinator.service_layer.claims import claim_key_in
 from transfer_coordinator.service_layer.context import CoordinatorContext
 from transfer_coordinator.service_layer.outgoing import (
     command_records,
@@ -60,44 +69,89 @@ class StartTransfer:
     system-wide; by default that of this internal request."""
 
 
-async def start_transfer(ctx: CoordinatorContext, command: StartTransfer) -> StoredResponse:
-    """Store a pending saga and queue TryDebit and TryCredit, in one transaction.
+class TransferStarts:
+    """Starts transfer sagas, at most once per (caller, idempotency key); the starts that arrive
+    together are stored together, in one transaction with a fixed number of statements
+    (`wallet_shared.platform.batch_commit`)."""
 
-    The answer (202 with the Transfer, or a refusal) is stored under the idempotency key with
-    the saga, so a repeated request gets the same answer and starts nothing.
-    """
-    fingerprint = _fingerprint(command)
-
-    async def start_in(tx: OutboxTransaction) -> StoredResponse:
-        conn = tx.conn
-
-        async def begin() -> tuple[int, Any]:
-            # Every refusal is raised here, before any write: nothing to undo, so no savepoint
-            # (and the transaction, shared with concurrent starts, goes on for the others).
-            saga, records = _begin_saga(ctx, command)
-            await claim_key_in(
-                conn,
-                caller=command.caller,
-                key=command.idempotency_key,
-                fingerprint=command.claim_fingerprint or fingerprint,
-            )
-            await repository.insert_saga(conn, saga)
-            await tx.publish(records)
-            return 202, transfer_json(saga)
-
-        return await run_idempotent(
-            conn,
-            caller=command.caller,
-            key=command.idempotency_key,
-            fingerprint=fingerprint,
-            operation=begin,
-            savepoint=False,
+    def __init__(self, ctx: CoordinatorContext, *, max_in_flight: int = 2) -> None:
+        self._ctx = ctx
+        self._batches: BatchCommit[OutboxTransaction, StartTransfer, StoredResponse] = BatchCommit(
+            ctx.uow, self._start_together, max_in_flight=max_in_flight
         )
 
-    stored = await ctx.uow.grouped(start_in)
-    if stored.replayed and stored.status_code == 202:
-        return await _current_answer(ctx, stored)
-    return stored
+    async def start(self, command: StartTransfer) -> StoredResponse:
+        """Store a pending saga and queue TryDebit and TryCredit, in one transaction.
+
+        The answer (202 with the Transfer, or a refusal) is stored under the idempotency key
+        with the saga, so a repeated request gets the same answer and starts nothing; a repeat
+        of a transfer that has become final since is told its final state (200).
+        """
+        stored = await self._batches.submit(command)
+        if stored.replayed and stored.status_code == 202:
+            return await _current_answer(self._ctx, stored)
+        return stored
+
+    async def _start_together(
+        self, tx: OutboxTransaction, batch: list[StartTransfer]
+    ) -> list[StoredResponse | WalletError]:
+        ctx = self._ctx
+        requests = [_KeyedStart(command, _fingerprint(command)) for command in batch]
+        begun: dict[int, tuple[TransferSaga, list[OutgoingMessage]] | WalletError] = {}
+        held: dict[int, str] = {}
+
+        async def prepare(positions: list[int]) -> None:
+            # Every refusal of the checks first (no I/O), then the keys of the others claimed
+            # system-wide in one statement.
+            for position in positions:
+                try:
+                    begun[position] = _begin_saga(ctx, batch[position])
+                except WalletError as refusal:
+                    begun[position] = refusal
+            claiming = [p for p in positions if not isinstance(begun[p], WalletError)]
+            if claiming:
+                claimed = await claims.claim(tx.conn, [requests[p].claim() for p in claiming])
+                held.update(zip(claiming, claimed, strict=True))
+
+        started: list[tuple[TransferSaga, list[OutgoingMessage]]] = []
+
+        async def start_one(position: int) -> tuple[int, Any]:
+            saga_and_records = begun[position]
+            if isinstance(saga_and_records, WalletError):
+                raise saga_and_records
+            if held[position] != requests[position].claim_fingerprint:
+                raise IdempotencyKeyReused("This Idempotency-Key was used for another request.")
+            started.append(saga_and_records)
+            return 202, transfer_json(saga_and_records[0])
+
+        answers = await run_idempotent_batch(tx.conn, requests, start_one, prepare=prepare)
+        await repository.insert_sagas(tx.conn, [saga for saga, _ in started])
+        await tx.publish([record for _, records in started for record in records])
+        return answers
+
+
+@dataclass(frozen=True, slots=True)
+class _KeyedStart:
+    """A start under its key: the fingerprint of this internal request (its stored answer's)
+    and the one its key is claimed under system-wide (the public request's)."""
+
+    command: StartTransfer
+    fingerprint: str
+
+    @property
+    def caller(self) -> str:
+        return self.command.caller
+
+    @property
+    def key(self) -> str:
+        return self.command.idempotency_key
+
+    @property
+    def claim_fingerprint(self) -> str:
+        return self.command.claim_fingerprint or self.fingerprint
+
+    def claim(self) -> tuple[str, str, str]:
+        return (self.caller, self.key, self.claim_fingerprint)
 
 
 async def _current_answer(ctx: CoordinatorContext, stored: StoredResponse) -> StoredResponse:
