@@ -128,10 +128,15 @@ SELECT pg_try_advisory_xact_lock(hashtextextended(caller || ':' || key, 0)) AS l
 FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS asked (caller, key, position)
 ORDER BY position
 """
+# One primary-key probe per key (LATERAL, kept a subquery by its LIMIT): a hash join would scan
+# the whole table, which the planner may choose, not knowing how few keys the arrays hold.
 _STORED: Final = """
 SELECT k.caller, k.key, k.fingerprint, k.status_code, k.body
-FROM idempotency_keys AS k
-JOIN unnest($1::text[], $2::text[]) AS asked (caller, key) USING (caller, key)
+FROM unnest($1::text[], $2::text[]) AS asked (caller, key) CROSS JOIN LATERAL (
+    SELECT * FROM idempotency_keys AS stored
+    WHERE stored.caller = asked.caller AND stored.key = asked.key
+    LIMIT 1
+) AS k
 """
 _STORE_MANY: Final = """
 INSERT INTO idempotency_keys (caller, key, fingerprint, status_code, body)

@@ -34,7 +34,10 @@ async def claim(conn: asyncpg.Connection, claims: Sequence[tuple[str, str, str]]
 
 
 # In (caller, key) order, and of one key the first asked: two batches claiming the same keys
-# wait for each other in one order only, and the first claim of a key in a batch wins.
+# wait for each other in one order only, and the first claim of a key in a batch wins. The held
+# claims are read by one primary-key probe per key (LATERAL, kept a subquery by its LIMIT): a
+# hash join would scan the whole table, which the planner may choose, not knowing how few keys
+# the arrays hold.
 _CLAIM_MANY = """
 WITH asked AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY
@@ -47,10 +50,18 @@ WITH asked AS (
 )
 SELECT caller, key, fingerprint FROM claimed
 UNION ALL
-SELECT c.caller, c.key, c.fingerprint
-FROM idempotency_claims AS c JOIN (SELECT DISTINCT caller, key FROM asked) AS a USING (caller, key)
+SELECT held.caller, held.key, held.fingerprint
+FROM asked CROSS JOIN LATERAL (
+    SELECT c.caller, c.key, c.fingerprint FROM idempotency_claims AS c
+    WHERE c.caller = asked.caller AND c.key = asked.key
+    LIMIT 1
+) AS held
 """
 _HELD_MANY = """
-SELECT c.caller, c.key, c.fingerprint
-FROM idempotency_claims AS c JOIN unnest($1::text[], $2::text[]) AS a (caller, key) USING (caller, key)
+SELECT held.caller, held.key, held.fingerprint
+FROM unnest($1::text[], $2::text[]) AS asked (caller, key) CROSS JOIN LATERAL (
+    SELECT c.caller, c.key, c.fingerprint FROM idempotency_claims AS c
+    WHERE c.caller = asked.caller AND c.key = asked.key
+    LIMIT 1
+) AS held
 """

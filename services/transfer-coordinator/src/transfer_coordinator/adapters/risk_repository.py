@@ -21,10 +21,14 @@ async def recent_movements_of(
 ) -> dict[str, list[tuple[str, Movement]]]:
     """Each wallet's latest remembered movements (event id, movement), newest first."""
     rows = await conn.fetch(
-        "SELECT event_id, wallet_id, kind, amount, at, transaction_id, transfer_id, destination"
-        " FROM (SELECT *, row_number() OVER (PARTITION BY wallet_id ORDER BY at DESC) AS rank"
-        "       FROM risk_movements WHERE wallet_id = ANY($1::text[])) AS recent"
-        " WHERE rank <= $2 ORDER BY wallet_id, at DESC",
+        # Per wallet, the first `limit` rows of the index (wallet_id, at DESC): what it
+        # reads stays bounded however long a wallet's history grows.
+        "SELECT m.event_id, m.wallet_id, m.kind, m.amount, m.at, m.transaction_id,"
+        "       m.transfer_id, m.destination"
+        " FROM unnest($1::text[]) AS asked (wallet_id)"
+        " CROSS JOIN LATERAL (SELECT * FROM risk_movements AS r WHERE r.wallet_id = asked.wallet_id"
+        "                     ORDER BY r.at DESC LIMIT $2) AS m"
+        " ORDER BY m.wallet_id, m.at DESC",
         list(wallet_ids),
         limit,
     )
