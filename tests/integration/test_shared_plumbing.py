@@ -12,6 +12,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from wallet_shared.contracts.errors import (
     IdempotencyKeyInUse,
     IdempotencyKeyReused,
     InsufficientFunds,
+    ServiceUnavailable,
     TransientError,
 )
 from wallet_shared.contracts.messages import OutgoingMessage, UndecodableMessage
@@ -38,7 +40,12 @@ from wallet_shared.platform.db import (
     transaction,
 )
 from wallet_shared.platform.dead_letters import DeadLetterStore
-from wallet_shared.platform.idempotency import StoredResponse, request_fingerprint, run_idempotent
+from wallet_shared.platform.idempotency import (
+    StoredResponse,
+    request_fingerprint,
+    run_idempotent,
+    run_idempotent_batch,
+)
 from wallet_shared.platform.kafka import (
     BatchConsumer,
     ConsumedRecord,
@@ -651,6 +658,70 @@ async def test_a_rolled_back_request_leaves_the_key_free(deposits: asyncpg.Pool)
     retried = await idempotent_deposit(deposits, key="k-5", amount=10)
     assert not retried.replayed
     assert await deposits.fetchval("SELECT count(*) FROM deposit") == 1
+
+
+async def test_a_batch_answers_each_key_as_one_request_at_a_time_would(
+    deposits: asyncpg.Pool,
+) -> None:
+    await idempotent_deposit(deposits, key="stored", amount=5)
+
+    @dataclass(frozen=True)
+    class Asked:
+        caller: str
+        key: str
+        amount: int
+
+        @property
+        def fingerprint(self) -> str:
+            return request_fingerprint("POST", "/v1/deposits", {"amount": str(self.amount)})
+
+    batch = [
+        Asked("usr_1", "a", 10),  # booked
+        Asked("usr_1", "a", 10),  # the same request again in the batch: its answer, replayed
+        Asked("usr_1", "a", 11),  # the same key for another request: refused, not stored
+        Asked("usr_1", "stored", 5),  # answered before the batch: replayed
+        Asked("usr_1", "busy", 20),  # held by another transaction: in use, not stored
+        Asked("usr_1", "down", 30),  # refused with "retry later": not stored...
+        Asked("usr_1", "down", 30),  # ...and its repeat in the batch told the same
+        Asked("usr_1", "poor", 5000),  # a business refusal: stored
+    ]
+    prepared: list[list[int]] = []
+    async with deposits.acquire() as holder, holder.transaction():
+        await holder.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1 || ':' || $2, 0))", "usr_1", "busy"
+        )
+        async with transaction(deposits) as conn:
+
+            async def operation(position: int) -> tuple[int, Any]:
+                # Refusals first, before any write (there is no savepoint to undo them).
+                if batch[position].key == "down":
+                    raise ServiceUnavailable("The ledger is unavailable; retry.")
+                if batch[position].amount > 1000:
+                    raise InsufficientFunds("Not enough money in the wallet.")
+                return await deposit_of(conn, batch[position].amount)()
+
+            async def prepare(positions: list[int]) -> None:
+                prepared.append(positions)
+
+            outcomes = await run_idempotent_batch(conn, batch, operation, prepare=prepare)
+
+    assert prepared == [[0, 5, 7]]  # the first request of each key that will run
+    booked, again, other, stored, busy, down, down_again, poor = outcomes
+    assert isinstance(booked, StoredResponse)
+    assert (booked.status_code, booked.replayed) == (201, False)
+    assert again == StoredResponse(201, booked.body, replayed=True)
+    assert isinstance(other, IdempotencyKeyReused)
+    assert isinstance(stored, StoredResponse)
+    assert stored.replayed
+    assert isinstance(busy, IdempotencyKeyInUse)
+    assert isinstance(down, ServiceUnavailable)
+    assert down_again is down
+    assert isinstance(poor, StoredResponse)
+    assert (poor.status_code, orjson.loads(poor.body)["code"]) == (422, "insufficient_funds")
+    keys = await deposits.fetch("SELECT key FROM idempotency_keys ORDER BY key")
+    assert [row["key"] for row in keys] == ["a", "poor", "stored"]
+    amounts = await deposits.fetch("SELECT amount FROM deposit ORDER BY id")
+    assert [row["amount"] for row in amounts] == [5, 10]
 
 
 # --- readiness -------------------------------------------------------------------------------

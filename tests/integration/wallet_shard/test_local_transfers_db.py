@@ -139,37 +139,39 @@ async def test_a_transfer_to_the_same_wallet_is_refused_and_books_nothing(shard:
     assert booked == 0
 
 
-async def test_a_batch_books_each_transfer_on_what_those_before_it_left(shard: Shard) -> None:
-    # One batch at a time; the first is held on a locked wallet while the next one forms.
+async def in_one_batch(
+    shard: Shard, *transfers: Transfer, owner_scope: str | None = None
+) -> list[StoredResponse | BaseException]:
+    """Book `transfers` in one batch: a desk that sends one batch at a time is held on a locked
+    wallet with a first transfer while the next batch forms."""
     desk = LocalTransfers(shard.uow, shard.context, max_in_flight=1)
-    a, b, c, x, y = [(await open_wallet(shard, owner)).id for owner in [ALICE, DAVE, DAVE] * 2][:5]
-    await deposit(shard, a, 500)
-    await deposit(shard, x, 1)
-    await shard.take_outbox()
-
+    held_source, held_destination = [(await open_wallet(shard, DAVE)).id for _ in range(2)]
+    await deposit(shard, held_source, 1)
     async with shard.pool.acquire() as conn, conn.transaction():
-        await conn.execute("SELECT 1 FROM wallets WHERE id = $1 FOR UPDATE", x)
-        held = asyncio.create_task(local_transfer(shard, x, y, 1, desk=desk))
+        await conn.execute("SELECT 1 FROM wallets WHERE id = $1 FOR UPDATE", held_source)
+        held = asyncio.create_task(
+            local_transfer(shard, held_source, held_destination, 1, desk=desk)
+        )
         await until_waiting_for_a_lock(shard)
-        # Chained in the next batch: A → B then B → C completes only if it sees the first.
-        chained = asyncio.gather(
-            local_transfer(shard, a, b, 500, desk=desk),
-            local_transfer(shard, b, c, 500, desk=desk),
-            local_transfer(shard, b, c, 1, desk=desk),
+        together = asyncio.gather(
+            *(
+                local_transfer(shard, *transfer, desk=desk, owner_scope=owner_scope)
+                for transfer in transfers
+            ),
+            return_exceptions=True,
         )
     await held
-    results = await chained
-    statuses = [orjson.loads(result.body)["status"] for result in results]
-    assert statuses == ["completed", "completed", "cancelled"]
-    assert [await balances(shard, wallet) for wallet in (a, b, c)] == [(0, 0), (0, 0), (500, 0)]
-    events = [record.event()["event_type"] for record in await shard.take_outbox()]
-    assert events.count("transfer.completed") == 3
-    assert events.count("transfer.cancelled") == 1
-    booked_together = await shard.pool.fetchval(
-        "SELECT count(DISTINCT xmin::text) FROM local_transfers WHERE source_wallet_id <> $1", x
+    results: list[StoredResponse | BaseException] = await together
+    booked_in = await shard.pool.fetchval(
+        "SELECT count(DISTINCT xmin::text) FROM idempotency_keys WHERE key = ANY($1::text[])",
+        [key for *_, key in transfers],
     )
-    assert booked_together == 1
-    assert (await shard_integrity(shard.uow, shard.context)).consistent
+    assert booked_in == 1, "the transfers were not booked in one batch"
+    return results
+
+
+Transfer = tuple[str, str, int, str]
+"""source, destination, amount, Idempotency-Key"""
 
 
 async def until_waiting_for_a_lock(shard: Shard) -> None:
@@ -181,17 +183,33 @@ async def until_waiting_for_a_lock(shard: Shard) -> None:
         await asyncio.sleep(0.01)
 
 
+async def test_a_batch_books_each_transfer_on_what_those_before_it_left(shard: Shard) -> None:
+    a, b, c = [(await open_wallet(shard, owner)).id for owner in (ALICE, DAVE, DAVE)]
+    await deposit(shard, a, 500)
+    await shard.take_outbox()
+
+    # A → B then B → C completes only if it sees the first.
+    results = await in_one_batch(shard, (a, b, 500, "ab"), (b, c, 500, "bc"), (b, c, 1, "bc-again"))
+    assert all(isinstance(result, StoredResponse) for result in results)
+    statuses = [orjson.loads(r.body)["status"] for r in results if isinstance(r, StoredResponse)]
+    assert statuses == ["completed", "completed", "cancelled"]
+    assert [await balances(shard, wallet) for wallet in (a, b, c)] == [(0, 0), (0, 0), (500, 0)]
+    events = [record.event()["event_type"] for record in await shard.take_outbox()]
+    assert events.count("transfer.completed") == 3  # with the transfer that held the desk
+    assert events.count("transfer.cancelled") == 1
+    assert (await shard_integrity(shard.uow, shard.context)).consistent
+
+
 async def test_a_key_named_twice_in_one_batch_books_once(shard: Shard) -> None:
-    desk = LocalTransfers(shard.uow, shard.context)
     source = (await open_wallet(shard, ALICE)).id
     destination = (await open_wallet(shard, DAVE)).id
     await deposit(shard, source, 1000)
 
-    first, repeat, other = await asyncio.gather(
-        local_transfer(shard, source, destination, 100, key="twice", desk=desk),
-        local_transfer(shard, source, destination, 100, key="twice", desk=desk),
-        local_transfer(shard, source, destination, 300, key="twice", desk=desk),
-        return_exceptions=True,
+    first, repeat, other = await in_one_batch(
+        shard,
+        (source, destination, 100, "twice"),
+        (source, destination, 100, "twice"),
+        (source, destination, 300, "twice"),
     )
     assert isinstance(first, StoredResponse)
     assert isinstance(repeat, StoredResponse)
@@ -202,21 +220,28 @@ async def test_a_key_named_twice_in_one_batch_books_once(shard: Shard) -> None:
 
 
 async def test_a_refusal_in_a_batch_is_stored_and_leaves_the_others_booked(shard: Shard) -> None:
-    desk = LocalTransfers(shard.uow, shard.context)
     alices = (await open_wallet(shard, ALICE)).id
     daves = (await open_wallet(shard, DAVE)).id
     await deposit(shard, alices, 1000)
     await deposit(shard, daves, 1000)
 
-    mine, not_mine = await asyncio.gather(
-        local_transfer(shard, alices, daves, 100, key="k1", desk=desk, owner_scope=ALICE),
-        local_transfer(shard, daves, alices, 100, key="k2", desk=desk, owner_scope=ALICE),
+    # Dave's wallet is not the caller's: refused (404), stored, and nothing of it booked.
+    mine, not_mine, mine_again = await in_one_batch(
+        shard,
+        (alices, daves, 100, "k1"),
+        (daves, alices, 100, "k2"),
+        (alices, daves, 50, "k3"),
+        owner_scope=ALICE,
     )
+    assert isinstance(mine, StoredResponse)
+    assert isinstance(not_mine, StoredResponse)
+    assert isinstance(mine_again, StoredResponse)
     assert orjson.loads(mine.body)["status"] == "completed"
+    assert orjson.loads(mine_again.body)["status"] == "completed"
     assert (not_mine.status_code, orjson.loads(not_mine.body)["code"]) == (404, "not_found")
     again = await local_transfer(shard, daves, alices, 100, key="k2", owner_scope=ALICE)
     assert (again.status_code, again.body, again.replayed) == (404, not_mine.body, True)
-    assert [await balances(shard, w) for w in (alices, daves)] == [(900, 0), (1100, 0)]
+    assert [await balances(shard, w) for w in (alices, daves)] == [(850, 0), (1150, 0)]
 
 
 async def test_a_key_held_by_another_transaction_is_in_use(shard: Shard) -> None:

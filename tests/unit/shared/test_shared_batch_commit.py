@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 import pytest
-from wallet_shared.contracts.errors import NotFound, WalletError
+from wallet_shared.contracts.errors import NotFound, TransientError, WalletError
 from wallet_shared.platform.batch_commit import BatchCommit
 
 
@@ -75,6 +75,20 @@ async def test_a_failing_batch_is_booked_again_one_request_at_a_time() -> None:
     # [2] alone; [4, -1, 6] rolled back, then 4, -1 (rolled back again) and 6 each alone.
     assert ledger.committed == [[2], [4], [6]]
     assert ledger.rolled_back == 2
+
+
+async def test_when_the_database_fails_every_request_of_the_batch_is_told_at_once() -> None:
+    ledger = Ledger()
+    calls: list[list[int]] = []
+
+    async def database_away(booked: list[int], batch: list[int]) -> Sequence[int | WalletError]:
+        calls.append(batch)
+        raise TransientError("connection lost")
+
+    desk: BatchCommit[list[int], int, int] = BatchCommit(ledger, database_away, max_in_flight=1)
+    results = await asyncio.gather(*(desk.submit(n) for n in (2, 4, 6)), return_exceptions=True)
+    assert all(isinstance(result, TransientError) for result in results)
+    assert calls == [[2], [4, 6]]  # not booked again one at a time: no request is to blame
 
 
 async def test_a_handler_that_answers_for_too_few_commits_nothing() -> None:

@@ -9,7 +9,8 @@ next batch takes them all (`wallet_shared.platform.coalesce`); alone, a request 
 
 The handler answers each request with a result or its refusal (`WalletError`), raised before it
 changed anything. Any other failure rolls the batch back, and each of its requests is then booked
-alone, in a transaction of its own, so that one bad request never fails the others.
+alone, in a transaction of its own, so that one bad request never fails the others; but when the
+database failed (`TransientError`) every request of the batch is told so at once.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Generic, Protocol, TypeVar
 
 import structlog
 
-from wallet_shared.contracts.errors import WalletError
+from wallet_shared.contracts.errors import TransientError, WalletError
 from wallet_shared.platform.coalesce import Coalescer
 
 T = TypeVar("T")
@@ -63,10 +64,14 @@ class BatchCommit(Generic[Tx, T, R]):
     async def _book(self, batch: list[T]) -> Sequence[R | Exception]:
         try:
             return await self._together(batch)
+        except TransientError:
+            raise  # the database failed, not a request: every request is told to retry
         except Exception as error:
             if len(batch) == 1:
                 raise
-            _log.warning("batch_commit_failed", size=len(batch), error=f"{type(error).__name__}")
+            _log.warning(
+                "batch_commit_failed", size=len(batch), error=f"{type(error).__name__}: {error}"
+            )
         return [await self._alone(request) for request in batch]
 
     async def _alone(self, request: T) -> R | Exception:

@@ -173,8 +173,11 @@ async def run_idempotent_batch(
         )
         for row in await conn.fetch(_STORED, callers, keys)
     }
+    to_run = _to_run(requests, locked, answered)
     if prepare is not None:
-        await prepare(_to_run(requests, locked, answered))
+        await prepare(to_run)
+    running = set(to_run)
+    unstored: dict[tuple[str, str], WalletError] = {}
     outcomes: list[StoredResponse | WalletError] = []
     new: list[tuple[str, str, str, int, bytes]] = []
     for position, request in enumerate(requests):
@@ -192,10 +195,14 @@ async def run_idempotent_batch(
                 else IdempotencyKeyReused("This Idempotency-Key was used for another request.")
             )
             continue
+        if position not in running:  # its key's first request was refused without an answer
+            outcomes.append(unstored[scope])
+            continue
         try:
             status_code, body = await _answer_of(operation, position)
-        except WalletError as unstored:
-            outcomes.append(unstored)
+        except WalletError as refusal:
+            unstored[scope] = refusal
+            outcomes.append(refusal)
             continue
         encoded = orjson.dumps(body)
         outcomes.append(StoredResponse(status_code, encoded, replayed=False))
