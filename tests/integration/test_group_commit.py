@@ -7,8 +7,10 @@ import asyncio
 
 import asyncpg
 import pytest
+import structlog
 from wallet_shared.contracts.errors import NotFound, ServiceUnavailable
 from wallet_shared.platform.group_commit import GroupCommit, Work
+from wallet_shared.platform.logging import current_trace_id
 
 
 @pytest.fixture
@@ -107,3 +109,27 @@ async def test_a_cancelled_drain_answers_every_waiting_caller(table: asyncpg.Poo
     group._draining.cancel()
     results = await asyncio.gather(*waiting, later, return_exceptions=True)
     assert all(isinstance(r, ServiceUnavailable) for r in results), results
+
+
+async def test_each_work_runs_in_the_context_of_the_request_that_queued_it(
+    table: asyncpg.Pool,
+) -> None:
+    # What a work reads of its request (its trace id, bound by the HTTP middleware) is its own,
+    # whichever request's arrival started the batch.
+    group = GroupCommit(pool=table)
+
+    def traced(n: int) -> Work[tuple[str, int]]:
+        async def work(conn: asyncpg.Connection) -> tuple[str, int]:
+            await conn.execute("INSERT INTO booked (n) VALUES ($1)", n)
+            txid: int = await conn.fetchval("SELECT txid_current()")
+            return current_trace_id(), txid
+
+        return work
+
+    async def request(n: int) -> tuple[str, int]:
+        structlog.contextvars.bind_contextvars(trace_id=f"trace-{n}")
+        return await group.run(traced(n))
+
+    results = await asyncio.gather(*(request(n) for n in range(5)))
+    assert [trace_id for trace_id, _ in results] == [f"trace-{n}" for n in range(5)]
+    assert len({txid for _, txid in results[1:]}) == 1  # the four behind the first: one batch

@@ -19,8 +19,9 @@ never fails the others (works re-read what they need, so running again is safe).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+import contextvars
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 import asyncpg
@@ -30,7 +31,7 @@ from wallet_shared.contracts.errors import ServiceUnavailable, WalletError
 from wallet_shared.platform.db import transaction
 
 T = TypeVar("T")
-Work = Callable[[asyncpg.Connection], Awaitable[T]]
+Work = Callable[[asyncpg.Connection], Coroutine[Any, Any, T]]
 Prelock = Callable[[asyncpg.Connection, list[str]], Awaitable[None]]
 """Locks the named rows, in the order given (sorted), inside the batch's transaction."""
 
@@ -42,6 +43,10 @@ class _Queued(Generic[T]):
     work: Work[T]
     answer: asyncio.Future[T]
     locks: tuple[str, ...] = ()
+    context: contextvars.Context = field(default_factory=contextvars.copy_context)
+    """The context of the request that queued it: the work runs in it, so that what it reads
+    of its request (the trace id of its events, audit rows and logs) is its own, not that of
+    the request whose arrival started the batch."""
 
 
 class _BatchFailed(Exception):
@@ -101,7 +106,7 @@ class GroupCommit:
                 if locks and self._prelock is not None:
                     await self._prelock(conn, locks)
                 for queued in batch:
-                    results.append(await _attempt(queued.work, conn, alone=len(batch) == 1))
+                    results.append(await _attempt(queued, conn, alone=len(batch) == 1))
         except _BatchFailed:
             raise
         except Exception as error:  # the commit failed, or the work of a batch of one
@@ -118,11 +123,15 @@ class GroupCommit:
                 queued.answer.set_exception(value)
 
 
-async def _attempt(work: Work[Any], conn: asyncpg.Connection, *, alone: bool) -> tuple[bool, Any]:
+async def _attempt(
+    queued: _Queued[Any], conn: asyncpg.Connection, *, alone: bool
+) -> tuple[bool, Any]:
     """(True, result), or (False, the refusal it raised); any other failure of a work that is
     not alone in its batch fails the batch."""
     try:
-        return True, await work(conn)
+        # A task of its own, in its request's context (awaited at once: the works of a batch
+        # still run one after the other on the connection).
+        return True, await asyncio.create_task(queued.work(conn), context=queued.context)
     except WalletError as refusal:
         return False, refusal
     except Exception as error:
