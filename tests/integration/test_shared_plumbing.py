@@ -37,6 +37,7 @@ from wallet_shared.platform.db import (
     create_pool,
     database_ready,
     migration_files,
+    plan_for_these_arguments,
     transaction,
 )
 from wallet_shared.platform.dead_letters import DeadLetterStore
@@ -149,6 +150,15 @@ async def test_migrations_apply_once_even_twice_and_concurrently(
     finally:
         await first.close()
         await second.close()
+
+
+async def test_fresh_plans_last_as_long_as_the_transaction(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        async with conn.transaction():
+            await plan_for_these_arguments(conn)
+            assert await conn.fetchval("SHOW plan_cache_mode") == "force_custom_plan"
+        # The pooled session keeps its default: only the batch's transaction plans afresh.
+        assert await conn.fetchval("SHOW plan_cache_mode") == "auto"
 
 
 async def test_transaction_translates_backend_failures(pool: asyncpg.Pool) -> None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import structlog
 from wallet_shared.contracts.messages import LegReply, OutgoingMessage
+from wallet_shared.platform.db import plan_for_these_arguments
 from wallet_shared.platform.metrics import TRANSFER_DURATION, TRANSFERS
 
 from transfer_coordinator.adapters import repository
@@ -41,6 +42,7 @@ async def handle_replies(ctx: CoordinatorContext, replies: Sequence[LegReply]) -
     if not replies:
         return
     async with ctx.uow.transaction() as tx:
+        await plan_for_these_arguments(tx.conn)
         sagas = await repository.lock_sagas(tx.conn, [reply.transfer_id for reply in replies])
         outcome = _apply(ctx, sagas, replies)
         await repository.save_sagas(tx.conn, list(outcome.moved.values()))

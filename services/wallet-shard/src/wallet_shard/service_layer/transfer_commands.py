@@ -18,6 +18,7 @@ from wallet_shared.contracts.messages import (
     encode_transfer_message,
     reply_to,
 )
+from wallet_shared.platform.db import plan_for_these_arguments
 from wallet_shared.platform.metrics import LEDGER_POSTINGS
 
 from wallet_shard.domain.journal import JournalTransaction
@@ -36,6 +37,7 @@ async def handle_transfer_commands(
     if not commands:
         return
     async with uow.transaction() as repos:
+        await plan_for_these_arguments(repos.conn)
         book = await load_leg_book(repos, shard, commands)
         outcomes = [book.apply(command) for command in commands]
         await save_leg_book(repos, book)
