@@ -288,3 +288,80 @@ async def test_a_replacement_that_does_not_start_is_given_up_and_another_one_ope
         assert stuck.commits == []
     finally:
         await loop.stop()
+
+
+class PipelinedClient(FakeClient):
+    """Delivers `batches` one per poll; its first commit waits for `release`, like a commit the
+    broker is slow to answer."""
+
+    def __init__(self, *batches: list[bytes]) -> None:
+        super().__init__()
+        self.batches = list(batches)
+        self.release = asyncio.Event()
+        self.offset = 0
+
+    async def getmany(self, *, timeout_ms: int, max_records: int) -> dict[Any, list[Any]]:
+        if not self.batches:
+            await asyncio.sleep(timeout_ms / 1000)
+            return {}
+        batch = [FakeMessage(self.offset + i, value) for i, value in enumerate(self.batches.pop(0))]
+        self.offset += len(batch)
+        return {TopicPartition("wallet.shard-0.commands", 0): batch}
+
+    async def commit(self, offsets: dict[Any, int]) -> None:
+        if not self.commits and not self.release.is_set():
+            self.commits.append({})  # the slow one, answered once released
+            await self.release.wait()
+            self.commits[0] = offsets
+        else:
+            self.commits.append(offsets)
+        self.committed.set()
+
+
+class NotifyingLedger(Ledger):
+    """A Ledger that tells each booking to whoever waits on `changed`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.changed = asyncio.Event()
+
+    async def handle(self, messages: Sequence[str]) -> None:
+        await super().handle(messages)
+        self.changed.set()
+
+
+async def until(condition: Any, changed: asyncio.Event) -> None:
+    # Waits for a condition, not for a time: generous, so that a busy machine only slows it.
+    async with asyncio.timeout(30):
+        while not condition():
+            changed.clear()
+            await changed.wait()
+
+
+async def test_the_next_batch_is_booked_while_the_last_commit_is_on_its_way() -> None:
+    ledger = NotifyingLedger()
+    client = PipelinedClient([b"m1", b"m2"], [b"m3"])
+    loop = consumer(ledger, RecordingDeadLetters(), client_factory=lambda: client)
+    await loop.start()
+    try:
+        await until(lambda: ledger.booked == ["m1", "m2", "m3"], ledger.changed)
+        assert client.commits == [{}]  # the first commit has not come back yet
+        client.release.set()
+        # What was booked meanwhile goes with the next commit, after the first one.
+        await until(lambda: len(client.commits) == 2, client.committed)
+        assert [list(c.values()) for c in client.commits] == [[2], [3]]
+    finally:
+        await loop.stop()
+
+
+async def test_stopping_commits_everything_booked_even_behind_a_slow_commit() -> None:
+    ledger = NotifyingLedger()
+    client = PipelinedClient([b"m1"], [b"m2", b"m3"])
+    loop = consumer(ledger, RecordingDeadLetters(), client_factory=lambda: client)
+    await loop.start()
+    await until(lambda: ledger.booked == ["m1", "m2", "m3"], ledger.changed)
+    stopping = asyncio.create_task(loop.stop())
+    await asyncio.sleep(0)  # the stop has begun
+    client.release.set()
+    await stopping
+    assert [list(c.values()) for c in client.commits] == [[1], [3]]

@@ -2,9 +2,11 @@
 `wallet_shared.platform.kafka`).
 
 A batch is what `getmany` returned; the handler books it in one DB transaction; offsets are
-committed only after that. Failures are sorted: a `TransientError` retries the whole batch
-(forever, backing off); anything else isolates the guilty message by retrying one at a time, and a
-message that keeps failing, or that cannot be decoded, goes to the dead letters.
+committed only after that, beside the next fetch and batch rather than before them (one commit in
+flight at a time; what was handled meanwhile goes with the next one). Failures are sorted: a
+`TransientError` retries the whole batch (forever, backing off); anything else isolates the guilty
+message by retrying one at a time, and a message that keeps failing, or that cannot be decoded,
+goes to the dead letters.
 
 A Kafka client that stops working is replaced: a commit that does not come back, or Kafka errors
 on every poll, for `stall_timeout_s`. aiokafka can lose its group coordination for good when the
@@ -88,19 +90,23 @@ class _AssignmentListener(ConsumerRebalanceListener):  # type: ignore[misc]
     """Tells whether the consumer holds its share of the partitions: from the end of a group
     join until the next rebalance revokes them (during which nothing is consumed)."""
 
-    def __init__(self, committed: dict[TopicPartition, int] | None = None) -> None:
+    def __init__(self, *offset_maps: dict[TopicPartition, int]) -> None:
         self.assigned = asyncio.Event()
-        self._committed = committed if committed is not None else {}
+        self.held: set[TopicPartition] = set()
+        self._offset_maps = offset_maps
 
     def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
         self.assigned.clear()
+        self.held.difference_update(revoked)
         # Whoever gets them next commits them: what this process knew is stale from now on.
         for tp in revoked:
-            self._committed.pop(tp, None)
+            for offsets in self._offset_maps:
+                offsets.pop(tp, None)
         _log.info("partitions_revoked", partitions=[str(tp) for tp in revoked])
 
     def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         _log.info("partitions_assigned", partitions=[str(tp) for tp in assigned])
+        self.held.update(assigned)
         self.assigned.set()
 
 
@@ -152,7 +158,12 @@ class BatchConsumer(BackgroundLoop, Generic[M]):
         self._consumer: AIOKafkaConsumer | None = None
         # The next offset to handle, per partition held, as last committed by this process.
         self._committed: dict[TopicPartition, int] = {}
-        self._assignment = _AssignmentListener(self._committed)
+        # Offsets handled and not committed yet, and the commit on its way. Waiting for each
+        # commit before the next fetch put a broker round trip into every hop of every transfer;
+        # a crash before a commit lands redelivers what was booked, which the handlers recognise.
+        self._uncommitted: dict[TopicPartition, int] = {}
+        self._commit_in_flight: asyncio.Task[None] | None = None
+        self._assignment = _AssignmentListener(self._committed, self._uncommitted)
         # Every outcome's series exists from the start at 0, so that a dashboard or an
         # `increase()` shows "none yet" rather than nothing.
         for outcome in ("handled", "retried", "dead_lettered"):
@@ -240,7 +251,8 @@ class BatchConsumer(BackgroundLoop, Generic[M]):
         ready until the group assigns it partitions)."""
         consumer = self._client_factory()
         self._committed.clear()
-        self._assignment = _AssignmentListener(self._committed)
+        self._drop_commits()
+        self._assignment = _AssignmentListener(self._committed, self._uncommitted)
         try:
             # Bounded like every wait on the client: a broker just back may keep it waiting.
             await asyncio.wait_for(consumer.start(), self._stall_timeout_s)
@@ -285,6 +297,7 @@ class BatchConsumer(BackgroundLoop, Generic[M]):
                     )
                     if fetched:
                         await self._consume(consumer, fetched)
+                    self._commit_in_background(consumer)
                     failures, failing_since = 0, None
                 except _ClientStalled:
                     failures += 1
@@ -306,6 +319,7 @@ class BatchConsumer(BackgroundLoop, Generic[M]):
                     failures += 1
                     _log.exception("consumer_batch_error", topic=self._topic)
                     await self._pause(failures)
+        await self._commit_before_leaving()
 
     async def _consume(
         self, consumer: AIOKafkaConsumer, fetched: dict[TopicPartition, list[Any]]
@@ -323,12 +337,52 @@ class BatchConsumer(BackgroundLoop, Generic[M]):
                 with contextlib.suppress(KafkaError):
                     consumer.seek(tp, messages[0].offset)
             raise
-        offsets = {tp: messages[-1].offset + 1 for tp, messages in fetched.items()}
+        self._uncommitted.update({tp: messages[-1].offset + 1 for tp, messages in fetched.items()})
+
+    def _commit_in_background(self, consumer: AIOKafkaConsumer) -> None:
+        """Start committing what was handled unless a commit is on its way; raise what the last
+        one raised (`_ClientStalled`, `KafkaError`), for the loop to deal with."""
+        in_flight = self._commit_in_flight
+        if in_flight is not None:
+            if not in_flight.done():
+                return
+            self._commit_in_flight = None
+            in_flight.result()
+        if self._uncommitted:
+            offsets = dict(self._uncommitted)
+            self._uncommitted.clear()
+            self._commit_in_flight = asyncio.create_task(self._commit(consumer, offsets))
+
+    async def _commit(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
         try:
             await _client_call(asyncio.wait_for(consumer.commit(offsets), self._stall_timeout_s))
-        except TimeoutError as error:
-            raise _ClientStalled from error
+        except BaseException as error:
+            # Not committed: offered again with the next commit unless later offsets replaced
+            # them or the partition went elsewhere (a rebalance redelivers it there anyway).
+            for tp, offset in offsets.items():
+                if tp in self._assignment.held:
+                    self._uncommitted.setdefault(tp, offset)
+            if isinstance(error, TimeoutError):
+                raise _ClientStalled from error
+            raise
         self._committed.update(offsets)
+
+    async def _commit_before_leaving(self) -> None:
+        """On stop: let the commit on its way land and commit what was handled since."""
+        consumer = self._consumer
+        with contextlib.suppress(Exception):
+            if self._commit_in_flight is not None:
+                await self._commit_in_flight
+            if consumer is not None and self._uncommitted:
+                await self._commit(consumer, dict(self._uncommitted))
+        self._drop_commits()
+
+    def _drop_commits(self) -> None:
+        """Forget offsets of a client being dropped: a new client starts from the group's."""
+        if self._commit_in_flight is not None:
+            self._commit_in_flight.cancel()
+            self._commit_in_flight = None
+        self._uncommitted.clear()
 
     async def process(self, records: Sequence[ConsumedRecord]) -> None:
         """Handle `records` (one fetched batch): decode, book, isolate failures, dead-letter.
