@@ -3,10 +3,11 @@ fast JSON, and the caller a service credential proves to internal routes."""
 
 from __future__ import annotations
 
+import gc
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Literal
 
 import orjson
@@ -188,6 +189,7 @@ def serve(app: FastAPI, *, host: str, port: int) -> None:
     uvloop and httptools for speed; no access log (the request observer counts and traces every
     request) and no uvicorn logging config (structlog's applies); no `server` header.
     """
+    freeze_after_startup(app)
     uvicorn.run(
         app,
         host=host,
@@ -198,3 +200,23 @@ def serve(app: FastAPI, *, host: str, port: int) -> None:
         log_config=None,
         server_header=False,
     )
+
+
+def freeze_after_startup(app: FastAPI) -> None:
+    """Move what the process built to start (modules, the app, its pools and clients: ~110,000
+    objects) out of the cyclic garbage collector's reach once the lifespan has started it.
+
+    Those objects live as long as the process, yet every full collection walked them all: 60-160
+    ms with the event loop stopped, every ~20 s under load, which every request in flight waited
+    out (the balance reads' p99). Collections now walk only what was made since.
+    """
+    started = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
+        async with started(app) as state:
+            gc.collect()
+            gc.freeze()
+            yield state
+
+    app.router.lifespan_context = lifespan
