@@ -4,9 +4,14 @@ consumer accepts."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
-from transfer_coordinator.service_layer.waiting import FinalWaiters
+from transfer_coordinator.domain.saga import TransferSaga, TransferStatus
+from transfer_coordinator.service_layer.waiting import FinalWaiters, wait_for_final
 from wallet_shared.contracts.messages import (
     CreditTried,
     TryDebit,
@@ -56,3 +61,43 @@ def test_a_command_on_the_reply_topic_is_refused() -> None:
         decode_reply(record.value)
     with pytest.raises(UndecodableMessage):
         decode_reply(b"{not json")
+
+
+def a_saga(status: TransferStatus) -> TransferSaga:
+    now = datetime(2026, 12, 2, tzinfo=UTC)
+    begun = TransferSaga.begin(
+        transfer_id=TRF,
+        source_wallet_id=WALLET,
+        destination_wallet_id="wlt_002" + "d" * 32,
+        amount=700,
+        currency="EUR",
+        description=None,
+        initiator="alice",
+        trace_id="t",
+        now=now,
+        deadline_at=now + timedelta(seconds=30),
+    )
+    return replace(begun.saga, status=status)
+
+
+class NoDatabase:
+    """A pool that must not be asked: the saga was handed over."""
+
+    async def fetchrow(self, *_: Any) -> None:
+        raise AssertionError("the saga was read again")
+
+
+async def test_a_waiter_handed_the_final_saga_answers_it_without_reading_it() -> None:
+    waiters = FinalWaiters()
+    final = a_saga(TransferStatus.COMPLETED)
+    ctx: Any = SimpleNamespace(pool=NoDatabase())
+    waiting = asyncio.create_task(
+        wait_for_final(ctx, waiters, TRF, timeout_s=30, recheck_s=30, just_started=True)
+    )
+    await asyncio.sleep(0)  # the request runs to its wait: it watches
+    assert len(waiters) == 1
+    waiters.announce_final(a_saga(TransferStatus.PENDING))  # not final: nobody woken
+    await asyncio.sleep(0)
+    assert not waiting.done()
+    waiters.announce_final(final)
+    assert await waiting is final

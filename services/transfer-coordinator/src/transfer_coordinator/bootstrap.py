@@ -90,7 +90,9 @@ async def _start(app: FastAPI, settings: CoordinatorSettings, stack: AsyncExitSt
     app.state.coordinator, app.state.final_waiters = ctx, waiters
     app.state.transfer_starts = TransferStarts(ctx)
     app.state.dead_letters = plumbing.dead_letters
-    consumer = await stack.enter_async_context(reply_consumer(ctx, settings, plumbing.dead_letters))
+    consumer = await stack.enter_async_context(
+        reply_consumer(ctx, settings, plumbing.dead_letters, on_final=waiters.announce_final)
+    )
     plumbing.sampler.watch(consumer)
     plumbing.sampler.add(saga_gauges.measure)
     sweeper = await stack.enter_async_context(

@@ -2,27 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 
 from wallet_shared.contracts.messages import LegReply, decode_reply
 from wallet_shared.platform.dead_letters import DeadLetterStore
 from wallet_shared.platform.kafka import BatchConsumer
 
+from transfer_coordinator.domain.saga import TransferSaga
 from transfer_coordinator.service_layer.context import CoordinatorContext
 from transfer_coordinator.service_layer.replies import handle_replies
 from transfer_coordinator.settings import SERVICE, CoordinatorSettings
 
 
 def reply_consumer(
-    ctx: CoordinatorContext, settings: CoordinatorSettings, dead_letters: DeadLetterStore
+    ctx: CoordinatorContext,
+    settings: CoordinatorSettings,
+    dead_letters: DeadLetterStore,
+    *,
+    on_final: Callable[[TransferSaga], None] | None = None,
 ) -> BatchConsumer[LegReply]:
-    """The consumer of the reply topic, in the coordinator's consumer group."""
+    """The consumer of the reply topic, in the coordinator's consumer group; `on_final` is
+    handed each saga a batch has made final, once committed."""
     return BatchConsumer(
         bootstrap=settings.kafka_bootstrap,
         topic=settings.topics().transfer_replies,
         group_id=f"{settings.topic_prefix}{SERVICE}",
         service=SERVICE,
         decode=decode_reply,
-        handle_batch=partial(handle_replies, ctx),
+        handle_batch=partial(handle_replies, ctx, on_final=on_final),
         dead_letters=dead_letters,
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import structlog
@@ -32,12 +32,18 @@ class _BatchOutcome:
     finished: list[TransferSaga] = field(default_factory=list)
 
 
-async def handle_replies(ctx: CoordinatorContext, replies: Sequence[LegReply]) -> None:
+async def handle_replies(
+    ctx: CoordinatorContext,
+    replies: Sequence[LegReply],
+    *,
+    on_final: Callable[[TransferSaga], None] | None = None,
+) -> None:
     """Apply a batch of replies: lock the sagas (in id order), move them, store them, and queue
     the commands and final events they produce, all in one commit.
 
     Duplicated or late replies change nothing. A transfer reaching a final status is announced
-    on `transfer_final` (waiting HTTP requests wake up) and as a public event.
+    on `transfer_final` (waiting HTTP requests wake up) and as a public event; once committed,
+    it is also handed to `on_final` (this process's waiting requests, spared a re-read).
     """
     if not replies:
         return
@@ -50,6 +56,8 @@ async def handle_replies(ctx: CoordinatorContext, replies: Sequence[LegReply]) -
         await repository.notify_final(tx.conn, [saga.id for saga in outcome.finished])
     for saga in outcome.finished:
         _count_final(saga)
+        if on_final is not None:
+            on_final(saga)
 
 
 def _apply(

@@ -3,7 +3,9 @@
 Reply handlers `NOTIFY transfer_final, '<id>'` when they commit a final status; one LISTEN
 connection per process (adapters/notifications.py) feeds `FinalWaiters`, which wakes the requests
 waiting for that id. Each wake-up, and each `recheck_s` in case a notification was lost while the
-LISTEN connection was down, ends in a re-read of the row: the database has the last word.
+LISTEN connection was down, ends in a re-read of the row: the database has the last word. The
+reply handler of this process hands over the final sagas it has just committed as well: a request
+woken with its saga answers it without reading it again (the row holds exactly that saga).
 """
 
 from __future__ import annotations
@@ -25,12 +27,13 @@ class FinalWaiters:
     """The requests of this process waiting for transfers to become final, by transfer id."""
 
     def __init__(self) -> None:
-        self._waiting: dict[str, set[asyncio.Future[None]]] = {}
+        self._waiting: dict[str, set[asyncio.Future[TransferSaga | None]]] = {}
 
     @contextmanager
-    def watch(self, transfer_id: str) -> Iterator[asyncio.Future[None]]:
-        """A future resolved when `transfer_id` is announced final; forgotten on exit."""
-        woken: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    def watch(self, transfer_id: str) -> Iterator[asyncio.Future[TransferSaga | None]]:
+        """A future resolved when `transfer_id` is announced final (with the final saga when
+        the announcer had it, else None: read it); forgotten on exit."""
+        woken: asyncio.Future[TransferSaga | None] = asyncio.get_running_loop().create_future()
         self._waiting.setdefault(transfer_id, set()).add(woken)
         try:
             yield woken
@@ -42,10 +45,18 @@ class FinalWaiters:
                     del self._waiting[transfer_id]
 
     def announce(self, transfer_id: str) -> None:
-        """`transfer_id` reached a final status: wake whoever waits for it."""
+        """`transfer_id` reached a final status: wake whoever waits for it, to read it."""
+        self._wake(transfer_id, None)
+
+    def announce_final(self, saga: TransferSaga) -> None:
+        """`saga`, final, has just been committed: wake whoever waits for it with it."""
+        if saga.is_final:
+            self._wake(saga.id, saga)
+
+    def _wake(self, transfer_id: str, saga: TransferSaga | None) -> None:
         for woken in self._waiting.get(transfer_id, ()):
             if not woken.done():
-                woken.set_result(None)
+                woken.set_result(saga)
 
     def announce_all(self) -> None:
         """Wake every waiter to re-read (announcements may have been missed meanwhile)."""
@@ -91,3 +102,5 @@ async def wait_for_final(
             read_first = True
             remaining = deadline - loop.time()
             await asyncio.wait({woken}, timeout=max(0.0, min(remaining, recheck_s)))
+            if woken.done() and (committed := woken.result()) is not None:
+                return committed
