@@ -292,13 +292,16 @@ async def test_a_replacement_that_does_not_start_is_given_up_and_another_one_ope
 
 class PipelinedClient(FakeClient):
     """Delivers `batches` one per poll; its first commit waits for `release`, like a commit the
-    broker is slow to answer."""
+    broker is slow to answer, or fails (`first_fails`), like one refused. `commits` lists the
+    commits that landed, in the order they landed; `started` counts those asked for."""
 
-    def __init__(self, *batches: list[bytes]) -> None:
+    def __init__(self, *batches: list[bytes], first_fails: bool = False) -> None:
         super().__init__()
         self.batches = list(batches)
         self.release = asyncio.Event()
         self.offset = 0
+        self.started = 0
+        self.first_fails = first_fails
 
     async def getmany(self, *, timeout_ms: int, max_records: int) -> dict[Any, list[Any]]:
         if not self.batches:
@@ -309,12 +312,12 @@ class PipelinedClient(FakeClient):
         return {TopicPartition("wallet.shard-0.commands", 0): batch}
 
     async def commit(self, offsets: dict[Any, int]) -> None:
-        if not self.commits and not self.release.is_set():
-            self.commits.append({})  # the slow one, answered once released
+        self.started += 1
+        if self.started == 1:
+            if self.first_fails:
+                raise KafkaError("the group is rebalancing")
             await self.release.wait()
-            self.commits[0] = offsets
-        else:
-            self.commits.append(offsets)
+        self.commits.append(offsets)
         self.committed.set()
 
 
@@ -345,7 +348,7 @@ async def test_the_next_batch_is_booked_while_the_last_commit_is_on_its_way() ->
     await loop.start()
     try:
         await until(lambda: ledger.booked == ["m1", "m2", "m3"], ledger.changed)
-        assert client.commits == [{}]  # the first commit has not come back yet
+        assert (client.started, client.commits) == (1, [])  # the first is still on its way
         client.release.set()
         # What was booked meanwhile goes with the next commit, after the first one.
         await until(lambda: len(client.commits) == 2, client.committed)
@@ -364,4 +367,18 @@ async def test_stopping_commits_everything_booked_even_behind_a_slow_commit() ->
     await asyncio.sleep(0)  # the stop has begun
     client.release.set()
     await stopping
+    # In the order they landed: the one on its way first, then what was booked since.
     assert [list(c.values()) for c in client.commits] == [[1], [3]]
+
+
+async def test_the_offsets_of_a_failed_commit_go_with_the_next_one() -> None:
+    ledger = NotifyingLedger()
+    client = PipelinedClient([b"m1", b"m2"], first_fails=True)
+    loop = consumer(ledger, RecordingDeadLetters(), client_factory=lambda: client)
+    await loop.start()
+    try:
+        await until(lambda: bool(client.commits), client.committed)
+        assert client.started == 2
+        assert [list(c.values()) for c in client.commits] == [[2]]
+    finally:
+        await loop.stop()

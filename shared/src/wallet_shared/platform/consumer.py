@@ -231,6 +231,7 @@ class BatchConsumer(BackgroundLoop, Generic[M]):
         """Stop consuming: the batch in hand finishes and is committed, or, when it is still
         retrying, is abandoned uncommitted (it will be delivered again). Leaves the group."""
         await super().stop()
+        self._drop_commits()  # a loop cut off by the stop timeout may have left one on its way
         consumer, self._consumer = self._consumer, None
         if consumer is not None:
             # Bounded: a wedged client may never finish leaving its group.
@@ -337,7 +338,11 @@ class BatchConsumer(BackgroundLoop, Generic[M]):
                 with contextlib.suppress(KafkaError):
                     consumer.seek(tp, messages[0].offset)
             raise
-        self._uncommitted.update({tp: messages[-1].offset + 1 for tp, messages in fetched.items()})
+        # A partition revoked while the batch was booked is someone else's to commit now.
+        held = self._assignment.held
+        self._uncommitted.update(
+            {tp: messages[-1].offset + 1 for tp, messages in fetched.items() if tp in held}
+        )
 
     def _commit_in_background(self, consumer: AIOKafkaConsumer) -> None:
         """Start committing what was handled unless a commit is on its way; raise what the last
@@ -365,15 +370,17 @@ class BatchConsumer(BackgroundLoop, Generic[M]):
             if isinstance(error, TimeoutError):
                 raise _ClientStalled from error
             raise
-        self._committed.update(offsets)
+        held = self._assignment.held
+        self._committed.update({tp: offset for tp, offset in offsets.items() if tp in held})
 
     async def _commit_before_leaving(self) -> None:
         """On stop: let the commit on its way land and commit what was handled since."""
         consumer = self._consumer
-        with contextlib.suppress(Exception):
-            if self._commit_in_flight is not None:
+        if self._commit_in_flight is not None:
+            with contextlib.suppress(Exception):  # its offsets are put back when it failed
                 await self._commit_in_flight
-            if consumer is not None and self._uncommitted:
+        if consumer is not None and self._uncommitted:
+            with contextlib.suppress(Exception):
                 await self._commit(consumer, dict(self._uncommitted))
         self._drop_commits()
 
