@@ -361,6 +361,8 @@ class BatchConsumer(BackgroundLoop, Generic[M]):
     async def _commit(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
         try:
             await _client_call(asyncio.wait_for(consumer.commit(offsets), self._stall_timeout_s))
+        except asyncio.CancelledError:
+            raise  # dropped with its client: the offsets go with it
         except BaseException as error:
             # Not committed: offered again with the next commit unless later offsets replaced
             # them or the partition went elsewhere (a rebalance redelivers it there anyway).
