@@ -154,9 +154,7 @@ async def test_the_owner_scope_hides_other_users_wallets(client: httpx.AsyncClie
     alice_only = internal_headers(ALICE, "user", owner_scope=ALICE)
     for response in (
         await client.get(f"/internal/wallets/{wallet_id}", headers=alice_only),
-        await client.get(
-            f"/internal/wallets/{wallet_id}/transactions", headers=alice_only
-        ),
+        await client.get(f"/internal/wallets/{wallet_id}/transactions", headers=alice_only),
         await client.post(
             f"/internal/wallets/{wallet_id}/deposits",
             json={"amount": 5},

@@ -73,23 +73,34 @@ def idempotent(body: dict[str, Any], key: str | None = None) -> IdempotentReques
 
 
 async def deposit(
-    shard: Shard, wallet_id: str, amount: int, key: str | None = None
+    shard: Shard,
+    wallet_id: str,
+    amount: int,
+    key: str | None = None,
+    *,
+    desk: movements.CashMovements | None = None,
 ) -> StoredResponse:
+    """A deposit booked by `desk` (where concurrent ones are booked in batches), or alone by a
+    desk of its own."""
     request = idempotent({"deposit": amount, "wallet": wallet_id}, key)
     command = MoveMoney(wallet_id=wallet_id, amount=amount, reference="ref", metadata={"a": 1})
-    return await movements.deposit(
-        shard.uow, shard.context, command, owner_scope=None, request=request, origin=ORIGIN
-    )
+    desk = desk or movements.CashMovements(shard.uow, shard.context)
+    return await desk.deposit(command, owner_scope=None, request=request, origin=ORIGIN)
 
 
 async def withdraw(
-    shard: Shard, wallet_id: str, amount: int, key: str | None = None
+    shard: Shard,
+    wallet_id: str,
+    amount: int,
+    key: str | None = None,
+    *,
+    desk: movements.CashMovements | None = None,
 ) -> StoredResponse:
+    """A withdrawal, booked like `deposit`."""
     request = idempotent({"withdraw": amount, "wallet": wallet_id}, key)
     command = MoveMoney(wallet_id=wallet_id, amount=amount)
-    return await movements.withdraw(
-        shard.uow, shard.context, command, owner_scope=None, request=request, origin=ORIGIN
-    )
+    desk = desk or movements.CashMovements(shard.uow, shard.context)
+    return await desk.withdraw(command, owner_scope=None, request=request, origin=ORIGIN)
 
 
 async def balances(shard: Shard, wallet_id: str) -> tuple[int, int]:

@@ -36,9 +36,8 @@ async def _funded_wallet(shard: Shard, amount: int) -> str:
     command = OpenWallet(user_id=users_of_shard(0)[0], currency="USD")
     wallet = await wallets.open_wallet(shard.uow, shard.context, command, owner_scope=None)
     deposit = MoveMoney(wallet_id=wallet.id, amount=amount)
-    await movements.deposit(
-        shard.uow, shard.context, deposit, owner_scope=None, request=_request("d"), origin=ORIGIN
-    )
+    cash = movements.CashMovements(shard.uow, shard.context)
+    await cash.deposit(deposit, owner_scope=None, request=_request("d"), origin=ORIGIN)
     return wallet.id
 
 
@@ -53,9 +52,8 @@ async def test_a_hold_cancelled_the_next_day_gives_back_only_to_its_own_day(shar
     await handle_transfer_commands(shard.uow, shard.context, [TryDebit(**fields)])
     now[0] = DAY_ONE + timedelta(hours=2)  # the next UTC day, and the next month
     withdrawal = MoveMoney(wallet_id=wallet_id, amount=900)
-    await movements.withdraw(
-        shard.uow, shard.context, withdrawal, owner_scope=None, request=_request("w"), origin=ORIGIN
-    )
+    cash = movements.CashMovements(shard.uow, shard.context)
+    await cash.withdraw(withdrawal, owner_scope=None, request=_request("w"), origin=ORIGIN)
     await handle_transfer_commands(shard.uow, shard.context, [CancelDebit(**fields)])
     used = await limits.get_limits(shard.uow, shard.context, wallet_id, owner_scope=None)
     assert (used.used_today, used.used_this_month) == (900, 900)

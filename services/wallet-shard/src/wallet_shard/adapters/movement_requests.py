@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -31,15 +32,24 @@ class MovementRequestRepository:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
 
-    async def add(self, transaction_id: str, request: MovementRequest, *, at: datetime) -> None:
+    async def add_many(
+        self, requests: Sequence[tuple[str, MovementRequest]], *, at: datetime
+    ) -> None:
+        """Who asked for each transaction of `requests` (transaction id, request), in one
+        statement."""
+        if not requests:
+            return
         await self._conn.execute(
             "INSERT INTO movement_requests (transaction_id, actor, actor_role, client_address,"
-            " user_agent, reason, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            transaction_id,
-            request.actor,
-            request.actor_role,
-            request.client_address,
-            request.user_agent,
-            request.reason,
+            " user_agent, reason, created_at)"
+            " SELECT t, a, r, c, u, why, $7"
+            " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])"
+            "   AS m (t, a, r, c, u, why)",
+            [transaction_id for transaction_id, _ in requests],
+            [request.actor for _, request in requests],
+            [request.actor_role for _, request in requests],
+            [request.client_address for _, request in requests],
+            [request.user_agent for _, request in requests],
+            [request.reason for _, request in requests],
             at,
         )

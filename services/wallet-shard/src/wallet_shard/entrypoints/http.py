@@ -102,7 +102,7 @@ async def deposit(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     return await _move_money(
-        movements.deposit, wallet_id, body, request, caller, origin, services, idempotency_key
+        services.cash.deposit, wallet_id, body, request, caller, origin, idempotency_key
     )
 
 
@@ -117,7 +117,7 @@ async def withdraw(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     return await _move_money(
-        movements.withdraw, wallet_id, body, request, caller, origin, services, idempotency_key
+        services.cash.withdraw, wallet_id, body, request, caller, origin, idempotency_key
     )
 
 
@@ -202,21 +202,18 @@ async def _change_status(
 
 
 async def _move_money(
-    handler: movements.MovementHandler,
+    handler: movements.CashMovement,
     wallet_id: str,
     body: Deposit,
     request: Request,
     caller: Caller,
     origin: MovementRequest,
-    services: Services,
     idempotency_key: str | None,
 ) -> Response:
     command = MoveMoney(
         wallet_id=wallet_id, amount=body.amount, reference=body.reference, metadata=body.metadata
     )
     stored = await handler(
-        services.uow,
-        services.shard,
         command,
         owner_scope=caller.owner_scope,
         request=idempotent_request(request, caller, idempotency_key, body),

@@ -3,6 +3,7 @@ reversals), written in the transaction of the action (`wallet_shared.platform.au
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Final
 
 import asyncpg
@@ -32,19 +33,29 @@ def audit_entry(origin: MovementRequest, action: str, *, target: str, wallet_id:
     )
 
 
-async def audit_posting(
+async def audit_postings(
     conn: asyncpg.Connection,
     shard: ShardContext,
-    posting: JournalTransaction,
-    origin: MovementRequest,
+    postings: Sequence[tuple[JournalTransaction, MovementRequest]],
 ) -> None:
-    """Audit a refund (target: the purchase) or a reversal (target: the transaction undone)."""
-    action = AUDITED_POSTINGS.get(posting.type)
-    if action is None:
+    """Audit the refunds (target: the purchase) and reversals (target: the transaction undone)
+    among `postings`, each with who asked for it, in one statement (none when there are none)."""
+    audited = [
+        (posting, action, origin)
+        for posting, origin in postings
+        if (action := AUDITED_POSTINGS.get(posting.type)) is not None
+    ]
+    if not audited:
         return
-    target = posting.reference or posting.id
-    entry = audit_entry(origin, action, target=target, wallet_id=posting.wallet_id)
-    await record_actions(conn, [entry], service=f"shard-{shard.label}", at=posting.created_at)
+    entries = [
+        audit_entry(
+            origin, action, target=posting.reference or posting.id, wallet_id=posting.wallet_id
+        )
+        for posting, action, origin in audited
+    ]
+    # One instant for the statement: the postings of one transaction share theirs.
+    at = audited[0][0].created_at
+    await record_actions(conn, entries, service=f"shard-{shard.label}", at=at)
 
 
 async def audit_action(

@@ -1,18 +1,25 @@
 """Money movements asked for over HTTP (deposits, withdrawals, purchases, refunds, reversals):
-local, synchronous, one DB transaction each.
+local and synchronous.
 
-The wallet row is locked (`SELECT ... FOR UPDATE`), the domain books the movement, and the
-journal transaction, its entries, the balance and spending snapshots, the `transaction.posted`
-event, who asked for it (audit) and the idempotency record all commit together.
+Deposits and withdrawals are booked set-based (`CashMovements`): the ones that arrive together
+lock their wallets in one statement, are booked in memory one after the other, and their journal
+transactions, balances, `movement_requests` rows, `transaction.posted` events and idempotency
+records are written with one statement per table, and commit together. Purchases, refunds and
+reversals read and write more per request (the purchase and its refunds, the transaction
+undone): `run_movement` books each with statements of its own, inside a transaction shared with
+the requests that arrive meanwhile (group commit).
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any, NamedTuple, Protocol
 
-from wallet_shared.contracts.ids import new_transaction_id
-from wallet_shared.platform.idempotency import StoredResponse, run_idempotent
+from wallet_shared.contracts.errors import WalletError
+from wallet_shared.contracts.ids import WALLET_PREFIX, bucket_of_id, new_transaction_id
+from wallet_shared.platform.batch_commit import BatchCommit
+from wallet_shared.platform.idempotency import StoredResponse, run_idempotent, run_idempotent_batch
 from wallet_shared.platform.logging import current_trace_id
 from wallet_shared.platform.metrics import LEDGER_POSTINGS
 
@@ -25,12 +32,12 @@ from wallet_shard.domain.postings import (
     check_operation_amount,
 )
 from wallet_shard.domain.wallet import Wallet
-from wallet_shard.service_layer.audit import audit_posting
+from wallet_shard.service_layer.audit import audit_postings
 from wallet_shard.service_layer.commands import IdempotentRequest, MoveMoney
 from wallet_shard.service_layer.context import ShardContext
 from wallet_shard.service_layer.unit_of_work import ShardRepositories, UnitOfWork
 from wallet_shard.service_layer.views import transaction_posted, transaction_view
-from wallet_shard.service_layer.wallets import find_visible
+from wallet_shard.service_layer.wallets import find_visible, visible
 
 Booking = Callable[[Wallet, int, PostingContext], JournalTransaction]
 Movement = Callable[[ShardRepositories, Wallet, PostingContext], Awaitable[JournalTransaction]]
@@ -38,13 +45,24 @@ Movement = Callable[[ShardRepositories, Wallet, PostingContext], Awaitable[Journ
 the journal transaction); raises a `WalletError` to refuse."""
 
 
-class MovementHandler(Protocol):
-    """`deposit` or `withdraw`: the two handlers take the same arguments."""
+@dataclass(frozen=True, slots=True)
+class _Asked:
+    """One deposit or withdrawal to book: what, by whom, under which key, and the trace it
+    belongs to (the batch runs in another task than the request)."""
+
+    command: MoveMoney
+    book: Booking
+    owner_scope: str | None
+    idempotency: IdempotentRequest
+    origin: MovementRequest
+    trace_id: str
+
+
+class CashMovement(Protocol):
+    """`CashMovements.deposit` or `CashMovements.withdraw`: they take the same arguments."""
 
     def __call__(
         self,
-        uow: UnitOfWork,
-        shard: ShardContext,
         command: MoveMoney,
         *,
         owner_scope: str | None,
@@ -53,60 +71,115 @@ class MovementHandler(Protocol):
     ) -> Awaitable[StoredResponse]: ...
 
 
-async def deposit(
-    uow: UnitOfWork,
-    shard: ShardContext,
-    command: MoveMoney,
-    *,
-    owner_scope: str | None,
-    request: IdempotentRequest,
-    origin: MovementRequest,
-) -> StoredResponse:
-    """Money in from outside: 201 with the transaction, or the stored refusal."""
-    return await _move(uow, shard, command, book_deposit, owner_scope, request, origin)
+class _Booked(NamedTuple):
+    """A request's stored answer, and what it posted (None for a replay or a refusal)."""
+
+    answer: StoredResponse
+    posting: JournalTransaction | None
 
 
-async def withdraw(
-    uow: UnitOfWork,
-    shard: ShardContext,
-    command: MoveMoney,
-    *,
-    owner_scope: str | None,
-    request: IdempotentRequest,
-    origin: MovementRequest,
-) -> StoredResponse:
-    """Money out: 201 with the transaction; 422 `insufficient_funds` beyond the available,
-    `limit_exceeded` beyond the spending limits."""
-    return await _move(uow, shard, command, book_withdrawal, owner_scope, request, origin)
+class CashMovements:
+    """Books deposits and withdrawals, once per Idempotency-Key; the ones that arrive together
+    are booked together, in one transaction with a fixed number of statements
+    (`wallet_shared.platform.batch_commit`), as the shard's local transfers are."""
 
+    def __init__(self, uow: UnitOfWork, shard: ShardContext, *, max_in_flight: int = 2) -> None:
+        self._shard = shard
+        self._batches: BatchCommit[ShardRepositories, _Asked, _Booked] = BatchCommit(
+            uow, self._book_together, max_in_flight=max_in_flight
+        )
 
-async def _move(
-    uow: UnitOfWork,
-    shard: ShardContext,
-    command: MoveMoney,
-    book: Booking,
-    owner_scope: str | None,
-    request: IdempotentRequest,
-    origin: MovementRequest,
-) -> StoredResponse:
-    check_operation_amount(command.amount, max_amount=shard.max_amount)
+    async def deposit(
+        self,
+        command: MoveMoney,
+        *,
+        owner_scope: str | None,
+        request: IdempotentRequest,
+        origin: MovementRequest,
+    ) -> StoredResponse:
+        """Money in from outside: 201 with the transaction, or the stored refusal."""
+        return await self._move(command, book_deposit, owner_scope, request, origin)
 
-    async def movement(
-        repos: ShardRepositories, wallet: Wallet, context: PostingContext
-    ) -> JournalTransaction:
-        return book(wallet, command.amount, context)
+    async def withdraw(
+        self,
+        command: MoveMoney,
+        *,
+        owner_scope: str | None,
+        request: IdempotentRequest,
+        origin: MovementRequest,
+    ) -> StoredResponse:
+        """Money out: 201 with the transaction; 422 `insufficient_funds` beyond the available,
+        `limit_exceeded` beyond the spending limits."""
+        return await self._move(command, book_withdrawal, owner_scope, request, origin)
 
-    return await run_movement(
-        uow,
-        shard,
-        wallet_id=command.wallet_id,
-        owner_scope=owner_scope,
-        request=request,
-        origin=origin,
-        movement=movement,
-        reference=command.reference,
-        metadata=command.metadata,
-    )
+    async def _move(
+        self,
+        command: MoveMoney,
+        book: Booking,
+        owner_scope: str | None,
+        request: IdempotentRequest,
+        origin: MovementRequest,
+    ) -> StoredResponse:
+        check_operation_amount(command.amount, max_amount=self._shard.max_amount)
+        asked = _Asked(command, book, owner_scope, request, origin, trace_id=current_trace_id())
+        stored, posting = await self._batches.submit(asked)
+        if posting is not None:  # counted once committed; a replay or a refusal posts nothing
+            LEDGER_POSTINGS.labels(self._shard.label, posting.type).inc()
+        return stored
+
+    async def _book_together(
+        self, repos: ShardRepositories, batch: list[_Asked]
+    ) -> list[_Booked | WalletError]:
+        shard = self._shard
+        # Every wallet of the batch locked at once, in id order; the movements are then booked
+        # one after the other on those rows, so each sees what the ones before it moved.
+        wallet_ids = {
+            asked.command.wallet_id
+            for asked in batch
+            if bucket_of_id(asked.command.wallet_id, prefix=WALLET_PREFIX) is not None
+        }
+        wallets = {w.id: w for w in await repos.wallets.lock_many(sorted(wallet_ids))}
+        at = shard.clock()
+        posted: dict[int, JournalTransaction] = {}
+
+        async def book_one(position: int) -> tuple[int, Any]:
+            asked = batch[position]
+            wallet = visible(wallets.get(asked.command.wallet_id), asked.owner_scope)
+            context = PostingContext(
+                transaction_id=new_transaction_id(wallet.bucket),
+                at=at,
+                reference=asked.command.reference,
+                metadata=asked.command.metadata,
+                default_limits=shard.default_limits,
+            )
+            posting = posted[position] = asked.book(wallet, asked.command.amount, context)
+            return 201, transaction_view(posting).model_dump(mode="json")
+
+        answers = await run_idempotent_batch(
+            repos.conn, [asked.idempotency for asked in batch], book_one
+        )
+        postings = list(posted.values())
+        moved = {posting.wallet_id: wallets[posting.wallet_id] for posting in postings}
+        await repos.journal.add(postings)
+        await repos.wallets.save_balances(list(moved.values()))
+        await repos.movement_requests.add_many(
+            [(posting.id, batch[position].origin) for position, posting in posted.items()], at=at
+        )
+        await audit_postings(
+            repos.conn,
+            shard,
+            [(posting, batch[position].origin) for position, posting in posted.items()],
+        )
+        await repos.publish(
+            [
+                transaction_posted(posting, topics=shard.topics, trace_id=batch[position].trace_id)
+                for position, posting in posted.items()
+            ]
+        )
+        return [
+            answer if isinstance(answer, WalletError) else _Booked(answer, posted.get(position))
+            for position, answer in enumerate(answers)
+        ]
 
 
 async def run_movement(
@@ -167,8 +240,8 @@ async def _save(
 ) -> None:
     await repos.journal.add([posting])
     await repos.wallets.save_balances([wallet])
-    await repos.movement_requests.add(posting.id, origin, at=posting.created_at)
-    await audit_posting(repos.conn, shard, posting, origin)
+    await repos.movement_requests.add_many([(posting.id, origin)], at=posting.created_at)
+    await audit_postings(repos.conn, shard, [(posting, origin)])
     await repos.publish(
         [transaction_posted(posting, topics=shard.topics, trace_id=current_trace_id())]
     )

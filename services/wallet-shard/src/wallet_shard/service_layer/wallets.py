@@ -131,7 +131,7 @@ async def _find(repos: ShardRepositories, wallet_id: str, *, lock: bool) -> Wall
     return await repos.wallets.get(wallet_id)
 
 
-def _visible(wallet: Wallet | None, owner_scope: str | None) -> Wallet:
+def visible(wallet: Wallet | None, owner_scope: str | None) -> Wallet:
     """The wallet if the caller may see it; someone else's wallet is as absent as a missing one."""
     if wallet is None or (owner_scope is not None and wallet.user_id != owner_scope):
         raise NotFound("No such wallet.")
@@ -142,4 +142,4 @@ async def find_visible(
     repos: ShardRepositories, wallet_id: str, *, owner_scope: str | None, lock: bool
 ) -> Wallet:
     """The wallet the caller names, optionally locked for update; NotFound otherwise."""
-    return _visible(await _find(repos, wallet_id, lock=lock), owner_scope)
+    return visible(await _find(repos, wallet_id, lock=lock), owner_scope)
