@@ -395,6 +395,62 @@ async def test_a_waiter_wakes_on_the_final_status(harness: Harness) -> None:
         await listener.stop()
 
 
+class HeardWaiters(FinalWaiters):
+    """A process's registry that records the notices its listener hears and what each of its
+    waiters was woken with (the saga itself, or None: read it)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.heard: list[tuple[str, str | None]] = []
+        self.notice = asyncio.Event()
+        self.woken_with: list[Any] = []
+
+    def announce(self, transfer_id: str, announcer: str | None = None) -> None:
+        self.heard.append((transfer_id, announcer))
+        self.notice.set()
+        super().announce(transfer_id, announcer)
+
+    def _wake(self, transfer_id: str, saga: Any) -> None:
+        self.woken_with.append(saga)
+        super()._wake(transfer_id, saga)
+
+
+async def test_this_processs_waiters_are_handed_the_saga_and_the_others_read_it(
+    harness: Harness,
+) -> None:
+    here, elsewhere = HeardWaiters(), HeardWaiters()
+    listeners = [
+        FinalStatusListener(dsn=harness.dsn, on_final=w.announce, on_reconnect=w.announce_all)
+        for w in (here, elsewhere)
+    ]
+    for listener in listeners:
+        await listener.start()
+    try:
+        transfer_id = await started_id(harness)
+        await handle_replies(harness.ctx, tried(transfer_id, debit=True, credit=True))
+        waiting = [
+            asyncio.create_task(
+                wait_for_final(harness.ctx, w, transfer_id, timeout_s=20, recheck_s=20)
+            )
+            for w in (here, elsewhere)
+        ]
+        await asyncio.sleep(0)  # both requests watch before the batch commits
+        await handle_replies(harness.ctx, confirmed(transfer_id), waiters=here)
+        handed, read = await asyncio.wait_for(asyncio.gather(*waiting), 5)
+        await asyncio.wait_for(here.notice.wait(), 5)  # its own notice came too, and was ignored
+
+        assert here.heard == [(transfer_id, here.announcer)]
+        assert elsewhere.heard == [(transfer_id, here.announcer)]
+        assert here.woken_with == [handed]  # the saga itself, never a wake to read it
+        assert handed is not None
+        assert handed.status.value == "completed"
+        assert elsewhere.woken_with == [None]
+        assert read == handed
+    finally:
+        for listener in listeners:
+            await listener.stop()
+
+
 async def test_a_waiter_gives_up_at_its_timeout_with_the_pending_saga(harness: Harness) -> None:
     transfer_id = await started_id(harness)
     saga = await wait_for_final(

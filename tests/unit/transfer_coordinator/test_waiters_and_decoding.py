@@ -10,6 +10,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from transfer_coordinator.adapters.repository import parse_final_notice
 from transfer_coordinator.domain.saga import TransferSaga, TransferStatus
 from transfer_coordinator.service_layer.waiting import FinalWaiters, wait_for_final
 from wallet_shared.contracts.messages import (
@@ -44,6 +45,27 @@ async def test_announcing_nobody_is_harmless() -> None:
     with waiters.watch(TRF) as woken:
         await asyncio.sleep(0)
         assert not woken.done()
+
+
+async def test_its_own_notice_wakes_nobody_the_hand_over_follows_it() -> None:
+    waiters, elsewhere = FinalWaiters(), FinalWaiters()
+    assert waiters.announcer != elsewhere.announcer
+    with waiters.watch(TRF) as woken:
+        waiters.announce(TRF, waiters.announcer)
+        assert not woken.done()
+        waiters.announce(TRF, elsewhere.announcer)
+        assert woken.done()
+        assert woken.result() is None  # woken to read it
+
+
+@pytest.mark.parametrize(
+    ("payload", "parsed"),
+    [(TRF, (TRF, None)), (f"{TRF} 0f3a", (TRF, "0f3a")), (f"{TRF} ", (TRF, None))],
+)
+def test_a_final_notice_names_its_transfer_and_perhaps_its_announcer(
+    payload: str, parsed: tuple[str, str | None]
+) -> None:
+    assert parse_final_notice(payload) == parsed
 
 
 def test_replies_decode() -> None:

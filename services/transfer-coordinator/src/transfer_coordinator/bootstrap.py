@@ -91,7 +91,7 @@ async def _start(app: FastAPI, settings: CoordinatorSettings, stack: AsyncExitSt
     app.state.transfer_starts = TransferStarts(ctx)
     app.state.dead_letters = plumbing.dead_letters
     consumer = await stack.enter_async_context(
-        reply_consumer(ctx, settings, plumbing.dead_letters, on_final=waiters.announce_final)
+        reply_consumer(ctx, settings, plumbing.dead_letters, waiters=waiters)
     )
     plumbing.sampler.watch(consumer)
     plumbing.sampler.add(saga_gauges.measure)

@@ -16,20 +16,21 @@ from typing import Any
 import asyncpg
 from wallet_shared.platform.loops import BackgroundLoop
 
-from transfer_coordinator.adapters.repository import FINAL_CHANNEL
+from transfer_coordinator.adapters.repository import FINAL_CHANNEL, parse_final_notice
 from transfer_coordinator.settings import SERVICE
 
 _HEARTBEAT_S = 5.0
 
 
 class FinalStatusListener(BackgroundLoop):
-    """Calls `on_final(transfer_id)` for each transfer announced final on `transfer_final`."""
+    """Calls `on_final(transfer_id, announcer)` for each transfer announced final on
+    `transfer_final` (announcer: who sent the notice, when it named itself)."""
 
     def __init__(
         self,
         *,
         dsn: str,
-        on_final: Callable[[str], None],
+        on_final: Callable[[str, str | None], None],
         on_reconnect: Callable[[], None],
     ) -> None:
         super().__init__(name="final_status_listener", service=SERVICE)
@@ -86,5 +87,5 @@ class FinalStatusListener(BackgroundLoop):
         if not self.stopping:
             raise OSError("LISTEN connection closed")
 
-    def _notified(self, _conn: Any, _pid: int, _channel: str, transfer_id: object) -> None:
-        self._on_final(str(transfer_id))
+    def _notified(self, _conn: Any, _pid: int, _channel: str, payload: object) -> None:
+        self._on_final(*parse_final_notice(str(payload)))

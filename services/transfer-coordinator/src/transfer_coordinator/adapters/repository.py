@@ -24,7 +24,9 @@ from transfer_coordinator.domain.saga import (
 )
 
 FINAL_CHANNEL: Final = "transfer_final"
-"""The NOTIFY channel that carries the id of each transfer reaching a final status."""
+"""The NOTIFY channel that carries the id of each transfer reaching a final status, followed
+by a space and the announcer's name when the announcing process hands its waiters the saga
+itself (`parse_final_notice`)."""
 
 _COLUMNS: Final = (
     "id, source_wallet_id, destination_wallet_id, amount, currency, description, status, phase,"
@@ -171,14 +173,28 @@ async def lock_idle(
     return [_saga(row) for row in await conn.fetch(_LOCK_IDLE, idle_since, limit)]
 
 
-async def notify_final(conn: asyncpg.Connection, transfer_ids: Sequence[str]) -> None:
-    """Announce final transfers on `FINAL_CHANNEL`; PostgreSQL delivers it at commit."""
+async def notify_final(
+    conn: asyncpg.Connection, transfer_ids: Sequence[str], *, announcer: str | None = None
+) -> None:
+    """Announce final transfers on `FINAL_CHANNEL`; PostgreSQL delivers it at commit.
+
+    `announcer` names the caller when it hands the committed sagas to its own waiters: its
+    listener, which hears the notice before the commit returns, leaves them to that hand-over
+    instead of waking them to read what they are about to be given.
+    """
     if transfer_ids:
         await conn.execute(
-            "SELECT pg_notify($1, id) FROM unnest($2::text[]) AS id",
+            "SELECT pg_notify($1, concat_ws(' ', id, $3::text)) FROM unnest($2::text[]) AS id",
             FINAL_CHANNEL,
             list(transfer_ids),
+            announcer,
         )
+
+
+def parse_final_notice(payload: str) -> tuple[str, str | None]:
+    """The transfer id of a `FINAL_CHANNEL` notice, and its announcer (None when unnamed)."""
+    transfer_id, _, announcer = payload.partition(" ")
+    return transfer_id, announcer or None
 
 
 async def count_pending(conn: asyncpg.Connection) -> int:

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import partial
 
 from wallet_shared.contracts.messages import LegReply, decode_reply
 from wallet_shared.platform.dead_letters import DeadLetterStore
 from wallet_shared.platform.kafka import BatchConsumer
 
-from transfer_coordinator.domain.saga import TransferSaga
 from transfer_coordinator.service_layer.context import CoordinatorContext
 from transfer_coordinator.service_layer.replies import handle_replies
+from transfer_coordinator.service_layer.waiting import FinalWaiters
 from transfer_coordinator.settings import SERVICE, CoordinatorSettings
 
 
@@ -20,9 +19,9 @@ def reply_consumer(
     settings: CoordinatorSettings,
     dead_letters: DeadLetterStore,
     *,
-    on_final: Callable[[TransferSaga], None] | None = None,
+    waiters: FinalWaiters | None = None,
 ) -> BatchConsumer[LegReply]:
-    """The consumer of the reply topic, in the coordinator's consumer group; `on_final` is
+    """The consumer of the reply topic, in the coordinator's consumer group; `waiters` are
     handed each saga a batch has made final, once committed."""
     return BatchConsumer(
         bootstrap=settings.kafka_bootstrap,
@@ -30,6 +29,6 @@ def reply_consumer(
         group_id=f"{settings.topic_prefix}{SERVICE}",
         service=SERVICE,
         decode=decode_reply,
-        handle_batch=partial(handle_replies, ctx, on_final=on_final),
+        handle_batch=partial(handle_replies, ctx, waiters=waiters),
         dead_letters=dead_letters,
     )

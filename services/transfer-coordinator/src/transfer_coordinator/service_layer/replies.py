@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import structlog
@@ -14,6 +14,7 @@ from transfer_coordinator.adapters import repository
 from transfer_coordinator.domain.saga import TransferSaga
 from transfer_coordinator.service_layer.context import CoordinatorContext
 from transfer_coordinator.service_layer.outgoing import command_records, final_event
+from transfer_coordinator.service_layer.waiting import FinalWaiters
 
 _log = structlog.get_logger(__name__)
 
@@ -36,14 +37,14 @@ async def handle_replies(
     ctx: CoordinatorContext,
     replies: Sequence[LegReply],
     *,
-    on_final: Callable[[TransferSaga], None] | None = None,
+    waiters: FinalWaiters | None = None,
 ) -> None:
     """Apply a batch of replies: lock the sagas (in id order), move them, store them, and queue
     the commands and final events they produce, all in one commit.
 
     Duplicated or late replies change nothing. A transfer reaching a final status is announced
     on `transfer_final` (waiting HTTP requests wake up) and as a public event; once committed,
-    it is also handed to `on_final` (this process's waiting requests, spared a re-read).
+    it is handed to this process's `waiters` (spared a re-read), whose name the notice carries.
     """
     if not replies:
         return
@@ -53,11 +54,15 @@ async def handle_replies(
         outcome = _apply(ctx, sagas, replies)
         await repository.save_sagas(tx.conn, list(outcome.moved.values()))
         await tx.publish(outcome.records)
-        await repository.notify_final(tx.conn, [saga.id for saga in outcome.finished])
+        await repository.notify_final(
+            tx.conn,
+            [saga.id for saga in outcome.finished],
+            announcer=waiters.announcer if waiters is not None else None,
+        )
     for saga in outcome.finished:
         _count_final(saga)
-        if on_final is not None:
-            on_final(saga)
+        if waiters is not None:
+            waiters.announce_final(saga)
 
 
 def _apply(

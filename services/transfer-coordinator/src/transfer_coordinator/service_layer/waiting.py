@@ -5,12 +5,16 @@ connection per process (adapters/notifications.py) feeds `FinalWaiters`, which w
 waiting for that id. Each wake-up, and each `recheck_s` in case a notification was lost while the
 LISTEN connection was down, ends in a re-read of the row: the database has the last word. The
 reply handler of this process hands over the final sagas it has just committed as well: a request
-woken with its saga answers it without reading it again (the row holds exactly that saga).
+woken with its saga answers it without reading it again (the row holds exactly that saga). Its
+notices name this registry as their announcer, and the registry ignores them: PostgreSQL delivers
+a notice to the LISTEN connection as the transaction commits, before the handler's commit has
+returned, so the notice would otherwise wake the request first, to read the saga again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -28,6 +32,8 @@ class FinalWaiters:
 
     def __init__(self) -> None:
         self._waiting: dict[str, set[asyncio.Future[TransferSaga | None]]] = {}
+        self.announcer = uuid.uuid4().hex
+        """The name this process's notices carry when it hands their sagas over itself."""
 
     @contextmanager
     def watch(self, transfer_id: str) -> Iterator[asyncio.Future[TransferSaga | None]]:
@@ -44,9 +50,11 @@ class FinalWaiters:
                 if not futures:
                     del self._waiting[transfer_id]
 
-    def announce(self, transfer_id: str) -> None:
-        """`transfer_id` reached a final status: wake whoever waits for it, to read it."""
-        self._wake(transfer_id, None)
+    def announce(self, transfer_id: str, announcer: str | None = None) -> None:
+        """`transfer_id` reached a final status: wake whoever waits for it, to read it, unless
+        the notice is this registry's own (`announce_final` hands that saga over)."""
+        if announcer != self.announcer:
+            self._wake(transfer_id, None)
 
     def announce_final(self, saga: TransferSaga) -> None:
         """`saga`, final, has just been committed: wake whoever waits for it with it."""
