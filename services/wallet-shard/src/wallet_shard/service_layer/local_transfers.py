@@ -25,7 +25,6 @@ from wallet_shared.contracts.pagination import (
 )
 from wallet_shared.contracts.rules import check_distinct_wallets
 from wallet_shared.contracts.schemas import Transfer
-from wallet_shared.platform.batch_commit import BatchCommit
 from wallet_shared.platform.idempotency import StoredResponse, run_idempotent_batch
 from wallet_shared.platform.logging import current_trace_id
 from wallet_shared.platform.metrics import TRANSFER_DURATION, TRANSFERS
@@ -37,6 +36,7 @@ from wallet_shard.domain.local_transfers import (
     LocalTransferRequest,
     book_local_transfer,
 )
+from wallet_shard.service_layer.batch_desk import BatchDesk
 from wallet_shard.service_layer.commands import IdempotentRequest
 from wallet_shard.service_layer.context import ShardContext
 from wallet_shard.service_layer.transfer_commands import count_postings, save_leg_book
@@ -62,16 +62,10 @@ class _Booked(NamedTuple):
     booking: LocalBooking | None
 
 
-class LocalTransfers:
+class LocalTransfers(BatchDesk[_Asked, _Booked]):
     """Books transfers between two wallets of this shard, once per Idempotency-Key; the ones that
     arrive together are booked together, in one transaction with a fixed number of statements
     (`wallet_shared.platform.batch_commit`)."""
-
-    def __init__(self, uow: UnitOfWork, shard: ShardContext, *, max_in_flight: int = 2) -> None:
-        self._shard = shard
-        self._batches: BatchCommit[ShardRepositories, _Asked, _Booked] = BatchCommit(
-            uow, self._book_together, max_in_flight=max_in_flight
-        )
 
     async def start(
         self,

@@ -18,7 +18,6 @@ from typing import Any, NamedTuple, Protocol
 
 from wallet_shared.contracts.errors import WalletError
 from wallet_shared.contracts.ids import WALLET_PREFIX, bucket_of_id, new_transaction_id
-from wallet_shared.platform.batch_commit import BatchCommit
 from wallet_shared.platform.idempotency import StoredResponse, run_idempotent, run_idempotent_batch
 from wallet_shared.platform.logging import current_trace_id
 from wallet_shared.platform.metrics import LEDGER_POSTINGS
@@ -33,6 +32,7 @@ from wallet_shard.domain.postings import (
 )
 from wallet_shard.domain.wallet import Wallet
 from wallet_shard.service_layer.audit import audit_postings
+from wallet_shard.service_layer.batch_desk import BatchDesk
 from wallet_shard.service_layer.commands import IdempotentRequest, MoveMoney
 from wallet_shard.service_layer.context import ShardContext
 from wallet_shard.service_layer.unit_of_work import ShardRepositories, UnitOfWork
@@ -78,16 +78,10 @@ class _Booked(NamedTuple):
     posting: JournalTransaction | None
 
 
-class CashMovements:
+class CashMovements(BatchDesk[_Asked, _Booked]):
     """Books deposits and withdrawals, once per Idempotency-Key; the ones that arrive together
     are booked together, in one transaction with a fixed number of statements
     (`wallet_shared.platform.batch_commit`), as the shard's local transfers are."""
-
-    def __init__(self, uow: UnitOfWork, shard: ShardContext, *, max_in_flight: int = 2) -> None:
-        self._shard = shard
-        self._batches: BatchCommit[ShardRepositories, _Asked, _Booked] = BatchCommit(
-            uow, self._book_together, max_in_flight=max_in_flight
-        )
 
     async def deposit(
         self,
