@@ -13,22 +13,25 @@ import orjson
 from wallet_shard.domain.journal import JournalTransaction
 from wallet_shard.domain.reversals import ReversalTarget
 
-_INSERT_TRANSACTIONS: Final = """
-INSERT INTO journal_transactions
-    (id, wallet_id, type, amount, balance_after, reference, transfer_id, metadata, created_at,
-     related_id)
-SELECT id, wallet_id, type, amount, balance_after, reference, transfer_id, metadata::jsonb,
-       created_at, related_id
-FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[],
-            $7::text[], $8::text[], $9::timestamptz[], $10::text[]) WITH ORDINALITY
-     AS t (id, wallet_id, type, amount, balance_after, reference, transfer_id, metadata,
-           created_at, related_id, position)
-ORDER BY position
-"""
-
-_INSERT_ENTRIES: Final = """
+# Transactions and their entries in one statement (one round trip): the transactions' insert is
+# a data-modifying WITH, run to completion whether or not the statement reads it; the entries'
+# foreign key is checked at the end of the statement, once both are in. The transactions go in
+# the order given, which is the order of their `seq`.
+_INSERT: Final = """
+WITH transactions AS (
+    INSERT INTO journal_transactions
+        (id, wallet_id, type, amount, balance_after, reference, transfer_id, metadata,
+         created_at, related_id)
+    SELECT id, wallet_id, type, amount, balance_after, reference, transfer_id, metadata::jsonb,
+           created_at, related_id
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[],
+                $7::text[], $8::text[], $9::timestamptz[], $10::text[]) WITH ORDINALITY
+         AS t (id, wallet_id, type, amount, balance_after, reference, transfer_id, metadata,
+               created_at, related_id, position)
+    ORDER BY position
+)
 INSERT INTO journal_entries (transaction_id, account, currency, amount, created_at)
-SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::timestamptz[])
+SELECT * FROM unnest($11::text[], $12::text[], $13::text[], $14::bigint[], $15::timestamptz[])
 """
 
 _COLUMNS: Final = (
@@ -68,11 +71,12 @@ class JournalRepository:
         self._conn = conn
 
     async def add(self, transactions: Sequence[JournalTransaction]) -> None:
-        """Append `transactions` and all their entries: two statements whatever their number."""
+        """Append `transactions` and all their entries: one statement whatever their number."""
         if not transactions:
             return
+        entries = [(t, entry) for t in transactions for entry in t.entries]
         await self._conn.execute(
-            _INSERT_TRANSACTIONS,
+            _INSERT,
             [t.id for t in transactions],
             [t.wallet_id for t in transactions],
             [t.type for t in transactions],
@@ -86,10 +90,6 @@ class JournalRepository:
             ],
             [t.created_at for t in transactions],
             [t.related_id for t in transactions],
-        )
-        entries = [(t, entry) for t in transactions for entry in t.entries]
-        await self._conn.execute(
-            _INSERT_ENTRIES,
             [t.id for t, _ in entries],
             [entry.account for _, entry in entries],
             [entry.currency for _, entry in entries],

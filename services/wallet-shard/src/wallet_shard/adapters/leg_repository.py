@@ -1,8 +1,13 @@
-"""Holds (debit legs) and pending credits (credit legs) in PostgreSQL."""
+"""Transfer legs in PostgreSQL: holds (debit legs) and pending credits (credit legs).
+
+A batch of transfer commands names legs of both kinds: both tables are read with one statement
+and written with one, whatever the batch holds (each statement is a round trip the batch waits
+for while it holds its wallets' locks).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Final
 
 import asyncpg
@@ -13,6 +18,36 @@ from wallet_shard.domain.transfer_legs import LegState, TransferLeg
 _TABLE: Final = {Leg.DEBIT: "holds", Leg.CREDIT: "pending_credits"}
 _COLUMNS: Final = "transfer_id, wallet_id, amount, currency, state, failure_code, tried"
 
+_FIND: Final = f"""
+SELECT 'debit' AS leg, {_COLUMNS}, created_at FROM holds WHERE transfer_id = ANY($1::text[])
+UNION ALL
+SELECT 'credit', {_COLUMNS}, created_at FROM pending_credits WHERE transfer_id = ANY($2::text[])
+"""
+
+
+def _upsert(table: str, first: int) -> str:
+    """Insert new legs of `table` and write the state of resolved ones, from eight arrays
+    numbered from `$first`."""
+    arrays = ", ".join(
+        f"${first + n}::{kind}[]"
+        for n, kind in enumerate(
+            ("text", "text", "bigint", "text", "text", "text", "boolean", "timestamptz")
+        )
+    )
+    return (
+        f"INSERT INTO {table} ({_COLUMNS}, created_at, updated_at)"
+        f" SELECT {_COLUMNS}, coalesce(placed_at, now()), now()"
+        f" FROM unnest({arrays}) AS t ({_COLUMNS}, placed_at)"
+        " ON CONFLICT (transfer_id) DO UPDATE"
+        " SET state = EXCLUDED.state, failure_code = EXCLUDED.failure_code,"
+        "     tried = EXCLUDED.tried, updated_at = EXCLUDED.updated_at"
+    )
+
+
+# Both tables in one statement: the holds' upsert is a data-modifying WITH, which PostgreSQL
+# runs to completion whether or not the statement reads it.
+_SAVE: Final = f"WITH holds_saved AS ({_upsert('holds', 1)}) {_upsert('pending_credits', 9)}"
+
 
 def leg_table(leg: Leg) -> str:
     """The table of a leg: `holds` for debits, `pending_credits` for credits."""
@@ -20,70 +55,63 @@ def leg_table(leg: Leg) -> str:
 
 
 class LegRepository:
-    """One leg's table (`holds` or `pending_credits`) on one connection."""
+    """Both legs' tables on one connection."""
 
-    def __init__(self, conn: asyncpg.Connection, leg: Leg) -> None:
+    def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
-        self._leg = leg
-        self._table = _TABLE[leg]
 
-    async def find_many(self, transfer_ids: Sequence[str]) -> list[TransferLeg]:
-        """The legs known for `transfer_ids`.
+    async def find_many(self, transfer_ids: Mapping[Leg, Sequence[str]]) -> list[TransferLeg]:
+        """The legs known for the transfer ids given per leg, in one statement.
 
         Not locked: read after the batch has locked the wallets its commands name, they are
         already serialised with every other writer of a leg that can move money. Locking them
         too would cost a tuple lock (and its WAL record) per command.
         """
-        if not transfer_ids:
+        debits, credits = (list(transfer_ids.get(leg, ())) for leg in (Leg.DEBIT, Leg.CREDIT))
+        if not (debits or credits):
             return []
-        rows = await self._conn.fetch(
-            f"SELECT {_COLUMNS}, created_at FROM {self._table} WHERE transfer_id = ANY($1::text[])",
-            list(transfer_ids),
-        )
-        return [self._leg_of(row) for row in rows]
+        rows = await self._conn.fetch(_FIND, debits, credits)
+        return [_leg_of(row) for row in rows]
 
     async def save(self, legs: Sequence[TransferLeg]) -> None:
         """Insert new legs and write the state of resolved ones, in one statement."""
         if not legs:
             return
-        await self._conn.execute(
-            f"INSERT INTO {self._table} ({_COLUMNS}, created_at, updated_at)"
-            f" SELECT {_COLUMNS}, coalesce(placed_at, now()), now()"
-            " FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[],"
-            "             $6::text[], $7::boolean[], $8::timestamptz[])"
-            f"   AS t ({_COLUMNS}, placed_at)"
-            " ON CONFLICT (transfer_id) DO UPDATE"
-            " SET state = EXCLUDED.state, failure_code = EXCLUDED.failure_code,"
-            "     tried = EXCLUDED.tried, updated_at = EXCLUDED.updated_at",
-            [leg.transfer_id for leg in legs],
-            [leg.wallet_id for leg in legs],
-            [leg.amount for leg in legs],
-            [leg.currency for leg in legs],
-            [leg.state.value for leg in legs],
-            [leg.failure_code for leg in legs],
-            [leg.tried for leg in legs],
-            [leg.placed_at for leg in legs],
-        )
+        arrays: list[list[object]] = []
+        for leg in (Leg.DEBIT, Leg.CREDIT):
+            of_leg = [each for each in legs if each.leg is leg]
+            arrays += [
+                [each.transfer_id for each in of_leg],
+                [each.wallet_id for each in of_leg],
+                [each.amount for each in of_leg],
+                [each.currency for each in of_leg],
+                [each.state.value for each in of_leg],
+                [each.failure_code for each in of_leg],
+                [each.tried for each in of_leg],
+                [each.placed_at for each in of_leg],
+            ]
+        await self._conn.execute(_SAVE, *arrays)
 
-    async def any_active_on(self, wallet_id: str) -> bool:
-        """Whether an unresolved leg still names the wallet."""
+    async def any_active_on(self, leg: Leg, wallet_id: str) -> bool:
+        """Whether an unresolved leg of kind `leg` still names the wallet."""
         return bool(
             await self._conn.fetchval(
-                f"SELECT EXISTS (SELECT 1 FROM {self._table}"
+                f"SELECT EXISTS (SELECT 1 FROM {_TABLE[leg]}"
                 " WHERE wallet_id = $1 AND state = 'active')",
                 wallet_id,
             )
         )
 
-    def _leg_of(self, row: asyncpg.Record) -> TransferLeg:
-        return TransferLeg(
-            transfer_id=row["transfer_id"],
-            leg=self._leg,
-            wallet_id=row["wallet_id"],
-            amount=row["amount"],
-            currency=row["currency"],
-            state=LegState(row["state"]),
-            failure_code=row["failure_code"],
-            tried=row["tried"],
-            placed_at=row["created_at"],
-        )
+
+def _leg_of(row: asyncpg.Record) -> TransferLeg:
+    return TransferLeg(
+        transfer_id=row["transfer_id"],
+        leg=Leg(row["leg"]),
+        wallet_id=row["wallet_id"],
+        amount=row["amount"],
+        currency=row["currency"],
+        state=LegState(row["state"]),
+        failure_code=row["failure_code"],
+        tried=row["tried"],
+        placed_at=row["created_at"],
+    )

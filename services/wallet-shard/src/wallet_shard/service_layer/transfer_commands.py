@@ -56,10 +56,12 @@ async def load_leg_book(
     # read only once those locks are held (READ COMMITTED: each statement sees what committed
     # before it), so a command never acts on a leg state another batch is still changing.
     wallets = await repos.wallets.lock_many(sorted({c.wallet_id for c in commands}))
-    legs = []
-    for leg in (Leg.DEBIT, Leg.CREDIT):
-        transfer_ids = sorted({c.transfer_id for c in commands if c.leg is leg})
-        legs += await repos.legs(leg).find_many(transfer_ids)
+    legs = await repos.legs.find_many(
+        {
+            leg: sorted({c.transfer_id for c in commands if c.leg is leg})
+            for leg in (Leg.DEBIT, Leg.CREDIT)
+        }
+    )
     return LegBook(
         wallets=wallets, legs=legs, at=shard.clock(), default_limits=shard.default_limits
     )
@@ -67,8 +69,7 @@ async def load_leg_book(
 
 async def save_leg_book(repos: ShardRepositories, book: LegBook) -> None:
     """Write back what applying commands to `book` changed: legs, postings, balances."""
-    for leg in (Leg.DEBIT, Leg.CREDIT):
-        await repos.legs(leg).save(book.changed_legs(leg))
+    await repos.legs.save([*book.changed_legs(Leg.DEBIT), *book.changed_legs(Leg.CREDIT)])
     await repos.journal.add(book.postings)
     await repos.wallets.save_balances(book.changed_wallets())
 

@@ -9,7 +9,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import asyncpg
-from wallet_shared.contracts.messages import Leg
 from wallet_shared.platform.group_commit import GroupCommit
 from wallet_shared.platform.unit_of_work import OutboxTransaction, OutboxWaker
 from wallet_shared.platform.unit_of_work import UnitOfWork as TransactionOpener
@@ -30,8 +29,7 @@ class ShardRepositories(OutboxTransaction):
 
     wallets: WalletRepository
     journal: JournalRepository
-    holds: LegRepository
-    pending_credits: LegRepository
+    legs: LegRepository
     purchases: PurchaseRepository
     movement_requests: MovementRequestRepository
     views: LedgerViews
@@ -43,16 +41,12 @@ class ShardRepositories(OutboxTransaction):
             conn=conn,
             wallets=WalletRepository(conn),
             journal=JournalRepository(conn),
-            holds=LegRepository(conn, Leg.DEBIT),
-            pending_credits=LegRepository(conn, Leg.CREDIT),
+            legs=LegRepository(conn),
             purchases=PurchaseRepository(conn),
             movement_requests=MovementRequestRepository(conn),
             views=LedgerViews(conn),
             local_transfers=LocalTransferRepository(conn),
         )
-
-    def legs(self, leg: Leg) -> LegRepository:
-        return self.holds if leg is Leg.DEBIT else self.pending_credits
 
 
 class UnitOfWork(TransactionOpener[ShardRepositories]):

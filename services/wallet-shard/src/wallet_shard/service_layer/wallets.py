@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from wallet_shared.contracts.errors import NotFound, ValidationFailed
 from wallet_shared.contracts.ids import WALLET_PREFIX, bucket_of_id, bucket_of_user, new_wallet_id
-from wallet_shared.contracts.messages import EventType
+from wallet_shared.contracts.messages import EventType, Leg
 from wallet_shared.contracts.pagination import (
     cut_page,
     decode_cursor,
@@ -82,7 +82,7 @@ async def change_status(
         elif change is StatusChange.UNFREEZE:
             changed = wallet.unfreeze()
         else:
-            pending = await repos.pending_credits.any_active_on(wallet.id)
+            pending = await repos.legs.any_active_on(Leg.CREDIT, wallet.id)
             changed = wallet.close(has_pending_credits=pending)
         if changed:
             wallet.updated_at = shard.clock()
