@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 import pytest
+from transfer_coordinator.adapters import repository
 from transfer_coordinator.adapters.notifications import FinalStatusListener
 from transfer_coordinator.domain.saga import TIMEOUT
 from transfer_coordinator.service_layer.claims import Claim, claim_keys
@@ -356,6 +357,28 @@ async def test_the_sweeper_redrives_idle_sagas_and_never_cancels_a_confirm(
     await sweep_once(harness.ctx)
     assert (await harness.row(confirming))["phase"] == "confirming"
     assert (await harness.row(trying))["failure_code"] == TIMEOUT
+
+
+async def test_a_saga_touches_no_index_until_its_final_status(harness: Harness) -> None:
+    """The updates of a saga in flight are HOT (migration 021): only the last one, which makes
+    it final, writes index entries."""
+    transfer_id = await started_id(harness)
+    async with harness.pool.acquire() as conn, conn.transaction():
+        for replies in (
+            tried(transfer_id, debit=True, credit=True),
+            *map(list, zip(confirmed(transfer_id))),
+        ):
+            harness.clock.advance(1)  # each step moves `updated_at`, as replies do
+            saga = (await repository.lock_sagas(conn, [transfer_id]))[transfer_id]
+            for reply in replies:
+                saga = saga.on_reply(reply, harness.ctx.clock()).saga
+            await repository.save_sagas(conn, [saga])
+        updates = await conn.fetchrow(
+            "SELECT n_tup_upd AS all, n_tup_hot_upd AS hot FROM pg_stat_xact_user_tables"
+            " WHERE relname = 'transfers'"
+        )
+    assert saga.status.value == "completed"
+    assert (updates["all"], updates["hot"]) == (3, 2)
 
 
 async def test_the_sweeper_skips_sagas_another_transaction_holds(harness: Harness) -> None:

@@ -73,9 +73,11 @@ _FIRST_PAGE: Final = _WALLET_PAGE.format(after="")
 _NEXT_PAGE: Final = _WALLET_PAGE.format(after="AND (created_at, id) < ($3, $4)")
 
 # SKIP LOCKED: the sweeper takes what nobody holds and never makes the reply consumer wait.
+# The sweeper's reads walk `transfers_pending_by_deadline`, which holds only the sagas in flight
+# (migration 021: no index names a column that a saga's updates before the last one change).
 _LOCK_EXPIRED: Final = f"""
 SELECT {_COLUMNS} FROM transfers
-WHERE phase = 'trying' AND deadline_at <= $1
+WHERE status = 'pending' AND phase = 'trying' AND deadline_at <= $1
 ORDER BY deadline_at LIMIT $2
 FOR UPDATE SKIP LOCKED
 """

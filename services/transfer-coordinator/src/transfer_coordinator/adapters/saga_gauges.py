@@ -11,7 +11,7 @@ from wallet_shared.platform.metrics import SAGA_OLDEST_AGE, SAGA_PAST_DEADLINE, 
 PHASES_IN_FLIGHT: Final = ("trying", "confirming", "cancelling")
 """The phases of a saga that is not final (`done` is final)."""
 
-# Only pending sagas: the partial index transfers_pending_by_update holds exactly those, so the
+# Only pending sagas: the partial index transfers_pending_by_deadline holds exactly those, so the
 # read stays as small as the number of transfers in flight, however long the table grows.
 _IN_FLIGHT: Final = """
 SELECT phase,
