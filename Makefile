@@ -18,7 +18,7 @@ help:
 	@echo "make install   install what is missing (PostgreSQL, Java, Maven, uv, .venv, Kafka jars)"
 	@echo "make run       run the whole system locally until Ctrl-C"
 	@echo "make test      lint, then run the tests"
-	@echo "make lint      ruff and mypy"
+	@echo "make lint      ruff (lint, format check), mypy, import contracts"
 	@echo "make bench     measure the system against its PostgreSQL alone (.local/bench/latest.json)"
 	@echo "make chaos     10,000 transfers while every part is killed, books checked (SEED=n replays)"
 	@echo "make clean     remove .local (Kafka jars, local data and logs)"
@@ -31,6 +31,7 @@ run: install
 
 lint: install
 	$(RUN) ruff check .
+	$(RUN) ruff format --check .
 	$(RUN) mypy $(MYPY_TARGETS)
 	$(RUN) lint-imports --no-cache
 

@@ -136,7 +136,9 @@ def test_the_migration_entrypoint_migrates_a_database_once(database_dsn: str) ->
         assert "wallet-shard: migrations applied" in done.stdout
     counts = asyncio.run(_migration_counts(database_dsn))
     assert counts == {
-        "wallet_shared.platform.migrations": len(migration_files("wallet_shared.platform.migrations")),
+        "wallet_shared.platform.migrations": len(
+            migration_files("wallet_shared.platform.migrations")
+        ),
         MIGRATIONS["wallet-shard"]: len(migration_files(MIGRATIONS["wallet-shard"])),
     }
     wrong = subprocess.run(

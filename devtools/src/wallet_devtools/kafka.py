@@ -295,8 +295,7 @@ class KafkaBroker(StartStop):
         if (self.data_dir / "meta.properties").is_file():
             return
         command = self._java_command(
-            "kafka.tools.StorageTool",
-            *storage_format_args(new_cluster_id(), self._properties_path)
+            "kafka.tools.StorageTool", *storage_format_args(new_cluster_id(), self._properties_path)
         )
         with self._out_path.open("ab") as out:
             completed = subprocess.run(  # noqa: S603 - fixed command
