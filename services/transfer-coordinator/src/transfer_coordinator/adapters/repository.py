@@ -81,10 +81,12 @@ WHERE status = 'pending' AND phase = 'trying' AND deadline_at <= $1
 ORDER BY deadline_at LIMIT $2
 FOR UPDATE SKIP LOCKED
 """
+# Idle sagas by deadline, the index's order: the read stops after `limit` of them even when a
+# backlog of tens of thousands is pending (no sort of them all); the nearest deadline first.
 _LOCK_IDLE: Final = f"""
 SELECT {_COLUMNS} FROM transfers
 WHERE status = 'pending' AND updated_at <= $1
-ORDER BY updated_at LIMIT $2
+ORDER BY deadline_at LIMIT $2
 FOR UPDATE SKIP LOCKED
 """
 

@@ -48,21 +48,33 @@ async def handle_replies(
     """
     if not replies:
         return
-    async with ctx.uow.transaction() as tx:
-        await plan_for_these_arguments(tx.conn)
-        sagas = await repository.lock_sagas(tx.conn, [reply.transfer_id for reply in replies])
-        outcome = _apply(ctx, sagas, replies)
-        await repository.save_sagas(tx.conn, list(outcome.moved.values()))
-        await tx.publish(outcome.records)
-        await repository.notify_final(
-            tx.conn,
-            [saga.id for saga in outcome.finished],
-            announcer=waiters.announcer if waiters is not None else None,
-        )
-    for saga in outcome.finished:
-        _count_final(saga)
+    finished: list[TransferSaga] = []
+    try:
+        async with ctx.uow.transaction() as tx:
+            await plan_for_these_arguments(tx.conn)
+            sagas = await repository.lock_sagas(tx.conn, [reply.transfer_id for reply in replies])
+            outcome = _apply(ctx, sagas, replies)
+            await repository.save_sagas(tx.conn, list(outcome.moved.values()))
+            await tx.publish(outcome.records)
+            finished = outcome.finished
+            await repository.notify_final(
+                tx.conn,
+                [saga.id for saga in finished],
+                announcer=waiters.announcer if waiters is not None else None,
+            )
+    except BaseException:
+        # The commit may have happened all the same (an error on COMMIT, a connection lost on
+        # release), and this process's listener ignores its own notices: wake its waiters to
+        # read what the database holds (a rolled-back batch leaves them pending, and waiting).
         if waiters is not None:
+            for saga in finished:
+                waiters.announce(saga.id)
+        raise
+    if waiters is not None:  # first: nothing below may keep a waiter from its saga
+        for saga in finished:
             waiters.announce_final(saga)
+    for saga in finished:
+        _count_final(saga)
 
 
 def _apply(

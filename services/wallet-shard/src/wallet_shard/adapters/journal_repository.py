@@ -14,9 +14,10 @@ from wallet_shard.domain.journal import JournalTransaction
 from wallet_shard.domain.reversals import ReversalTarget
 
 # Transactions and their entries in one statement (one round trip): the transactions' insert is
-# a data-modifying WITH, run to completion whether or not the statement reads it; the entries'
-# foreign key is checked at the end of the statement, once both are in. The transactions go in
-# the order given, which is the order of their `seq`.
+# a data-modifying WITH, run to completion whether or not the statement reads it (in an order
+# PostgreSQL does not promise: the entries may go in first); their foreign key is checked at the
+# end of the statement, once both are in. The transactions go in the order given, which is the
+# order of their `seq`.
 _INSERT: Final = """
 WITH transactions AS (
     INSERT INTO journal_transactions
