@@ -382,3 +382,76 @@ async def test_the_offsets_of_a_failed_commit_go_with_the_next_one() -> None:
         assert [list(c.values()) for c in client.commits] == [[2]]
     finally:
         await loop.stop()
+
+
+class SteppedClient(FakeClient):
+    """Delivers its next batch only when `step` is set, once per set; counts its polls, after
+    each of which the consumer has decided whether to start a commit. Commits land at once."""
+
+    def __init__(self, *batches: list[bytes]) -> None:
+        super().__init__()
+        self.batches = list(batches)
+        self.step = asyncio.Event()
+        self.polled = asyncio.Event()
+        self.polls = 0
+        self.offset = 0
+        self.started = 0
+
+    async def getmany(self, *, timeout_ms: int, max_records: int) -> dict[Any, list[Any]]:
+        self.polls += 1
+        self.polled.set()
+        if not (self.step.is_set() and self.batches):
+            await asyncio.sleep(timeout_ms / 1000)
+            return {}
+        self.step.clear()
+        batch = [FakeMessage(self.offset + i, value) for i, value in enumerate(self.batches.pop(0))]
+        self.offset += len(batch)
+        return {TopicPartition("wallet.shard-0.commands", 0): batch}
+
+    async def commit(self, offsets: dict[Any, int]) -> None:
+        self.started += 1
+        self.commits.append(offsets)
+        self.committed.set()
+
+
+async def test_commits_start_at_most_once_per_interval_and_stopping_lands_the_rest() -> None:
+    ledger = NotifyingLedger()
+    client = SteppedClient([b"m1"], [b"m2", b"m3"])
+    # An interval no run of this test reaches: only the first batch's commit may start.
+    loop = consumer(
+        ledger, RecordingDeadLetters(), client_factory=lambda: client, commit_interval_s=3600
+    )
+    await loop.start()
+    try:
+        client.step.set()
+        await until(lambda: len(client.commits) == 1, client.committed)  # m1's, landed
+        client.step.set()
+        await until(lambda: ledger.booked == ["m1", "m2", "m3"], ledger.changed)
+        polls = client.polls
+        await until(lambda: client.polls >= polls + 2, client.polled)  # it looked, twice
+        assert client.started == 1
+    finally:
+        await loop.stop()
+    assert [list(c.values()) for c in client.commits] == [[1], [3]]
+
+
+async def test_offsets_booked_within_the_interval_are_committed_once_it_passed() -> None:
+    ledger = NotifyingLedger()
+    client = PipelinedClient([b"m1"], [b"m2"], [b"m3"])
+    client.release.set()
+    loop = consumer(
+        ledger, RecordingDeadLetters(), client_factory=lambda: client, commit_interval_s=0.05
+    )
+    await loop.start()
+    try:
+        # Without another batch to follow, the idle polls start the commit of the last ones.
+        await until(lambda: 3 in client.commits[-1].values() if client.commits else False,
+                    client.committed)  # fmt: skip
+        assert ledger.booked == ["m1", "m2", "m3"]
+    finally:
+        await loop.stop()
+
+
+def test_a_negative_commit_interval_is_refused() -> None:
+    with pytest.raises(ValueError, match="commit_interval_s"):
+        consumer(Ledger(), RecordingDeadLetters(), commit_interval_s=-1)

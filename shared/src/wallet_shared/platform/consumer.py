@@ -3,7 +3,8 @@
 
 A batch is what `getmany` returned; the handler books it in one DB transaction; offsets are
 committed only after that, beside the next fetch and batch rather than before them (one commit in
-flight at a time; what was handled meanwhile goes with the next one). Failures are sorted: a
+flight at a time, and at most one started per `commit_interval_s`; what was handled meanwhile goes
+with the next one). Failures are sorted: a
 `TransientError` retries the whole batch (forever, backing off); anything else isolates the guilty
 message by retrying one at a time, and a message that keeps failing, or that cannot be decoded,
 goes to the dead letters.
@@ -131,6 +132,7 @@ class BatchConsumer(BackgroundLoop, Generic[M]):
         assignment_timeout_s: float = 30.0,
         stop_timeout_s: float = 10.0,
         stall_timeout_s: float = 30.0,
+        commit_interval_s: float = 0.2,
         client_factory: Callable[[], AIOKafkaConsumer] | None = None,
     ) -> None:
         """`client_factory` makes the Kafka client (tests); by default an AIOKafkaConsumer of
@@ -139,6 +141,8 @@ class BatchConsumer(BackgroundLoop, Generic[M]):
             raise ValueError("max_batch and max_attempts must be at least 1")
         if stall_timeout_s <= 0:
             raise ValueError("stall_timeout_s must be positive")
+        if commit_interval_s < 0:
+            raise ValueError("commit_interval_s must not be negative")
         super().__init__(name=f"consumer:{topic}", service=service, stop_timeout_s=stop_timeout_s)
         self._bootstrap = bootstrap
         self._topic = topic
@@ -163,6 +167,11 @@ class BatchConsumer(BackgroundLoop, Generic[M]):
         # a crash before a commit lands redelivers what was booked, which the handlers recognise.
         self._uncommitted: dict[TopicPartition, int] = {}
         self._commit_in_flight: asyncio.Task[None] | None = None
+        # Commits start at most this often: each is a request the broker appends to its offsets
+        # log, and under load a batch ends every few milliseconds. A crash redelivers at most
+        # this long's worth of booked batches more, which the handlers recognise anyway.
+        self._commit_interval_s = commit_interval_s
+        self._last_commit_at: float | None = None
         self._assignment = _AssignmentListener(self._committed, self._uncommitted)
         # Every outcome's series exists from the start at 0, so that a dashboard or an
         # `increase()` shows "none yet" rather than nothing.
@@ -353,7 +362,12 @@ class BatchConsumer(BackgroundLoop, Generic[M]):
                 return
             self._commit_in_flight = None
             in_flight.result()
+        now = asyncio.get_running_loop().time()
+        last = self._last_commit_at
+        if last is not None and now - last < self._commit_interval_s:
+            return  # the next poll (at most `poll_timeout_ms` away) starts it
         if self._uncommitted:
+            self._last_commit_at = now
             offsets = dict(self._uncommitted)
             self._uncommitted.clear()
             self._commit_in_flight = asyncio.create_task(self._commit(consumer, offsets))
