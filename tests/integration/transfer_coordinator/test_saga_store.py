@@ -5,9 +5,11 @@ wait for a final status, listing, and the integrity figures."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import random
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Sequence
+from typing import Any, cast
 
 import orjson
 import pytest
@@ -473,6 +475,67 @@ async def test_this_processs_waiters_are_handed_the_saga_and_the_others_read_it(
     finally:
         for listener in listeners:
             await listener.stop()
+
+
+class FailingAfterTheBody:
+    """A unit of work whose transactions fail after their body ran: with `committed`, once the
+    transaction committed (an error on release, a connection lost while COMMIT's answer was on
+    its way); else before the commit, so that nothing of it stays."""
+
+    def __init__(self, uow: Any, *, committed: bool) -> None:
+        self._uow = uow
+        self._committed = committed
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Any]:
+        if self._committed:
+            async with self._uow.transaction() as tx:
+                yield tx
+            raise ConnectionResetError("connection lost after COMMIT")
+        async with self._uow.transaction() as tx:
+            yield tx
+            raise ConnectionResetError("connection lost before COMMIT")
+
+
+@pytest.mark.parametrize("committed", [True, False], ids=["committed", "rolled-back"])
+async def test_a_batch_that_fails_after_announcing_wakes_this_processs_waiters_to_read(
+    harness: Harness, committed: bool
+) -> None:
+    here = HeardWaiters()
+    listener = FinalStatusListener(
+        dsn=harness.dsn, on_final=here.announce, on_reconnect=here.announce_all
+    )
+    await listener.start()
+    try:
+        transfer_id = await started_id(harness)
+        await handle_replies(harness.ctx, tried(transfer_id, debit=True, credit=True))
+        # recheck_s is long: only a wake-up can end the wait in time.
+        waiting = asyncio.create_task(
+            wait_for_final(harness.ctx, here, transfer_id, timeout_s=30, recheck_s=30)
+        )
+        await asyncio.sleep(0)  # the request watches before the batch
+        failing = dataclasses.replace(
+            harness.ctx, uow=cast(Any, FailingAfterTheBody(harness.ctx.uow, committed=committed))
+        )
+        # (TransientError when raised inside the transaction: the database's failure.)
+        with pytest.raises(Exception, match="connection lost"):
+            await handle_replies(failing, confirmed(transfer_id), waiters=here)
+        # Its own notice (when it committed) is ignored; the failure woke it, to read.
+        assert here.woken_with == [None]
+        if committed:
+            saga = await asyncio.wait_for(waiting, 5)
+            assert saga is not None
+            assert saga.status.value == "completed"
+        else:
+            # Nothing committed: the re-read finds it pending, and the request waits on.
+            assert (await harness.row(transfer_id))["status"] == "pending"
+            assert not waiting.done()
+            await handle_replies(harness.ctx, confirmed(transfer_id), waiters=here)
+            saga = await asyncio.wait_for(waiting, 5)
+            assert saga is not None
+            assert saga.status.value == "completed"
+    finally:
+        await listener.stop()
 
 
 async def test_a_waiter_gives_up_at_its_timeout_with_the_pending_saga(harness: Harness) -> None:
