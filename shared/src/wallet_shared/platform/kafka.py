@@ -23,10 +23,13 @@ async def start_producer(
     bootstrap: str,
     *,
     client_id: str,
-    linger_ms: int = 2,
+    linger_ms: int = 0,
     connect_timeout_s: float = 30.0,
 ) -> AIOKafkaProducer:
     """A started idempotent producer (acks from all in-sync replicas, no duplicates on retry).
+
+    `linger_ms` 0: the outbox relay hands a whole pass to the producer before it awaits
+    anything, so the pass leaves as one request anyway; lingering only delayed every hop.
 
     Retries while the broker is not answering yet, until `connect_timeout_s` has passed.
     """
