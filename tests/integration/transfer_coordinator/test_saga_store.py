@@ -395,13 +395,22 @@ async def test_the_sweeper_skips_sagas_another_transaction_holds(harness: Harnes
     assert (await harness.row(held))["phase"] == "trying"
 
 
-async def test_a_waiter_wakes_on_the_final_status(harness: Harness) -> None:
-    waiters = FinalWaiters()
+@contextlib.asynccontextmanager
+async def listening(harness: Harness, waiters: FinalWaiters) -> AsyncIterator[None]:
+    """A process's LISTEN connection feeding `waiters`, for the block."""
     listener = FinalStatusListener(
         dsn=harness.dsn, on_final=waiters.announce, on_reconnect=waiters.announce_all
     )
     await listener.start()
     try:
+        yield
+    finally:
+        await listener.stop()
+
+
+async def test_a_waiter_wakes_on_the_final_status(harness: Harness) -> None:
+    waiters = FinalWaiters()
+    async with listening(harness, waiters):
         transfer_id = await started_id(harness)
         # recheck_s is long: only the notification can wake the waiter in time.
         waiting = asyncio.create_task(
@@ -416,8 +425,6 @@ async def test_a_waiter_wakes_on_the_final_status(harness: Harness) -> None:
         assert saga is not None
         assert saga.status.value == "completed"
         assert len(waiters) == 0
-    finally:
-        await listener.stop()
 
 
 class HeardWaiters(FinalWaiters):
@@ -444,13 +451,7 @@ async def test_this_processs_waiters_are_handed_the_saga_and_the_others_read_it(
     harness: Harness,
 ) -> None:
     here, elsewhere = HeardWaiters(), HeardWaiters()
-    listeners = [
-        FinalStatusListener(dsn=harness.dsn, on_final=w.announce, on_reconnect=w.announce_all)
-        for w in (here, elsewhere)
-    ]
-    for listener in listeners:
-        await listener.start()
-    try:
+    async with listening(harness, here), listening(harness, elsewhere):
         transfer_id = await started_id(harness)
         await handle_replies(harness.ctx, tried(transfer_id, debit=True, credit=True))
         waiting = [
@@ -472,9 +473,6 @@ async def test_this_processs_waiters_are_handed_the_saga_and_the_others_read_it(
         assert handed.status.value == "completed"
         assert elsewhere.woken_with == [None]
         assert read == handed
-    finally:
-        for listener in listeners:
-            await listener.stop()
 
 
 class FailingAfterTheBody:
@@ -502,11 +500,7 @@ async def test_a_batch_that_fails_after_announcing_wakes_this_processs_waiters_t
     harness: Harness, committed: bool
 ) -> None:
     here = HeardWaiters()
-    listener = FinalStatusListener(
-        dsn=harness.dsn, on_final=here.announce, on_reconnect=here.announce_all
-    )
-    await listener.start()
-    try:
+    async with listening(harness, here):
         transfer_id = await started_id(harness)
         await handle_replies(harness.ctx, tried(transfer_id, debit=True, credit=True))
         # recheck_s is long: only a wake-up can end the wait in time.
@@ -534,8 +528,6 @@ async def test_a_batch_that_fails_after_announcing_wakes_this_processs_waiters_t
             saga = await asyncio.wait_for(waiting, 5)
             assert saga is not None
             assert saga.status.value == "completed"
-    finally:
-        await listener.stop()
 
 
 async def test_a_waiter_gives_up_at_its_timeout_with_the_pending_saga(harness: Harness) -> None:
