@@ -4,6 +4,8 @@ COMMIT, and journal rows are never updated, deleted or truncated."""
 
 from __future__ import annotations
 
+import re
+
 import asyncpg
 import pytest
 
@@ -14,6 +16,7 @@ _JOURNAL_ROW = (
     "INSERT INTO journal_transactions (id, wallet_id, type, amount, balance_after, created_at)"
     " VALUES ($1, $2, 'deposit', $3, $3, now())"
 )
+_CHECK_QUERY = re.compile(r"FROM journal_entries\s+WHERE transaction_id")
 _ENTRY = (
     "INSERT INTO journal_entries (transaction_id, account, currency, amount, created_at)"
     " VALUES ($1, $2, $3, $4, now())"
@@ -161,3 +164,43 @@ async def test_nobody_but_the_owner_is_granted_changes_to_the_journal(shard: Sha
         " WHERE grantee = 'PUBLIC' AND table_name IN ('journal_entries', 'journal_transactions')"
     )
     assert [tuple(row) for row in granted] == []
+
+
+async def test_the_commit_time_checks_probe_the_index_whatever_the_costs_say(
+    shard: Shard,
+) -> None:
+    """Migration 013: on a journal without statistics (fresh, or growing faster than it is
+    analysed) the planner guessed that a short sequential scan would find a transaction's
+    entries, kept that plan for the session, and read the whole journal at every commit. The
+    checks now always probe the index. A session whose costs make an index look expensive
+    (as a large journal's index does) stands in for that journal here; the plans the checks
+    run are read with auto_explain, sent to the session as notices."""
+    wallet = await open_wallet(shard)
+    plans: list[str] = []
+
+    def heard(_conn: object, message: object) -> None:
+        plans.append(str(message))
+
+    async with shard.pool.acquire() as conn:
+        for setting in (
+            "SET random_page_cost = 1000",
+            "LOAD 'auto_explain'",
+            "SET auto_explain.log_min_duration = 0",
+            "SET auto_explain.log_nested_statements = on",
+            "SET auto_explain.log_level = notice",
+            "SET client_min_messages = notice",
+        ):
+            await conn.execute(setting)
+        conn.add_log_listener(heard)
+        try:
+            async with conn.transaction():
+                await _insert_batch(conn, wallet.id, 200, skew=0)
+        finally:
+            conn.remove_log_listener(heard)
+            await conn.execute("RESET ALL")
+    checks = [plan for plan in plans if _CHECK_QUERY.search(plan)]
+    assert len(checks) == 600  # each transaction's "has entries", each entry's "balanced"
+    for plan in checks:
+        assert "Seq Scan on journal_entries" not in plan, plan
+        assert "journal_entries_by_transaction" in plan, plan
+    await assert_consistent(shard)
