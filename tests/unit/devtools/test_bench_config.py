@@ -14,6 +14,9 @@ def test_a_full_run_measures_every_phase_longer_than_a_quick_one() -> None:
     assert quick.duration_s < full.duration_s
     assert quick.wallets < full.wallets
     assert full.baseline_concurrencies == (8, 16, 32)
+    # The system is warmed up once, before the first phase: a JVM broker's first minute.
+    assert (full.system_warmup_s, quick.system_warmup_s) == (60.0, 15.0)
+    assert parse_config(["--start", "--system-warmup", "0"]).system_warmup_s == 0.0
 
 
 def test_phases_can_be_chosen_and_keep_their_order() -> None:
@@ -30,6 +33,7 @@ def test_phases_can_be_chosen_and_keep_their_order() -> None:
         ["--start", "--shards", "1"],
         ["--start", "--duration", "0"],
         ["--start", "--read-rate", "-5"],
+        ["--start", "--system-warmup", "-1"],
     ],
 )
 def test_arguments_that_make_no_sense_are_refused(argv: list[str]) -> None:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import io
 import time
 
+from rich.console import Console
+from rich.progress import Progress
 from wallet_devtools.bench.load import Recorder, closed_loop, open_loop
+from wallet_devtools.bench.phases import PhaseRunner
 from wallet_devtools.bench.stats import OK
 
 
@@ -44,3 +49,24 @@ async def test_the_recorder_counts_successes_and_errors_for_the_progress_display
         answer, schedule=[now - 3, now - 2, now - 1], recorder=recorder, max_in_flight=8
     )
     assert (recorder.ok, recorder.failed, len(recorder.samples)) == (1, 1, 3)
+
+
+async def test_the_warm_up_keeps_requests_in_flight_and_leaves_none_behind() -> None:
+    sent: list[float] = []
+    in_flight = 0
+
+    async def answer() -> str:
+        nonlocal in_flight
+        sent.append(time.perf_counter())
+        in_flight += 1
+        await asyncio.sleep(0)
+        in_flight -= 1
+        return OK
+
+    with Progress(console=Console(file=io.StringIO())) as progress:
+        runner = PhaseRunner(progress=progress, tracked=[], warmup_s=0.0, duration_s=1.0)
+        await runner.warm_up(answer, concurrency=3, seconds=0.05)
+        ended = time.perf_counter()
+    assert sent  # load was on
+    assert in_flight == 0  # every request answered before it returned
+    assert max(sent) <= ended

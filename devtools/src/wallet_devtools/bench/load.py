@@ -212,6 +212,11 @@ class Workload:
     def deposit(self) -> Awaitable[str]:
         return self._client.deposit(self._rng.choice(self._wallets))
 
+    def mixed(self) -> Awaitable[str]:
+        """Any of the measured kinds of operation, at random (the system's warm-up)."""
+        kind = self._rng.choice((self.cross_shard_transfer, self.same_shard_transfer, self.deposit))
+        return kind()
+
     def balance_read(self) -> Awaitable[str]:
         """Half snapshot reads, half point-in-time reads (`balance?at=`, an instant of the last
         minute, answered from the ledger's index)."""

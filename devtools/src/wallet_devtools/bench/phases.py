@@ -59,6 +59,23 @@ class PhaseRunner:
         self._warmup_s = warmup_s
         self._duration_s = duration_s
 
+    async def warm_up(self, operation: Operation, *, concurrency: int, seconds: float) -> None:
+        """`concurrency` requests in flight for `seconds`, nothing measured: a fresh system's
+        processes reach their steady pace (the broker's JIT compiler, the caches, the
+        database's statistics) before the first phase."""
+        began = time.perf_counter()
+        window = Window(began + seconds, began + seconds)  # shown as warming up throughout
+        recorder = Recorder()
+        task = self._progress.add_task("warm-up", total=seconds, status="")
+        ticker = asyncio.create_task(self._tick(task, window, [recorder]))
+        try:
+            await closed_loop(
+                operation, concurrency=concurrency, stop_at=window.end, recorder=recorder
+            )
+        finally:
+            ticker.cancel()
+        self._show(task, window, [recorder], finished=True)
+
     async def closed(self, name: str, operation: Operation, *, concurrency: int) -> PhaseRun:
         """`concurrency` requests in flight all along."""
         began = time.perf_counter()

@@ -177,6 +177,10 @@ async def _phases(
     runner: PhaseRunner, workload: Workload, config: BenchConfig, progress: Progress
 ) -> list[PhaseRun]:
     runs: list[PhaseRun] = []
+    if config.system_warmup_s > 0 and set(config.phases) - {BASELINE}:
+        await runner.warm_up(
+            workload.mixed, concurrency=config.concurrency, seconds=config.system_warmup_s
+        )
     closed = {
         CROSS_SHARD: workload.cross_shard_transfer,
         SAME_SHARD: workload.same_shard_transfer,
@@ -255,6 +259,7 @@ def _meta(config: BenchConfig, target: Target) -> dict[str, Any]:
         "wallets": config.wallets,
         "concurrency": config.concurrency,
         "warmup_s": config.warmup_s,
+        "system_warmup_s": config.system_warmup_s,
         "duration_s": config.duration_s,
         "phases": list(config.phases),
     }
