@@ -8,13 +8,14 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 import orjson
 import structlog
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from fastapi.telemetry import TelemetryConfig
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from starlette.datastructures import MutableHeaders
@@ -41,6 +42,20 @@ __all__ = [
     "internal_caller",
     "serve",
 ]
+
+
+# FastAPI's own OpenTelemetry instrumentation, off: the services trace requests with X-Trace-Id
+# and structlog and count them with prometheus-client, and configure no OpenTelemetry provider.
+# Left on, FastAPI asked OpenTelemetry's global providers on every request whether one had been
+# configured (3 % of the gateway's CPU under load, py-spy), and would start spans and exporters of
+# its own the day a library or an environment variable configured one.
+_NO_NATIVE_TELEMETRY: Final[TelemetryConfig] = {
+    "tracing": False,
+    "metrics": False,
+    "logs": False,
+    "operation_spans": False,
+    "auto_configure": False,
+}
 
 
 class FastJSONResponse(JSONResponse):
@@ -127,6 +142,7 @@ def create_service_app(
         description=description,
         lifespan=lifespan,  # type: ignore[arg-type]
         default_response_class=FastJSONResponse,
+        telemetry=_NO_NATIVE_TELEMETRY,
     )
     install_problem_handlers(app)
     if service_credentials is not None:
