@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from fastapi import FastAPI
 from gateway.bootstrap import create_app
 from wallet_shared.contracts.ids import bucket_of_user, new_wallet_id
 from wallet_shared.platform.service_auth import Caller
@@ -564,3 +565,18 @@ async def test_an_unencoded_plus_in_a_timestamp_is_understood(
     )
     assert response.status_code == 200
     assert cluster.requests[0].url.params["since"] == "2025-01-01T10:00:00+02:00"
+
+
+async def test_a_route_called_before_the_backends_are_open_answers_503(
+    app: FastAPI, cluster: FakeCluster
+) -> None:
+    """The lifespan has not run (the gateway starting or stopping): fail closed with a 503 the
+    client may retry, never a 500 and never a request to a shard."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as http:
+        response = await http.get("/v1/wallets", headers=bearer("alice"))
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["code"] == "service_unavailable"
+    assert "Retry-After" in response.headers
+    assert cluster.requests == []

@@ -9,7 +9,7 @@ from wallet_shared.contracts.pagination import DEFAULT_LIMIT
 from wallet_shared.contracts.schemas import DeadLetter, DeadLetterPage, IntegrityReport
 from wallet_shared.platform.http import FastJSONResponse
 
-from gateway.entrypoints.dependencies import BackendsDep, CallerDep
+from gateway.entrypoints.dependencies import Gateway
 from gateway.entrypoints.gateway_audit import record_gateway_action
 from gateway.entrypoints.openapi import problem_responses
 from gateway.entrypoints.wallets import Cursor, Limit
@@ -26,8 +26,8 @@ router = APIRouter(prefix="/v1/admin", tags=["admin"])
     "what went out, on every shard (admin, auditor)",
     responses=problem_responses(403),
 )
-async def integrity(caller: CallerDep, backends: BackendsDep, request: Request) -> FastJSONResponse:
-    report = await check_integrity(backends, caller)
+async def integrity(gw: Gateway, request: Request) -> FastJSONResponse:
+    report = await check_integrity(gw.backends, gw.caller)
     record_gateway_action(request.scope, "integrity.run", target="integrity")
     return FastJSONResponse(report.model_dump(mode="json"))
 
@@ -43,12 +43,11 @@ async def integrity(caller: CallerDep, backends: BackendsDep, request: Request) 
     responses=problem_responses(403, 422),
 )
 async def list_dead_letters(
-    caller: CallerDep,
-    backends: BackendsDep,
+    gw: Gateway,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> FastJSONResponse:
-    page = await dead_letters.list_dead_letters(backends, caller, limit=limit, cursor=cursor)
+    page = await dead_letters.list_dead_letters(gw.backends, gw.caller, limit=limit, cursor=cursor)
     return FastJSONResponse(page.model_dump(mode="json"))
 
 
@@ -62,9 +61,7 @@ async def list_dead_letters(
     responses=problem_responses(403, 404, 409),
 )
 async def replay_dead_letter(
-    dead_letter_id: Annotated[str, Path(description="A dead letter id (opaque).")],
-    caller: CallerDep,
-    backends: BackendsDep,
+    dead_letter_id: Annotated[str, Path(description="A dead letter id (opaque).")], gw: Gateway
 ) -> FastJSONResponse:
-    letter = await dead_letters.replay_dead_letter(backends, caller, dead_letter_id)
+    letter = await dead_letters.replay_dead_letter(gw.backends, gw.caller, dead_letter_id)
     return FastJSONResponse(letter.model_dump(mode="json"))

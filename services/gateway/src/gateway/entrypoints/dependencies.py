@@ -1,14 +1,14 @@
-"""What routes receive through `Depends`: the caller, the backends, the shard router, the known
-wallets, settings.
+"""What routes receive through `Depends`: the request's caller, backends, shard router, known
+wallets, settings and origin in one `GatewayRequest`; the headers they read.
 
-All `async def`, though none awaits: FastAPI runs plain `def` dependencies in a thread pool, a
-thread hop per dependency per request.
+`async def`, though it awaits nothing: FastAPI runs a plain `def` dependency in a thread pool, a
+thread hop per request.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from dataclasses import dataclass
+from typing import Annotated
 
 from fastapi import Depends, Header, Request
 from wallet_shared.contracts.errors import ServiceUnavailable
@@ -22,46 +22,50 @@ from gateway.entrypoints.guard import PRINCIPAL_STATE_KEY
 from gateway.settings import GatewaySettings
 
 
-async def current_caller(request: Request) -> Principal:
-    """The caller the guard authenticated."""
+@dataclass(frozen=True, slots=True)
+class GatewayRequest:
+    """What a public route needs for one request: the caller the guard authenticated, the
+    backends, the shard router, the known wallets, the settings and the client's origin.
+
+    One dependency rather than one each: FastAPI solves every dependency of a route anew on
+    every request, about 20 us apiece (a direct ASGI measure, 224 against 309 us per request
+    for a route with one against five), and the money routes had five.
+    """
+
+    caller: Principal
+    backends: Backends
+    shards: ShardRouter
+    known: KnownWallets
+    settings: GatewaySettings
+    origin: ClientOrigin
+
+
+async def gateway_request(request: Request) -> GatewayRequest:
+    """Fails closed: 401 for a /v1 route that escaped the guard, 503 while the backends are not
+    open (the gateway starting or stopping)."""
     principal = request.scope.get("state", {}).get(PRINCIPAL_STATE_KEY)
-    if not isinstance(principal, Principal):  # only when a /v1 route escaped the guard
+    if not isinstance(principal, Principal):
         raise InvalidToken("Authentication required.", missing=True)
-    return principal
-
-
-async def backends(request: Request) -> Backends:
-    """The backends opened in the app's lifespan."""
-    opened = getattr(request.app.state, "backends", None)
+    state = request.app.state
+    opened = getattr(state, "backends", None)
     if not isinstance(opened, Backends):
         raise ServiceUnavailable("The gateway is starting or stopping.")
-    return opened
-
-
-async def client_origin(request: Request) -> ClientOrigin:
-    """The client's address and user agent, kept by the shard with each money movement."""
     client = request.client
-    return ClientOrigin(
-        address=client.host if client else None,
-        user_agent=request.headers.get("user-agent"),
+    return GatewayRequest(
+        caller=principal,
+        backends=opened,
+        shards=state.shard_router,
+        known=state.known_wallets,
+        settings=state.settings,
+        # The client's address and user agent, kept by the shard with each money movement.
+        origin=ClientOrigin(
+            address=client.host if client else None,
+            user_agent=request.headers.get("user-agent"),
+        ),
     )
 
 
-def _app_state(name: str) -> Callable[[Request], Awaitable[Any]]:
-    """A dependency on what `bootstrap.create_app` put in `app.state.<name>`."""
-
-    async def from_app_state(request: Request) -> Any:
-        return getattr(request.app.state, name)
-
-    return from_app_state
-
-
-CallerDep = Annotated[Principal, Depends(current_caller)]
-BackendsDep = Annotated[Backends, Depends(backends)]
-ShardRouterDep = Annotated[ShardRouter, Depends(_app_state("shard_router"))]
-KnownWalletsDep = Annotated[KnownWallets, Depends(_app_state("known_wallets"))]
-SettingsDep = Annotated[GatewaySettings, Depends(_app_state("settings"))]
-OriginDep = Annotated[ClientOrigin, Depends(client_origin)]
+Gateway = Annotated[GatewayRequest, Depends(gateway_request)]
 
 IdempotencyKeyHeader = Annotated[
     str | None,

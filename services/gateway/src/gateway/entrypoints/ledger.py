@@ -18,14 +18,7 @@ from wallet_shared.contracts.schemas import (
     Transaction,
 )
 
-from gateway.entrypoints.dependencies import (
-    BackendsDep,
-    CallerDep,
-    IdempotencyKeyHeader,
-    OriginDep,
-    SettingsDep,
-    ShardRouterDep,
-)
+from gateway.entrypoints.dependencies import Gateway, IdempotencyKeyHeader
 from gateway.entrypoints.openapi import problem_responses
 from gateway.entrypoints.responses import relay, relay_stream
 from gateway.entrypoints.wallets import Timestamp, WalletId
@@ -102,22 +95,18 @@ _STATEMENT_RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
 async def purchase(
     wallet_id: WalletId,
     command: CreatePurchase,
-    origin: OriginDep,
-    caller: CallerDep,
-    backends: BackendsDep,
-    shards: ShardRouterDep,
-    settings: SettingsDep,
+    gw: Gateway,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response:
     reply = await ledger.purchase(
-        backends,
-        shards,
-        caller,
+        gw.backends,
+        gw.shards,
+        gw.caller,
         wallet_id=wallet_id,
         command=command,
         raw_idempotency_key=idempotency_key,
-        max_amount=settings.max_amount,
-        origin=origin,
+        max_amount=gw.settings.max_amount,
+        origin=gw.origin,
     )
     return relay(reply)
 
@@ -133,22 +122,18 @@ async def purchase(
 async def refund(
     wallet_id: WalletId,
     command: CreateRefund,
-    origin: OriginDep,
-    caller: CallerDep,
-    backends: BackendsDep,
-    shards: ShardRouterDep,
-    settings: SettingsDep,
+    gw: Gateway,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response:
     reply = await ledger.refund(
-        backends,
-        shards,
-        caller,
+        gw.backends,
+        gw.shards,
+        gw.caller,
         wallet_id=wallet_id,
         command=command,
         raw_idempotency_key=idempotency_key,
-        max_amount=settings.max_amount,
-        origin=origin,
+        max_amount=gw.settings.max_amount,
+        origin=gw.origin,
     )
     return relay(reply)
 
@@ -165,23 +150,19 @@ async def reverse(
     wallet_id: WalletId,
     transaction_id: TransactionId,
     command: CreateReversal,
-    origin: OriginDep,
-    caller: CallerDep,
-    backends: BackendsDep,
-    shards: ShardRouterDep,
-    settings: SettingsDep,
+    gw: Gateway,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response:
     reply = await ledger.reverse(
-        backends,
-        shards,
-        caller,
+        gw.backends,
+        gw.shards,
+        gw.caller,
         wallet_id=wallet_id,
         transaction_id=transaction_id,
         command=command,
         raw_idempotency_key=idempotency_key,
-        max_amount=settings.max_amount,
-        origin=origin,
+        max_amount=gw.settings.max_amount,
+        origin=gw.origin,
     )
     return relay(reply)
 
@@ -193,10 +174,8 @@ async def reverse(
     description=_LIMITS_DESCRIPTION,
     responses=problem_responses(404),
 )
-async def get_limits(
-    wallet_id: WalletId, caller: CallerDep, backends: BackendsDep, shards: ShardRouterDep
-) -> Response:
-    return relay(await ledger.get_limits(backends, shards, caller, wallet_id))
+async def get_limits(wallet_id: WalletId, gw: Gateway) -> Response:
+    return relay(await ledger.get_limits(gw.backends, gw.shards, gw.caller, wallet_id))
 
 
 @router.put(
@@ -206,15 +185,10 @@ async def get_limits(
     description=_LIMITS_DESCRIPTION,
     responses=problem_responses(403, 404, 413, 422),
 )
-async def set_limits(
-    wallet_id: WalletId,
-    command: SetLimits,
-    caller: CallerDep,
-    backends: BackendsDep,
-    shards: ShardRouterDep,
-    origin: OriginDep,
-) -> Response:
-    return relay(await ledger.set_limits(backends, shards, caller, wallet_id, command, origin))
+async def set_limits(wallet_id: WalletId, command: SetLimits, gw: Gateway) -> Response:
+    return relay(
+        await ledger.set_limits(gw.backends, gw.shards, gw.caller, wallet_id, command, gw.origin)
+    )
 
 
 @router.get(
@@ -228,11 +202,9 @@ async def set_limits(
 async def balance_at(
     wallet_id: WalletId,
     at: Annotated[Timestamp, Query(description="RFC 3339 with offset")],
-    caller: CallerDep,
-    backends: BackendsDep,
-    shards: ShardRouterDep,
+    gw: Gateway,
 ) -> Response:
-    return relay(await ledger.balance_at(backends, shards, caller, wallet_id, at))
+    return relay(await ledger.balance_at(gw.backends, gw.shards, gw.caller, wallet_id, at))
 
 
 @router.get(
@@ -247,18 +219,16 @@ async def balance_at(
 )
 async def statement(
     wallet_id: WalletId,
-    caller: CallerDep,
-    backends: BackendsDep,
-    shards: ShardRouterDep,
+    gw: Gateway,
     since: Annotated[Timestamp | None, Query(description="RFC 3339 with offset")] = None,
     until: Annotated[Timestamp | None, Query(description="RFC 3339 with offset")] = None,
     accept: Annotated[str | None, Header(description="`text/csv` for CSV")] = None,
 ) -> Response:
     wants_csv = accept is not None and CSV_MEDIA_TYPE in accept.lower()
     opened = ledger.statement(
-        backends,
-        shards,
-        caller,
+        gw.backends,
+        gw.shards,
+        gw.caller,
         wallet_id,
         since=since,
         until=until,

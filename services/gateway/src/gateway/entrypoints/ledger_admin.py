@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from wallet_shared.contracts.ledger_admin import LedgerVerification, RebuildPage, RebuildRequest
 from wallet_shared.platform.http import FastJSONResponse
 
-from gateway.entrypoints.dependencies import BackendsDep, CallerDep, OriginDep, ShardRouterDep
+from gateway.entrypoints.dependencies import Gateway
 from gateway.entrypoints.openapi import problem_responses
 from gateway.service_layer.ledger_maintenance import rebuild_snapshots, verify_ledger
 
@@ -23,8 +23,8 @@ router = APIRouter(prefix="/v1/admin/ledger", tags=["admin"])
     "and what the shard has. At most 1000 differences per shard are listed (`truncated`).",
     responses=problem_responses(403),
 )
-async def verify(caller: CallerDep, backends: BackendsDep) -> FastJSONResponse:
-    report = await verify_ledger(backends, caller)
+async def verify(gw: Gateway) -> FastJSONResponse:
+    report = await verify_ledger(gw.backends, gw.caller)
     return FastJSONResponse(report.model_dump(mode="json"))
 
 
@@ -40,12 +40,6 @@ async def verify(caller: CallerDep, backends: BackendsDep) -> FastJSONResponse:
     "(the previous page's `next_cursor`) and `limit`.",
     responses=problem_responses(403, 404, 422),
 )
-async def rebuild(
-    body: RebuildRequest,
-    caller: CallerDep,
-    backends: BackendsDep,
-    shard_router: ShardRouterDep,
-    origin: OriginDep,
-) -> FastJSONResponse:
-    page = await rebuild_snapshots(backends, shard_router, caller, body, origin)
+async def rebuild(body: RebuildRequest, gw: Gateway) -> FastJSONResponse:
+    page = await rebuild_snapshots(gw.backends, gw.shards, gw.caller, body, gw.origin)
     return FastJSONResponse(page.model_dump(mode="json"))

@@ -19,7 +19,7 @@ from wallet_shared.contracts.admin_schemas import (
 from wallet_shared.contracts.pagination import DEFAULT_LIMIT
 
 from gateway.adapters.backends import expect_ok, path_segment
-from gateway.entrypoints.dependencies import BackendsDep, CallerDep, OriginDep
+from gateway.entrypoints.dependencies import Gateway
 from gateway.entrypoints.openapi import problem_responses
 from gateway.entrypoints.responses import relay
 from gateway.entrypoints.wallets import Cursor, Limit
@@ -42,8 +42,7 @@ Text = Annotated[str | None, Query(max_length=200)]
     responses=problem_responses(403, 422),
 )
 async def get_audit_log(
-    caller: CallerDep,
-    backends: BackendsDep,
+    gw: Gateway,
     actor: Text = None,
     action: Text = None,
     wallet_id: Text = None,
@@ -54,7 +53,13 @@ async def get_audit_log(
 ) -> Response:
     filters = {"actor": actor, "action": action, "wallet_id": wallet_id}
     reply = await audit_log(
-        backends, caller, filters=filters, since=since, until=until, limit=limit, cursor=cursor
+        gw.backends,
+        gw.caller,
+        filters=filters,
+        since=since,
+        until=until,
+        limit=limit,
+        cursor=cursor,
     )
     return relay(reply)
 
@@ -70,16 +75,14 @@ async def get_audit_log(
     '`X-Wallet-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`.',
     responses=problem_responses(403, 422),
 )
-async def post_webhook(
-    body: CreateWebhook, caller: CallerDep, backends: BackendsDep, origin: OriginDep
-) -> Response:
+async def post_webhook(body: CreateWebhook, gw: Gateway) -> Response:
     reply = await call_oversight(
-        backends,
-        caller,
+        gw.backends,
+        gw.caller,
         "POST",
         "/internal/webhooks",
         json=body.model_dump(mode="json"),
-        origin=origin,
+        origin=gw.origin,
     )
     return relay(expect_ok(reply))
 
@@ -91,10 +94,10 @@ async def post_webhook(
     responses=problem_responses(403, 422),
 )
 async def get_webhooks(
-    caller: CallerDep, backends: BackendsDep, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
+    gw: Gateway, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
 ) -> Response:
     params: dict[str, str | int] = {"limit": limit, **({"cursor": cursor} if cursor else {})}
-    reply = await call_oversight(backends, caller, "GET", "/internal/webhooks", params=params)
+    reply = await call_oversight(gw.backends, gw.caller, "GET", "/internal/webhooks", params=params)
     return relay(expect_ok(reply))
 
 
@@ -104,11 +107,9 @@ async def get_webhooks(
     summary="Delete a webhook endpoint; its pending deliveries are given up (admin)",
     responses=problem_responses(403, 404),
 )
-async def delete_webhook(
-    webhook_id: WebhookId, caller: CallerDep, backends: BackendsDep, origin: OriginDep
-) -> Response:
+async def delete_webhook(webhook_id: WebhookId, gw: Gateway) -> Response:
     path = f"/internal/webhooks/{path_segment(webhook_id)}"
-    expect_ok(await call_oversight(backends, caller, "DELETE", path, origin=origin))
+    expect_ok(await call_oversight(gw.backends, gw.caller, "DELETE", path, origin=gw.origin))
     return Response(status_code=204)
 
 
@@ -122,14 +123,15 @@ async def delete_webhook(
 )
 async def get_deliveries(
     webhook_id: WebhookId,
-    caller: CallerDep,
-    backends: BackendsDep,
+    gw: Gateway,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> Response:
     params: dict[str, str | int] = {"limit": limit, **({"cursor": cursor} if cursor else {})}
     path = f"/internal/webhooks/{path_segment(webhook_id)}/deliveries"
-    return relay(expect_ok(await call_oversight(backends, caller, "GET", path, params=params)))
+    return relay(
+        expect_ok(await call_oversight(gw.backends, gw.caller, "GET", path, params=params))
+    )
 
 
 @router.post(
@@ -142,15 +144,15 @@ async def get_deliveries(
 async def retry_delivery(
     webhook_id: WebhookId,
     delivery_id: Annotated[str, Path(max_length=100, description="A delivery id (opaque).")],
-    caller: CallerDep,
-    backends: BackendsDep,
-    origin: OriginDep,
+    gw: Gateway,
 ) -> Response:
     path = (
         f"/internal/webhooks/{path_segment(webhook_id)}"
         f"/deliveries/{path_segment(delivery_id)}/retry"
     )
-    return relay(expect_ok(await call_oversight(backends, caller, "POST", path, origin=origin)))
+    return relay(
+        expect_ok(await call_oversight(gw.backends, gw.caller, "POST", path, origin=gw.origin))
+    )
 
 
 @router.get(
@@ -163,8 +165,7 @@ async def retry_delivery(
     responses=problem_responses(403, 422),
 )
 async def get_risk_flags(
-    caller: CallerDep,
-    backends: BackendsDep,
+    gw: Gateway,
     wallet_id: Text = None,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
@@ -172,6 +173,6 @@ async def get_risk_flags(
     params: dict[str, str | int] = {"limit": limit}
     params.update({k: v for k, v in (("wallet_id", wallet_id), ("cursor", cursor)) if v})
     reply = await call_oversight(
-        backends, caller, "GET", "/internal/risk-flags", readers=("auditor",), params=params
+        gw.backends, gw.caller, "GET", "/internal/risk-flags", readers=("auditor",), params=params
     )
     return relay(expect_ok(reply))

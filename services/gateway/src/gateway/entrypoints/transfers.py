@@ -9,15 +9,7 @@ from starlette.responses import Response
 from wallet_shared.contracts.pagination import DEFAULT_LIMIT
 from wallet_shared.contracts.schemas import CreateTransfer, Transfer, TransferPage
 
-from gateway.entrypoints.dependencies import (
-    BackendsDep,
-    CallerDep,
-    IdempotencyKeyHeader,
-    KnownWalletsDep,
-    PreferHeader,
-    SettingsDep,
-    ShardRouterDep,
-)
+from gateway.entrypoints.dependencies import Gateway, IdempotencyKeyHeader, PreferHeader
 from gateway.entrypoints.openapi import problem_responses
 from gateway.entrypoints.responses import relay
 from gateway.entrypoints.wallets import Cursor, Limit
@@ -47,23 +39,19 @@ router = APIRouter(prefix="/v1/transfers", tags=["transfers"])
 )
 async def create_transfer(
     command: CreateTransfer,
-    caller: CallerDep,
-    backends: BackendsDep,
-    shards: ShardRouterDep,
-    known: KnownWalletsDep,
-    settings: SettingsDep,
+    gw: Gateway,
     idempotency_key: IdempotencyKeyHeader = None,
     prefer: PreferHeader = None,
 ) -> Response:
     reply, wait_s = await transfers.create_transfer(
-        backends,
-        shards,
-        known,
-        caller,
+        gw.backends,
+        gw.shards,
+        gw.known,
+        gw.caller,
         command,
         raw_idempotency_key=idempotency_key,
         prefer=prefer,
-        max_amount=settings.max_amount,
+        max_amount=gw.settings.max_amount,
     )
     applied = {"Preference-Applied": f"wait={wait_s}"} if wait_s is not None else None
     return relay(reply, headers=applied)
@@ -77,15 +65,12 @@ async def create_transfer(
 )
 async def list_transfers(
     wallet_id: Annotated[str, Query(description="The wallet whose transfers to list.")],
-    caller: CallerDep,
-    backends: BackendsDep,
-    shards: ShardRouterDep,
-    known: KnownWalletsDep,
+    gw: Gateway,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> Response:
     reply = await transfers.list_transfers(
-        backends, shards, known, caller, wallet_id=wallet_id, limit=limit, cursor=cursor
+        gw.backends, gw.shards, gw.known, gw.caller, wallet_id=wallet_id, limit=limit, cursor=cursor
     )
     return relay(reply)
 
@@ -97,10 +82,8 @@ async def list_transfers(
     responses=problem_responses(404),
 )
 async def get_transfer(
-    transfer_id: Annotated[str, Path(description="A transfer id (opaque).")],
-    caller: CallerDep,
-    backends: BackendsDep,
-    shards: ShardRouterDep,
-    known: KnownWalletsDep,
+    transfer_id: Annotated[str, Path(description="A transfer id (opaque).")], gw: Gateway
 ) -> Response:
-    return relay(await transfers.get_transfer(backends, shards, known, caller, transfer_id))
+    return relay(
+        await transfers.get_transfer(gw.backends, gw.shards, gw.known, gw.caller, transfer_id)
+    )

@@ -20,14 +20,7 @@ from wallet_shared.contracts.schemas import (
     Withdrawal,
 )
 
-from gateway.entrypoints.dependencies import (
-    BackendsDep,
-    CallerDep,
-    IdempotencyKeyHeader,
-    OriginDep,
-    SettingsDep,
-    ShardRouterDep,
-)
+from gateway.entrypoints.dependencies import Gateway, IdempotencyKeyHeader
 from gateway.entrypoints.openapi import problem_responses
 from gateway.entrypoints.responses import relay
 from gateway.service_layer import wallets
@@ -68,10 +61,8 @@ OwnerFilter = Annotated[
     summary="Create a wallet (admins may name the owner)",
     responses=problem_responses(403, 413, 422),
 )
-async def create_wallet(
-    command: CreateWallet, caller: CallerDep, backends: BackendsDep, shards: ShardRouterDep
-) -> Response:
-    return relay(await wallets.create_wallet(backends, shards, caller, command))
+async def create_wallet(command: CreateWallet, gw: Gateway) -> Response:
+    return relay(await wallets.create_wallet(gw.backends, gw.shards, gw.caller, command))
 
 
 @router.get(
@@ -81,15 +72,13 @@ async def create_wallet(
     responses=problem_responses(403, 422),
 )
 async def list_wallets(
-    caller: CallerDep,
-    backends: BackendsDep,
-    shards: ShardRouterDep,
+    gw: Gateway,
     user_id: OwnerFilter = None,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> Response:
     reply = await wallets.list_wallets(
-        backends, shards, caller, user_id=user_id, limit=limit, cursor=cursor
+        gw.backends, gw.shards, gw.caller, user_id=user_id, limit=limit, cursor=cursor
     )
     return relay(reply)
 
@@ -100,10 +89,8 @@ async def list_wallets(
     summary="One wallet",
     responses=problem_responses(404),
 )
-async def get_wallet(
-    wallet_id: WalletId, caller: CallerDep, backends: BackendsDep, shards: ShardRouterDep
-) -> Response:
-    return relay(await wallets.get_wallet(backends, shards, caller, wallet_id))
+async def get_wallet(wallet_id: WalletId, gw: Gateway) -> Response:
+    return relay(await wallets.get_wallet(gw.backends, gw.shards, gw.caller, wallet_id))
 
 
 @router.post(
@@ -116,23 +103,19 @@ async def get_wallet(
 async def deposit(
     wallet_id: WalletId,
     command: Deposit,
-    origin: OriginDep,
-    caller: CallerDep,
-    backends: BackendsDep,
-    shards: ShardRouterDep,
-    settings: SettingsDep,
+    gw: Gateway,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response:
     reply = await wallets.move_money(
-        backends,
-        shards,
-        caller,
+        gw.backends,
+        gw.shards,
+        gw.caller,
         wallet_id=wallet_id,
         movement="deposits",
         command=command,
         raw_idempotency_key=idempotency_key,
-        max_amount=settings.max_amount,
-        origin=origin,
+        max_amount=gw.settings.max_amount,
+        origin=gw.origin,
     )
     return relay(reply)
 
@@ -147,23 +130,19 @@ async def deposit(
 async def withdraw(
     wallet_id: WalletId,
     command: Withdrawal,
-    origin: OriginDep,
-    caller: CallerDep,
-    backends: BackendsDep,
-    shards: ShardRouterDep,
-    settings: SettingsDep,
+    gw: Gateway,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response:
     reply = await wallets.move_money(
-        backends,
-        shards,
-        caller,
+        gw.backends,
+        gw.shards,
+        gw.caller,
         wallet_id=wallet_id,
         movement="withdrawals",
         command=command,
         raw_idempotency_key=idempotency_key,
-        max_amount=settings.max_amount,
-        origin=origin,
+        max_amount=gw.settings.max_amount,
+        origin=gw.origin,
     )
     return relay(reply)
 
@@ -174,14 +153,10 @@ async def withdraw(
     summary="Freeze a wallet: no money moves out or in (admin)",
     responses=problem_responses(403, 404, 409, 422),
 )
-async def freeze(
-    wallet_id: WalletId,
-    caller: CallerDep,
-    backends: BackendsDep,
-    shards: ShardRouterDep,
-    origin: OriginDep,
-) -> Response:
-    reply = await wallets.change_status(backends, shards, caller, wallet_id, "freeze", origin)
+async def freeze(wallet_id: WalletId, gw: Gateway) -> Response:
+    reply = await wallets.change_status(
+        gw.backends, gw.shards, gw.caller, wallet_id, "freeze", gw.origin
+    )
     return relay(reply)
 
 
@@ -191,14 +166,10 @@ async def freeze(
     summary="Make a frozen wallet active again (admin)",
     responses=problem_responses(403, 404, 409, 422),
 )
-async def unfreeze(
-    wallet_id: WalletId,
-    caller: CallerDep,
-    backends: BackendsDep,
-    shards: ShardRouterDep,
-    origin: OriginDep,
-) -> Response:
-    reply = await wallets.change_status(backends, shards, caller, wallet_id, "unfreeze", origin)
+async def unfreeze(wallet_id: WalletId, gw: Gateway) -> Response:
+    reply = await wallets.change_status(
+        gw.backends, gw.shards, gw.caller, wallet_id, "unfreeze", gw.origin
+    )
     return relay(reply)
 
 
@@ -208,14 +179,10 @@ async def unfreeze(
     summary="Close a wallet; it must hold no money (admin)",
     responses=problem_responses(403, 404, 409, 422),
 )
-async def close(
-    wallet_id: WalletId,
-    caller: CallerDep,
-    backends: BackendsDep,
-    shards: ShardRouterDep,
-    origin: OriginDep,
-) -> Response:
-    reply = await wallets.change_status(backends, shards, caller, wallet_id, "close", origin)
+async def close(wallet_id: WalletId, gw: Gateway) -> Response:
+    reply = await wallets.change_status(
+        gw.backends, gw.shards, gw.caller, wallet_id, "close", gw.origin
+    )
     return relay(reply)
 
 
@@ -227,9 +194,7 @@ async def close(
 )
 async def list_transactions(
     wallet_id: WalletId,
-    caller: CallerDep,
-    backends: BackendsDep,
-    shards: ShardRouterDep,
+    gw: Gateway,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
     type_: Annotated[TransactionType | None, Query(alias="type")] = None,
@@ -237,9 +202,9 @@ async def list_transactions(
     until: Annotated[Timestamp | None, Query(description="RFC 3339 with offset")] = None,
 ) -> Response:
     reply = await wallets.list_transactions(
-        backends,
-        shards,
-        caller,
+        gw.backends,
+        gw.shards,
+        gw.caller,
         wallet_id=wallet_id,
         limit=limit,
         cursor=cursor,
