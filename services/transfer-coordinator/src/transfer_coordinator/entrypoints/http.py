@@ -3,7 +3,7 @@ authenticated the caller and checked that they may use the source wallet."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Annotated, Final
 
 import orjson
@@ -31,6 +31,7 @@ from wallet_shared.contracts.schemas import ProblemDetail, Transfer
 from wallet_shared.platform.http import Caller, FastJSONResponse, internal_caller
 from wallet_shared.platform.idempotency import stored_response_to_http
 from wallet_shared.platform.logging import current_trace_id
+from wallet_shared.platform.service_auth import caller_of_scope
 
 from transfer_coordinator.service_layer.claims import Claim, claim_keys
 from transfer_coordinator.service_layer.context import CoordinatorContext
@@ -57,19 +58,31 @@ async def coordinator(request: Request) -> CoordinatorContext:
     return context
 
 
-async def final_waiters(request: Request) -> FinalWaiters:
-    waiters: FinalWaiters = request.app.state.final_waiters
-    return waiters
+@dataclass(frozen=True, slots=True)
+class TransferStartDesk:
+    """What starting a transfer needs, in one dependency: the coordinator, the batches that start
+    transfers together, the waiters for final statuses, and the caller the service credential
+    proves. One rather than one each: FastAPI solves every dependency of a route on every request
+    (about 20 us apiece), and this route runs once per cross-shard transfer."""
+
+    ctx: CoordinatorContext
+    starts: TransferStarts
+    waiters: FinalWaiters
+    caller: Caller
 
 
-async def transfer_starts(request: Request) -> TransferStarts:
-    starts: TransferStarts = request.app.state.transfer_starts
-    return starts
+async def transfer_start_desk(request: Request) -> TransferStartDesk:
+    state = request.app.state
+    return TransferStartDesk(
+        ctx=state.coordinator,
+        starts=state.transfer_starts,
+        waiters=state.final_waiters,
+        caller=caller_of_scope(request.scope),
+    )
 
 
 Coordinator = Annotated[CoordinatorContext, Depends(coordinator)]
-Waiters = Annotated[FinalWaiters, Depends(final_waiters)]
-Starts = Annotated[TransferStarts, Depends(transfer_starts)]
+StartDesk = Annotated[TransferStartDesk, Depends(transfer_start_desk)]
 CallerDep = Annotated[Caller, Depends(internal_caller)]
 
 
@@ -86,26 +99,25 @@ _PROBLEMS: Final[dict[int | str, dict[str, object]]] = {
 )
 async def post_transfer(
     body: StartTransferRequest,
-    ctx: Coordinator,
-    starts: Starts,
-    waiters: Waiters,
-    caller: CallerDep,
+    desk: StartDesk,
     idempotency_key: Annotated[str | None, Header()] = None,
     x_request_fingerprint: Annotated[str | None, Header(max_length=64)] = None,
     wait: Annotated[float, Query(ge=0, le=MAX_WAIT_S)] = 0,
 ) -> Response:
     """Start a transfer saga (202 pending); with `wait`, answer 200 once it is final."""
-    command = _start_command(body, caller, idempotency_key)
+    command = _start_command(body, desk.caller, idempotency_key)
     command = replace(command, claim_fingerprint=x_request_fingerprint)
     try:
-        stored = await starts.start(command)
+        stored = await desk.starts.start(command)
     except TransientError as error:
         # Nothing was committed: the caller may retry with the same key.
         raise ServiceUnavailable("The transfer store is unavailable; retry.") from error
     if stored.replayed or stored.status_code != 202 or wait <= 0:
         return stored_response_to_http(stored)
     transfer_id = str(orjson.loads(stored.body)["id"])
-    saga = await wait_for_final(ctx, waiters, transfer_id, timeout_s=wait, just_started=True)
+    saga = await wait_for_final(
+        desk.ctx, desk.waiters, transfer_id, timeout_s=wait, just_started=True
+    )
     if saga is None or not saga.is_final:
         return stored_response_to_http(stored)
     return FastJSONResponse(transfer_json(saga), status_code=200)
