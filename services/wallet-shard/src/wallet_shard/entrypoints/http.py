@@ -29,12 +29,7 @@ from wallet_shard.adapters.journal_repository import TransactionFilter
 from wallet_shard.adapters.movement_requests import MovementRequest
 from wallet_shard.entrypoints.dependencies import Services
 from wallet_shard.entrypoints.query_params import parse_timestamp
-from wallet_shard.entrypoints.request_context import (
-    CallerDep,
-    IdempotencyKey,
-    OriginDep,
-    idempotent_request,
-)
+from wallet_shard.entrypoints.request_context import IdempotencyKey, ShardCall, idempotent_request
 from wallet_shard.service_layer import movements, transactions, wallets
 from wallet_shard.service_layer.commands import (
     MoveMoney,
@@ -59,35 +54,36 @@ MergedLimit = Annotated[int, Query(ge=1, le=MAX_INTERNAL_LIMIT)]
 
 
 @router.post("/wallets", status_code=201, response_model=Wallet)
-async def create_wallet(body: CreateWallet, caller: CallerDep, services: Services) -> Wallet:
-    user_id = body.user_id or caller.owner_scope or caller.user_id
+async def create_wallet(body: CreateWallet, call: ShardCall) -> Wallet:
+    user_id = body.user_id or call.caller.owner_scope or call.caller.user_id
     command = OpenWallet(user_id=user_id, currency=body.currency, label=body.label)
     wallet = await wallets.open_wallet(
-        services.uow, services.shard, command, owner_scope=caller.owner_scope
+        call.services.uow, call.services.shard, command, owner_scope=call.caller.owner_scope
     )
     return wallet_view(wallet)
 
 
 @router.get("/wallets", response_model=WalletPage)
 async def list_wallets(
-    caller: CallerDep,
-    services: Services,
+    call: ShardCall,
     user_id: Annotated[str | None, Query(max_length=64)] = None,
     limit: MergedLimit = DEFAULT_LIMIT,
     cursor: str | None = None,
 ) -> WalletPage:
     return await wallets.list_wallets(
-        services.uow,
+        call.services.uow,
         user_id=user_id or None,  # `?user_id=` (empty) lists everyone, like no parameter
-        owner_scope=caller.owner_scope,
+        owner_scope=call.caller.owner_scope,
         limit=limit,
         cursor=cursor,
     )
 
 
 @router.get("/wallets/{wallet_id}", response_model=Wallet)
-async def get_wallet(wallet_id: str, caller: CallerDep, services: Services) -> Wallet:
-    wallet = await wallets.get_wallet(services.uow, wallet_id, owner_scope=caller.owner_scope)
+async def get_wallet(wallet_id: str, call: ShardCall) -> Wallet:
+    wallet = await wallets.get_wallet(
+        call.services.uow, wallet_id, owner_scope=call.caller.owner_scope
+    )
     return wallet_view(wallet)
 
 
@@ -96,13 +92,17 @@ async def deposit(
     wallet_id: str,
     body: Deposit,
     request: Request,
-    caller: CallerDep,
-    origin: OriginDep,
-    services: Services,
+    call: ShardCall,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     return await _move_money(
-        services.cash.deposit, wallet_id, body, request, caller, origin, idempotency_key
+        call.services.cash.deposit,
+        wallet_id,
+        body,
+        request,
+        call.caller,
+        call.origin,
+        idempotency_key,
     )
 
 
@@ -111,40 +111,45 @@ async def withdraw(
     wallet_id: str,
     body: Withdrawal,
     request: Request,
-    caller: CallerDep,
-    origin: OriginDep,
-    services: Services,
+    call: ShardCall,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     return await _move_money(
-        services.cash.withdraw, wallet_id, body, request, caller, origin, idempotency_key
+        call.services.cash.withdraw,
+        wallet_id,
+        body,
+        request,
+        call.caller,
+        call.origin,
+        idempotency_key,
     )
 
 
 @router.post("/wallets/{wallet_id}/freeze", response_model=Wallet)
-async def freeze(
-    wallet_id: str, caller: CallerDep, services: Services, origin: OriginDep
-) -> Wallet:
-    return await _change_status(wallet_id, StatusChange.FREEZE, caller, services, origin)
+async def freeze(wallet_id: str, call: ShardCall) -> Wallet:
+    return await _change_status(
+        wallet_id, StatusChange.FREEZE, call.caller, call.services, call.origin
+    )
 
 
 @router.post("/wallets/{wallet_id}/unfreeze", response_model=Wallet)
-async def unfreeze(
-    wallet_id: str, caller: CallerDep, services: Services, origin: OriginDep
-) -> Wallet:
-    return await _change_status(wallet_id, StatusChange.UNFREEZE, caller, services, origin)
+async def unfreeze(wallet_id: str, call: ShardCall) -> Wallet:
+    return await _change_status(
+        wallet_id, StatusChange.UNFREEZE, call.caller, call.services, call.origin
+    )
 
 
 @router.post("/wallets/{wallet_id}/close", response_model=Wallet)
-async def close(wallet_id: str, caller: CallerDep, services: Services, origin: OriginDep) -> Wallet:
-    return await _change_status(wallet_id, StatusChange.CLOSE, caller, services, origin)
+async def close(wallet_id: str, call: ShardCall) -> Wallet:
+    return await _change_status(
+        wallet_id, StatusChange.CLOSE, call.caller, call.services, call.origin
+    )
 
 
 @router.get("/wallets/{wallet_id}/transactions", response_model=TransactionPage)
 async def list_transactions(
     wallet_id: str,
-    caller: CallerDep,
-    services: Services,
+    call: ShardCall,
     limit: Limit = DEFAULT_LIMIT,
     cursor: str | None = None,
     type: Annotated[TransactionType | None, Query()] = None,
@@ -157,9 +162,9 @@ async def list_transactions(
         until=parse_timestamp(until, field="until"),
     )
     return await transactions.list_transactions(
-        services.uow,
+        call.services.uow,
         wallet_id,
-        owner_scope=caller.owner_scope,
+        owner_scope=call.caller.owner_scope,
         limit=limit,
         cursor=cursor,
         only=only,

@@ -21,14 +21,8 @@ from wallet_shared.contracts.schemas import (
 )
 from wallet_shared.platform.idempotency import stored_response_to_http
 
-from wallet_shard.entrypoints.dependencies import Services
 from wallet_shard.entrypoints.query_params import parse_timestamp
-from wallet_shard.entrypoints.request_context import (
-    CallerDep,
-    IdempotencyKey,
-    OriginDep,
-    idempotent_request,
-)
+from wallet_shard.entrypoints.request_context import IdempotencyKey, ShardCall, idempotent_request
 from wallet_shard.entrypoints.statement_formats import (
     CSV_MEDIA_TYPE,
     statement_csv,
@@ -57,19 +51,17 @@ async def purchase(
     wallet_id: str,
     body: CreatePurchase,
     request: Request,
-    caller: CallerDep,
-    origin: OriginDep,
-    services: Services,
+    call: ShardCall,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     command = PayOrder(wallet_id, body.amount, body.order_id, body.merchant)
     stored = await merchant.purchase(
-        services.uow,
-        services.shard,
+        call.services.uow,
+        call.services.shard,
         command,
-        owner_scope=caller.owner_scope,
-        request=idempotent_request(request, caller, idempotency_key, body),
-        origin=origin,
+        owner_scope=call.caller.owner_scope,
+        request=idempotent_request(request, call.caller, idempotency_key, body),
+        origin=call.origin,
     )
     return stored_response_to_http(stored)
 
@@ -79,18 +71,16 @@ async def refund(
     wallet_id: str,
     body: CreateRefund,
     request: Request,
-    caller: CallerDep,
-    origin: OriginDep,
-    services: Services,
+    call: ShardCall,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     command = RefundPurchase(wallet_id, body.purchase_id, body.amount)
     stored = await merchant.refund(
-        services.uow,
-        services.shard,
+        call.services.uow,
+        call.services.shard,
         command,
-        request=idempotent_request(request, caller, idempotency_key, body),
-        origin=origin,
+        request=idempotent_request(request, call.caller, idempotency_key, body),
+        origin=call.origin,
     )
     return stored_response_to_http(stored)
 
@@ -101,67 +91,62 @@ async def reverse(
     transaction_id: str,
     body: CreateReversal,
     request: Request,
-    caller: CallerDep,
-    origin: OriginDep,
-    services: Services,
+    call: ShardCall,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     command = ReverseTransaction(wallet_id, transaction_id, body.reason)
     stored = await reversals.reverse(
-        services.uow,
-        services.shard,
+        call.services.uow,
+        call.services.shard,
         command,
-        request=idempotent_request(request, caller, idempotency_key, body),
-        origin=origin,
+        request=idempotent_request(request, call.caller, idempotency_key, body),
+        origin=call.origin,
     )
     return stored_response_to_http(stored)
 
 
 @router.get("/limits", response_model=SpendingLimits)
-async def get_limits(wallet_id: str, caller: CallerDep, services: Services) -> SpendingLimits:
+async def get_limits(wallet_id: str, call: ShardCall) -> SpendingLimits:
     return await limits.get_limits(
-        services.uow, services.shard, wallet_id, owner_scope=caller.owner_scope
+        call.services.uow, call.services.shard, wallet_id, owner_scope=call.caller.owner_scope
     )
 
 
 @router.put("/limits", response_model=SpendingLimits)
-async def set_limits(
-    wallet_id: str, body: SetLimits, services: Services, origin: OriginDep
-) -> SpendingLimits:
+async def set_limits(wallet_id: str, body: SetLimits, call: ShardCall) -> SpendingLimits:
     command = ChangeLimits(wallet_id, daily=body.daily, monthly=body.monthly)
-    return await limits.set_limits(services.uow, services.shard, command, origin=origin)
+    return await limits.set_limits(
+        call.services.uow, call.services.shard, command, origin=call.origin
+    )
 
 
 @router.get("/balance", response_model=BalanceAt)
-async def balance_at(
-    wallet_id: str, caller: CallerDep, services: Services, at: Annotated[str, Query()]
-) -> BalanceAt:
+async def balance_at(wallet_id: str, call: ShardCall, at: Annotated[str, Query()]) -> BalanceAt:
     instant = parse_timestamp(at, field="at")
     assert instant is not None  # `at` is required
     return await ledger_views.balance_at(
-        services.uow, wallet_id, instant, owner_scope=caller.owner_scope
+        call.services.uow, wallet_id, instant, owner_scope=call.caller.owner_scope
     )
 
 
 @router.get("/statement", response_model=Statement)
 async def statement(
     wallet_id: str,
-    caller: CallerDep,
-    services: Services,
+    call: ShardCall,
     since: str | None = None,
     until: str | None = None,
     accept: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
     start = parse_timestamp(since, field="since")
     end = await ledger_views.check_statement(
-        services.uow,
-        services.shard,
+        call.services.uow,
+        call.services.shard,
         wallet_id,
         since=start,
         until=parse_timestamp(until, field="until"),
-        owner_scope=caller.owner_scope,
+        owner_scope=call.caller.owner_scope,
     )
-    parts = ledger_views.statement(services.uow, wallet_id, since=start, until=end)
+    parts = ledger_views.statement(call.services.uow, wallet_id, since=start, until=end)
     if accept is not None and CSV_MEDIA_TYPE in accept:
         return StreamingResponse(
             statement_csv(parts),

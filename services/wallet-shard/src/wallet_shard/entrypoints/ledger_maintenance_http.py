@@ -12,8 +12,7 @@ from wallet_shared.contracts.ledger_admin import (
 )
 from wallet_shared.contracts.schemas import ProblemDetail
 
-from wallet_shard.entrypoints.dependencies import Services
-from wallet_shard.entrypoints.request_context import CallerDep, OriginDep
+from wallet_shard.entrypoints.request_context import ShardCall
 from wallet_shard.service_layer.ledger_maintenance import rebuild_wallets, verify_ledger
 
 router = APIRouter(
@@ -24,25 +23,23 @@ router = APIRouter(
 
 
 @router.get("/verify", response_model=ShardLedgerVerification)
-async def verify(caller: CallerDep, services: Services) -> ShardLedgerVerification:
+async def verify(call: ShardCall) -> ShardLedgerVerification:
     """Every wallet's balance, frozen and incoming recomputed from its rows, and the open legs,
     from one read-only snapshot."""
-    if caller.role not in ("admin", "auditor"):
+    if call.caller.role not in ("admin", "auditor"):
         raise Forbidden("Only admins and auditors verify the ledger.")
-    return await verify_ledger(services.uow, services.shard)
+    return await verify_ledger(call.services.uow, call.services.shard)
 
 
 @router.post("/rebuild", response_model=RebuildPage)
-async def rebuild(
-    body: RebuildRequest, caller: CallerDep, origin: OriginDep, services: Services
-) -> RebuildPage:
+async def rebuild(body: RebuildRequest, call: ShardCall) -> RebuildPage:
     """Rebuild one wallet's snapshot, or the next page of wallets, each under its lock."""
-    if caller.role != "admin":
+    if call.caller.role != "admin":
         raise Forbidden("Only admins rebuild balance snapshots.")
     return await rebuild_wallets(
-        services.uow,
-        services.shard,
-        origin,
+        call.services.uow,
+        call.services.shard,
+        call.origin,
         wallet_id=body.wallet_id,
         after=body.after,
         limit=body.limit,

@@ -16,11 +16,7 @@ from wallet_shared.platform.idempotency import stored_response_to_http
 
 from wallet_shard.domain.local_transfers import LocalTransferRequest
 from wallet_shard.entrypoints.dependencies import Services
-from wallet_shard.entrypoints.request_context import (
-    CallerDep,
-    IdempotencyKey,
-    idempotent_request,
-)
+from wallet_shard.entrypoints.request_context import IdempotencyKey, ShardCall, idempotent_request
 from wallet_shard.service_layer.local_transfers import (
     get_local_transfer,
     list_local_transfers,
@@ -45,13 +41,12 @@ router = APIRouter(
 async def post_local_transfer(
     body: StartTransferRequest,
     request: Request,
-    caller: CallerDep,
-    services: Services,
+    call: ShardCall,
     idempotency_key: IdempotencyKey = None,
     wait: Annotated[float, Query(ge=0, le=MAX_WAIT_S)] = 0,
 ) -> Response:
     """Book a transfer between two wallets of this shard: final at once (`completed`, or
-    `cancelled` with the failure code); 200 when the caller asked to wait for the final state
+    `cancelled` with the failure code); 200 when the call.caller asked to wait for the final state
     (it has it already) or repeats the request, 202 otherwise."""
     transfer = LocalTransferRequest(
         source_wallet_id=body.source_wallet_id,
@@ -59,12 +54,12 @@ async def post_local_transfer(
         amount=body.amount,
         currency=body.currency,
         description=body.description,
-        initiator=body.initiator or caller.user_id,
+        initiator=body.initiator or call.caller.user_id,
     )
-    stored = await services.local_transfers.start(
+    stored = await call.services.local_transfers.start(
         transfer,
-        owner_scope=caller.owner_scope,
-        idempotency=idempotent_request(request, caller, idempotency_key, body),
+        owner_scope=call.caller.owner_scope,
+        idempotency=idempotent_request(request, call.caller, idempotency_key, body),
     )
     response = stored_response_to_http(stored)
     if wait > 0 and response.status_code == 202:
