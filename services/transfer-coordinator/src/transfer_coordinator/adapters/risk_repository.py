@@ -7,14 +7,16 @@ from datetime import datetime
 from typing import Any, Final
 
 import asyncpg
-import orjson
 
 from transfer_coordinator.domain.risk import Movement
 
 _MOVEMENT_COLUMNS: Final = (
     "wallet_id", "kind", "amount", "at", "transaction_id", "transfer_id", "destination",
 )  # fmt: skip
-_FLAG_COLUMNS: Final = "id, wallet_id, rule, transaction_id, transfer_id, detail, created_at"
+_FLAG_FIELDS: Final = (
+    "id", "wallet_id", "rule", "transaction_id", "transfer_id", "detail", "created_at",
+)  # fmt: skip
+_FLAG_COLUMNS: Final = ", ".join(_FLAG_FIELDS)
 
 
 async def recent_movements_of(
@@ -73,14 +75,9 @@ async def add_flags(conn: asyncpg.Connection, flags: Sequence[dict[str, Any]]) -
         return
     await conn.execute(
         f"INSERT INTO risk_flags ({_FLAG_COLUMNS})"
-        " SELECT id, wallet_id, rule, transaction_id, transfer_id, detail::jsonb, created_at"
-        " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],"
-        "             $7::timestamptz[])"
-        " AS flag (id, wallet_id, rule, transaction_id, transfer_id, detail, created_at)",
-        *([f[name] for f in flags] for name in ("id", "wallet_id", "rule", "transaction_id")),
-        [f["transfer_id"] for f in flags],
-        [orjson.dumps(f["detail"]).decode("utf-8") for f in flags],
-        [f["created_at"] for f in flags],
+        " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],"
+        "                      $6::jsonb[], $7::timestamptz[])",
+        *([flag[name] for flag in flags] for name in _FLAG_FIELDS),
     )
 
 
