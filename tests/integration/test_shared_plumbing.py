@@ -303,6 +303,33 @@ async def test_relay_keeps_messages_while_kafka_is_away_and_publishes_them_after
     assert [r.value.decode() for r in records] == [f"m-{i}" for i in range(3)]
 
 
+async def test_published_messages_leave_the_outbox_with_the_next_pass_or_at_stop(
+    pool: asyncpg.Pool, producer: AIOKafkaProducer, topics: Any, kafka_bootstrap: str
+) -> None:
+    topic = await topics("deferred-delete")
+    # No idle poll within the test: only a wake-up or the stop makes a pass.
+    relay = OutboxRelay(pool=pool, producer=producer, service=SERVICE, idle_poll_s=3600)
+    async with relay:
+        await eventually(lambda: _true(relay.is_leader))
+        published_before = _published()
+        async with transaction(pool) as conn:
+            await enqueue(conn, [outgoing(topic, "wlt_e", f"first-{i}") for i in range(3)])
+        relay.wake()
+        await read_topic(kafka_bootstrap, topic, count=3)
+        await eventually(lambda: _true(_published() - published_before == 3))
+        # On Kafka, still in the outbox: the next pass's read deletes them, and publishes
+        # only what came since.
+        assert await pool.fetchval("SELECT count(*) FROM outbox") == 3
+        async with transaction(pool) as conn:
+            await enqueue(conn, [outgoing(topic, "wlt_e", "second")])
+        relay.wake()
+        records = await read_topic(kafka_bootstrap, topic, count=4)
+        await eventually(lambda: _true(_published() - published_before == 4))
+        assert await pool.fetch("SELECT value FROM outbox") == [(b"second",)]
+    assert [r.value.decode() for r in records] == [*(f"first-{i}" for i in range(3)), "second"]
+    assert await _outbox_empty(pool)  # the stop deleted what the last pass published
+
+
 async def _true(value: bool) -> bool:
     return value
 
