@@ -23,6 +23,7 @@ from starlette.middleware import Middleware
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from wallet_shared.platform.http_client import CLIENT_KEEPALIVE_S
 from wallet_shared.platform.metrics import HTTP_REQUEST_DURATION, HTTP_REQUESTS
 from wallet_shared.platform.problems import install_problem_handlers
 from wallet_shared.platform.readiness import ReadinessCache, ReadinessCheck
@@ -199,6 +200,13 @@ def _add_health_routes(
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
+# A server closes a connection idle this long; clients keep idle ones for CLIENT_KEEPALIVE_S, less.
+# At uvicorn's default (5 s) the gateway reused connections its backends were closing: a
+# request sent as the server's close crossed it came back as a 503 (seen under CI load, on the
+# first request to a shard idle for a few seconds).
+SERVER_IDLE_TIMEOUT_S: Final = int(CLIENT_KEEPALIVE_S) * 2
+
+
 def serve(app: FastAPI, *, host: str, port: int) -> None:
     """Run `app` until SIGINT/SIGTERM, the same way in every service.
 
@@ -215,6 +223,7 @@ def serve(app: FastAPI, *, host: str, port: int) -> None:
         access_log=False,
         log_config=None,
         server_header=False,
+        timeout_keep_alive=SERVER_IDLE_TIMEOUT_S,
     )
 
 

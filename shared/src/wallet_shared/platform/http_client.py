@@ -12,11 +12,16 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Self
+from typing import Final, Self
 
 import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport
+
+# How long a client keeps an idle connection for reuse. Below the servers' idle timeout
+# (`http.SERVER_IDLE_TIMEOUT_S`), so that a server never closes a connection a client may be
+# reusing at that very moment (the request would fail unanswered).
+CLIENT_KEEPALIVE_S: Final = 30.0
 
 
 def pooled_http_client(
@@ -25,7 +30,7 @@ def pooled_http_client(
     max_connections: int,
     base_url: str = "",
     headers: Mapping[str, str] | None = None,
-    keepalive_s: float = 30.0,
+    keepalive_s: float = CLIENT_KEEPALIVE_S,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> httpx.AsyncClient:
     """An `httpx.AsyncClient` over aiohttp's connection pool (or over `transport`, for tests).
@@ -80,7 +85,7 @@ class InternalHttpClient:
         *,
         timeout_s: float,
         max_connections: int,
-        keepalive_s: float = 30.0,
+        keepalive_s: float = CLIENT_KEEPALIVE_S,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._timeout_s = timeout_s

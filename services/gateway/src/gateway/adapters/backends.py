@@ -248,7 +248,7 @@ class Backends:
                 yield answer
         except InternalRequestError as error:
             BACKEND_UNAVAILABLE.labels(backend).inc()
-            _log.warning("backend_unavailable", backend=backend, error=type(error).__name__)
+            _log.warning("backend_unavailable", backend=backend, error=str(error))
             raise unavailable() from error
 
     async def coordinator(
@@ -353,7 +353,7 @@ class Backends:
             )
         except InternalRequestError as error:
             BACKEND_UNAVAILABLE.labels(backend).inc()
-            _log.warning("backend_unavailable", backend=backend, error=type(error).__name__)
+            _log.warning("backend_unavailable", backend=backend, error=str(error))
             raise unavailable() from error
         BACKEND_REQUEST_DURATION.labels(backend).observe(time.perf_counter() - started)
         return _reply(backend, response)
