@@ -176,6 +176,10 @@ class OutboxRelay(BackgroundLoop):
             await self._publish_until_stopped(conn)
         finally:
             self._is_leader = False
+            # A pass that ended otherwise than by the stop (a lost connection, the lock gone)
+            # leaves its rows to be published again rather than deleted later over another
+            # connection: after a failover the database's ids may have been handed out again.
+            self._published = []
             if not conn.is_closed():
                 with contextlib.suppress(Exception):
                     await conn.execute(
