@@ -328,6 +328,30 @@ async def test_published_messages_leave_the_outbox_with_the_next_pass_or_at_stop
     assert await _outbox_empty(pool)  # the stop deleted what the last pass published
 
 
+async def test_a_relay_that_loses_its_connection_publishes_its_last_pass_again(
+    pool: asyncpg.Pool, producer: AIOKafkaProducer, topics: Any, kafka_bootstrap: str
+) -> None:
+    # What a pass published is deleted by the next pass over the same connection only: over a
+    # new one (after a failover the ids may name new rows) it is published again instead.
+    topic = await topics("relead")
+    async with transaction(pool) as conn:
+        await enqueue(conn, [outgoing(topic, "wlt_f", f"m-{i}") for i in range(3)])
+    published_before = _published()
+    relay = OutboxRelay(pool=pool, producer=producer, service=SERVICE, idle_poll_s=3600)
+    async with relay:
+        await eventually(lambda: _true(_published() - published_before == 3))
+        killed = await pool.fetchval(
+            "SELECT count(*) FILTER (WHERE pg_terminate_backend(l.pid)) FROM pg_locks l"
+            " WHERE l.locktype = 'advisory' AND l.granted AND l.pid <> pg_backend_pid()"
+        )
+        assert killed == 1
+        relay.wake()  # the next read finds the connection gone; the relay leads on a new one
+        records = await read_topic(kafka_bootstrap, topic, count=6)
+        await eventually(lambda: _true(_published() - published_before == 6))
+    assert [r.value.decode() for r in records] == [f"m-{i}" for i in range(3)] * 2
+    assert await _outbox_empty(pool)  # the stop deleted what the new lead published
+
+
 async def _true(value: bool) -> bool:
     return value
 
