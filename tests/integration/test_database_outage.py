@@ -1,6 +1,7 @@
 """A database that goes away under a running service is a 503 with Retry-After, never a 500:
 a shard's and the coordinator's routes, on a PostgreSQL server of this test alone, stopped and
-started again while they serve."""
+started again while they serve; and to a consumer's work, in a transaction or outside one, a
+`TransientError` (its batch is retried, not dead-lettered)."""
 
 from __future__ import annotations
 
@@ -29,7 +30,8 @@ from wallet_shard.settings import ShardSettings
 from wallet_shared.contracts.ids import new_transfer_id
 from wallet_shared.contracts.routing import ShardMap
 from wallet_shared.contracts.topics import Topics
-from wallet_shared.platform.db import apply_migrations, create_pool
+from wallet_shared.contracts.errors import TransientError
+from wallet_shared.platform.db import apply_migrations, connection, create_pool, transaction
 
 from tests.integration.wallet_shard.conftest import RelayWakes, users_of_shard
 from tests.service_credentials import TEST_INTERNAL_SECRET, ServiceCredential
@@ -147,5 +149,29 @@ async def test_the_coordinator_answers_503_while_its_database_is_away(
         ) as client:
             assert (await client.get(transfer)).status_code == 404
             assert_unavailable(await answers_during_outage(own_server, read_transfer))
+    finally:
+        await pool.close()
+
+
+async def test_work_outside_a_transaction_sorts_an_outage_as_transient(
+    own_server: PostgresServer,
+) -> None:
+    """The public-event consumer writes a batch without movements outside a transaction: a
+    database away must reach it as `TransientError` there too, or the consumer would take the
+    batch for a poison message and dead-letter its webhook deliveries."""
+    pool = await create_pool(await create_database(own_server.dsn, "outage_outside"), max_size=2)
+    try:
+        async with connection(pool) as conn:
+            assert await conn.fetchval("SELECT 1") == 1
+        await own_server.stop()
+        try:
+            with pytest.raises(TransientError):
+                async with connection(pool) as conn:
+                    await conn.fetchval("SELECT 1")
+            with pytest.raises(TransientError):
+                async with transaction(pool) as conn:
+                    await conn.fetchval("SELECT 1")
+        finally:
+            await own_server.start()
     finally:
         await pool.close()

@@ -1,12 +1,17 @@
 """The risk rules' consumer of the public topic against a real PostgreSQL: a batch whose
 movements raise several flags stores them all, publishes each as `risk.flagged` with the same
-content, and the same batch delivered again raises nothing more."""
+content, and the same batch delivered again raises nothing more; a batch without movements
+queues its webhook deliveries without opening a transaction."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
+from transfer_coordinator.adapters import webhook_repository as webhooks
 from transfer_coordinator.domain.risk import RiskThresholds
 from transfer_coordinator.service_layer.oversight import OversightContext
 from transfer_coordinator.service_layer.public_events import (
@@ -41,6 +46,11 @@ def _transfer(number: int, amount: int, at: datetime) -> PublicEvent:
         "amount": str(amount),
     }
     return _event(EventType.TRANSFER_COMPLETED, transfer, at)
+
+
+def _leg(number: int, kind: str, at: datetime) -> PublicEvent:
+    transaction = {"id": f"txn_leg_{number}", "wallet_id": SOURCE, "type": kind, "amount": "500"}
+    return _event(EventType.TRANSACTION_POSTED, transaction, at)
 
 
 def _oversight(harness: Harness) -> OversightContext:
@@ -97,3 +107,49 @@ async def test_a_batch_of_flagged_movements_stores_and_publishes_every_flag_once
 
     assert await harness.pool.fetchval("SELECT count(*) FROM risk_flags") == len(stored)
     assert await harness.take_outbox() == []
+
+
+async def test_a_batch_without_movements_queues_its_deliveries_without_a_transaction(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A transfer's legs are nothing to the risk rules: the batch is one statement's worth (its
+    deliveries), and BEGIN and COMMIT would double its round trips. A batch with a movement
+    still runs in one transaction: its remembered movements, flags and their events commit
+    together, or a redelivery would find the movement remembered and its flag never raised."""
+    async with harness.pool.acquire() as conn:
+        await webhooks.add_webhook(
+            conn,
+            webhook_id="wh_legs",
+            url="https://hooks.example.com/legs",
+            event_types=["transaction.posted"],
+            secret="whsec_test",
+            created_by="admin",
+        )
+    ctx = _oversight(harness)
+    opened = 0
+    real_transaction = ctx.uow.transaction
+
+    @asynccontextmanager
+    async def counted_transaction() -> AsyncIterator[Any]:
+        nonlocal opened
+        opened += 1
+        async with real_transaction() as tx:
+            yield tx
+
+    monkeypatch.setattr(ctx.uow, "transaction", counted_transaction)
+    at = harness.clock.now - timedelta(minutes=1)
+
+    await handle_public_events(ctx, [_leg(1, "transfer_out", at), _leg(2, "transfer_in", at)])
+
+    assert opened == 0
+    queued = await harness.pool.fetch(
+        "SELECT webhook_id, event_type FROM webhook_deliveries ORDER BY id"
+    )
+    assert [tuple(row) for row in queued] == [("wh_legs", "transaction.posted")] * 2
+    assert await harness.pool.fetchval("SELECT count(*) FROM risk_movements") == 0
+
+    await handle_public_events(ctx, [_leg(3, "transfer_out", at), _deposit(700, at)])
+
+    assert opened == 1
+    assert await harness.pool.fetchval("SELECT count(*) FROM webhook_deliveries") == 4
+    assert await harness.pool.fetchval("SELECT count(*) FROM risk_movements") == 1

@@ -145,17 +145,15 @@ async def database_ready(pool: asyncpg.Pool, *, timeout_s: float = 2.0) -> bool:
 
 
 @asynccontextmanager
-async def transaction(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
-    """A connection inside a transaction: committed when the block ends, rolled back on error.
-
-    Connection loss, serialization failures and deadlocks come out as `TransientError` (the whole
-    transaction may be run again); everything else, integrity violations included, unchanged.
+async def connection(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+    """A pooled connection outside any transaction (each statement commits alone), its failures
+    sorted as `transaction`'s are: for work of one writing statement, which needs no BEGIN and
+    COMMIT (two round trips, and two wake-ups of the server and of this process).
     """
     try:
         async with pool.acquire() as conn:
             try:
-                async with conn.transaction():
-                    yield conn
+                yield conn
             except asyncpg.exceptions.InternalClientError:
                 # Its protocol state is lost: back in the pool it would fail the next user too.
                 conn.terminate()
@@ -164,6 +162,17 @@ async def transaction(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
         if is_transient(error):
             raise TransientError(f"{type(error).__name__}: {error}") from error
         raise
+
+
+@asynccontextmanager
+async def transaction(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+    """A connection inside a transaction: committed when the block ends, rolled back on error.
+
+    Connection loss, serialization failures and deadlocks come out as `TransientError` (the whole
+    transaction may be run again); everything else, integrity violations included, unchanged.
+    """
+    async with connection(pool) as conn, conn.transaction():
+        yield conn
 
 
 @dataclass(frozen=True, slots=True, order=True)

@@ -15,7 +15,7 @@ from typing import Generic, Protocol, TypeVar
 import asyncpg
 
 from wallet_shared.contracts.messages import OutgoingMessage
-from wallet_shared.platform.db import transaction
+from wallet_shared.platform.db import connection, transaction
 from wallet_shared.platform.group_commit import GroupCommit
 from wallet_shared.platform.outbox import enqueue
 
@@ -69,6 +69,14 @@ class UnitOfWork(Generic[Tx]):
             yield tx
         if tx.published:
             self._relay.wake()
+
+    @asynccontextmanager
+    async def outside_transaction(self) -> AsyncIterator[asyncpg.Connection]:
+        """A connection on which each statement commits alone: for work that books nothing,
+        or one statement's worth (it cannot publish: messages need the transaction they
+        commit with)."""
+        async with connection(self.pool) as conn:
+            yield conn
 
     async def grouped(self, work: Callable[[Tx], Awaitable[T]], *, locks: Sequence[str] = ()) -> T:
         """`work` in a transaction shared with concurrent ones (group commit) when that is on,

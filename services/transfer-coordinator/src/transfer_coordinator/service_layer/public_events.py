@@ -85,12 +85,24 @@ def movement_of(event: PublicEvent) -> Movement | None:
 
 
 async def handle_public_events(ctx: OversightContext, events: Sequence[PublicEvent]) -> None:
-    """One batch in one transaction: deliveries queued, movements remembered, flags raised."""
-    async with ctx.uow.transaction() as tx:
-        queued = await _queue_deliveries(tx.conn, events)
-        flags = await _judge(tx.conn, ctx, events)
-        await risk.add_flags(tx.conn, flags)
-        await tx.publish([_flag_event(ctx, flag) for flag in flags])
+    """One batch: deliveries queued, movements remembered, flags raised, all committed together.
+
+    A batch without a movement (a transfer's legs, a risk flag, a wallet's creation) has nothing
+    to remember or judge: it writes at most its deliveries, one statement, atomic alone, so it
+    runs without BEGIN and COMMIT. At 10 to 30 transfers a second about seven batches in ten
+    are such (counted in the coordinator: most hold one event), about two per transfer.
+    """
+    seen = [(event.event_id, m) for event in events if (m := _readable_movement(event))]
+    flags: list[dict[str, Any]] = []
+    if not seen:
+        async with ctx.uow.outside_transaction() as conn:
+            queued = await _queue_deliveries(conn, events)
+    else:
+        async with ctx.uow.transaction() as tx:
+            queued = await _queue_deliveries(tx.conn, events)
+            flags = await _judge(tx.conn, ctx, seen)
+            await risk.add_flags(tx.conn, flags)
+            await tx.publish([_flag_event(ctx, flag) for flag in flags])
     for flag in flags:
         RISK_FLAGS.labels(flag["rule"]).inc()
     if queued:
@@ -109,11 +121,10 @@ async def _queue_deliveries(conn: asyncpg.Connection, events: Sequence[PublicEve
 
 
 async def _judge(
-    conn: asyncpg.Connection, ctx: OversightContext, events: Sequence[PublicEvent]
+    conn: asyncpg.Connection, ctx: OversightContext, seen: Sequence[tuple[str, Movement]]
 ) -> list[dict[str, Any]]:
-    """The batch's movements remembered, and its new outgoing ones judged: a fixed number of
-    statements per batch, however large, since this runs beside the money path."""
-    seen = [(event.event_id, m) for event in events if (m := _readable_movement(event))]
+    """The batch's movements (by event id) remembered, and its new outgoing ones judged: a fixed
+    number of statements per batch, however large, since this runs beside the money path."""
     fresh = await risk.remember_all(conn, seen)  # a redelivered event was judged already
     judged = [(event_id, m) for event_id, m in seen if event_id in fresh and m.kind == "out"]
     if not judged:
