@@ -27,10 +27,10 @@ from wallet_shard.bootstrap import shard_context
 from wallet_shard.entrypoints.dependencies import ShardServices
 from wallet_shard.service_layer.unit_of_work import UnitOfWork
 from wallet_shard.settings import ShardSettings
+from wallet_shared.contracts.errors import TransientError
 from wallet_shared.contracts.ids import new_transfer_id
 from wallet_shared.contracts.routing import ShardMap
 from wallet_shared.contracts.topics import Topics
-from wallet_shared.contracts.errors import TransientError
 from wallet_shared.platform.db import apply_migrations, connection, create_pool, transaction
 
 from tests.integration.wallet_shard.conftest import RelayWakes, users_of_shard
