@@ -260,8 +260,7 @@ async def test_one_relay_leads_and_another_takes_over_when_its_connection_dies(
             " WHERE l.locktype = 'advisory' AND l.granted AND l.pid <> pg_backend_pid()"
         )
         assert killed == 1
-        async with transaction(pool) as conn:
-            await enqueue(conn, [outgoing(topic, "wlt_c", f"after-failover-{i}") for i in range(5)])
+        await _enqueue(pool, topic, "wlt_c", [f"after-failover-{i}" for i in range(5)])
         records = await read_topic(kafka_bootstrap, topic, count=5)
         assert [r.value.decode() for r in records] == [f"after-failover-{i}" for i in range(5)]
         assert [leader.is_leader, follower.is_leader].count(True) == 1
@@ -286,13 +285,23 @@ class FlakyProducer:
         return delivery
 
 
+async def _enqueue(pool: asyncpg.Pool, topic: str, key: str, values: Sequence[str]) -> None:
+    """Messages keyed `key` with these values, queued in one committed transaction."""
+    async with transaction(pool) as conn:
+        await enqueue(conn, [outgoing(topic, key, value) for value in values])
+
+
+def _relay_without_idle_polls(pool: asyncpg.Pool, producer: AIOKafkaProducer) -> OutboxRelay:
+    """No idle poll within a test: the first pass, then only a wake-up or the stop makes one."""
+    return OutboxRelay(pool=pool, producer=producer, service=SERVICE, idle_poll_s=3600)
+
+
 async def test_relay_keeps_messages_while_kafka_is_away_and_publishes_them_after(
     pool: asyncpg.Pool, producer: AIOKafkaProducer, topics: Any, kafka_bootstrap: str
 ) -> None:
     topic = await topics("flaky-broker")
     flaky = FlakyProducer(producer)
-    async with transaction(pool) as conn:
-        await enqueue(conn, [outgoing(topic, "wlt_d", f"m-{i}") for i in range(3)])
+    await _enqueue(pool, topic, "wlt_d", [f"m-{i}" for i in range(3)])
     relay = OutboxRelay(pool=pool, producer=flaky, service=SERVICE)
     async with relay:
         await eventually(lambda: _true(flaky.failed >= 6))
@@ -307,19 +316,16 @@ async def test_published_messages_leave_the_outbox_with_the_next_pass_or_at_stop
     pool: asyncpg.Pool, producer: AIOKafkaProducer, topics: Any, kafka_bootstrap: str
 ) -> None:
     topic = await topics("deferred-delete")
-    async with transaction(pool) as conn:
-        await enqueue(conn, [outgoing(topic, "wlt_e", f"first-{i}") for i in range(3)])
+    await _enqueue(pool, topic, "wlt_e", [f"first-{i}" for i in range(3)])
     published_before = _published()
-    # No idle poll within the test: the first pass, then only a wake-up or the stop makes one.
-    relay = OutboxRelay(pool=pool, producer=producer, service=SERVICE, idle_poll_s=3600)
+    relay = _relay_without_idle_polls(pool, producer)
     async with relay:
         await read_topic(kafka_bootstrap, topic, count=3)
         await eventually(lambda: _true(_published() - published_before == 3))
         # On Kafka, still in the outbox: the next pass's read deletes them, and publishes
         # only what came since.
         assert await pool.fetchval("SELECT count(*) FROM outbox") == 3
-        async with transaction(pool) as conn:
-            await enqueue(conn, [outgoing(topic, "wlt_e", "second")])
+        await _enqueue(pool, topic, "wlt_e", ["second"])
         relay.wake()
         records = await read_topic(kafka_bootstrap, topic, count=4)
         await eventually(lambda: _true(_published() - published_before == 4))
@@ -334,10 +340,9 @@ async def test_a_relay_that_loses_its_connection_publishes_its_last_pass_again(
     # What a pass published is deleted by the next pass over the same connection only: over a
     # new one (after a failover the ids may name new rows) it is published again instead.
     topic = await topics("relead")
-    async with transaction(pool) as conn:
-        await enqueue(conn, [outgoing(topic, "wlt_f", f"m-{i}") for i in range(3)])
+    await _enqueue(pool, topic, "wlt_f", [f"m-{i}" for i in range(3)])
     published_before = _published()
-    relay = OutboxRelay(pool=pool, producer=producer, service=SERVICE, idle_poll_s=3600)
+    relay = _relay_without_idle_polls(pool, producer)
     async with relay:
         await eventually(lambda: _true(_published() - published_before == 3))
         killed = await pool.fetchval(
