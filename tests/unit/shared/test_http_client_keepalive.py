@@ -1,12 +1,17 @@
 """Idle connections: a client lets them go before a server would close them."""
 
+import inspect
 from typing import Any
 
 import pytest
 import uvicorn
 from fastapi import FastAPI
 from wallet_shared.platform import http
-from wallet_shared.platform.http_client import CLIENT_KEEPALIVE_S, InternalHttpClient
+from wallet_shared.platform.http_client import (
+    CLIENT_KEEPALIVE_S,
+    InternalHttpClient,
+    pooled_http_client,
+)
 
 
 def test_servers_keep_idle_connections_longer_than_clients_reuse_them(
@@ -17,6 +22,9 @@ def test_servers_keep_idle_connections_longer_than_clients_reuse_them(
     ran: dict[str, Any] = {}
     monkeypatch.setattr(uvicorn, "run", lambda app, **options: ran.update(options))
     http.serve(FastAPI(), host="127.0.0.1", port=0)
-    client = InternalHttpClient(timeout_s=1.0, max_connections=1)
-    assert client._keepalive_s == CLIENT_KEEPALIVE_S
+    defaults = {
+        name: inspect.signature(make).parameters["keepalive_s"].default
+        for name, make in (("client", InternalHttpClient), ("pool", pooled_http_client))
+    }
+    assert defaults == {"client": CLIENT_KEEPALIVE_S, "pool": CLIENT_KEEPALIVE_S}
     assert ran["timeout_keep_alive"] > CLIENT_KEEPALIVE_S
