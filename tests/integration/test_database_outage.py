@@ -143,12 +143,19 @@ async def test_the_coordinator_answers_503_while_its_database_is_away(
         # Unknown transfer: 404 is the healthy answer here.
         return httpx.Response(200) if response.status_code == 404 else response
 
+    async def claim_key() -> httpx.Response:
+        # Claims commit statement by statement, outside a transaction: an outage there too.
+        claim = {"caller": "alice", "key": "k-outage", "fingerprint": "f1"}
+        return await client.post("/internal/idempotency-claims", json={"claims": [claim]})
+
     try:
         async with httpx.AsyncClient(
             transport=transport, base_url="http://coordinator", auth=ServiceCredential()
         ) as client:
             assert (await client.get(transfer)).status_code == 404
             assert_unavailable(await answers_during_outage(own_server, read_transfer))
+            assert_unavailable(await answers_during_outage(own_server, claim_key))
+            assert (await claim_key()).json() == {"results": ["claimed"]}
     finally:
         await pool.close()
 

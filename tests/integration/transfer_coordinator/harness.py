@@ -6,9 +6,11 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import asyncpg
 import httpx
+import pytest
 from fastapi import FastAPI
 from transfer_coordinator.entrypoints.http import router
 from transfer_coordinator.service_layer.context import CoordinatorContext
@@ -70,6 +72,29 @@ class Harness:
 
     async def row(self, transfer_id: str) -> asyncpg.Record:
         return await self.pool.fetchrow("SELECT * FROM transfers WHERE id = $1", transfer_id)
+
+
+@dataclass
+class OpenedTransactions:
+    """How many transactions a unit of work opened (`count_transactions`)."""
+
+    count: int = 0
+
+
+def count_transactions(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> OpenedTransactions:
+    """Counts the transactions the coordinator's unit of work opens from now on: statements
+    that commit alone need no BEGIN and COMMIT, two round trips each."""
+    opened = OpenedTransactions()
+    real_transaction = harness.ctx.uow.transaction
+
+    @asynccontextmanager
+    async def counted_transaction() -> AsyncIterator[Any]:
+        opened.count += 1
+        async with real_transaction() as tx:
+            yield tx
+
+    monkeypatch.setattr(harness.ctx.uow, "transaction", counted_transaction)
+    return opened
 
 
 def wallet_on_shard(shard: int) -> str:

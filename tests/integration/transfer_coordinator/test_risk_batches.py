@@ -5,8 +5,6 @@ queues its webhook deliveries without opening a transaction."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,7 +19,12 @@ from transfer_coordinator.service_layer.public_events import (
 )
 from wallet_shared.contracts.messages import EventType, encode_public_event
 
-from tests.integration.transfer_coordinator.harness import TOPICS, Harness, wallet_on_shard
+from tests.integration.transfer_coordinator.harness import (
+    TOPICS,
+    Harness,
+    count_transactions,
+    wallet_on_shard,
+)
 
 SOURCE = wallet_on_shard(0)
 
@@ -125,23 +128,13 @@ async def test_a_batch_without_movements_queues_its_deliveries_without_a_transac
             secret="whsec_test",
             created_by="admin",
         )
+    opened = count_transactions(harness, monkeypatch)
     ctx = _oversight(harness)
-    opened = 0
-    real_transaction = ctx.uow.transaction
-
-    @asynccontextmanager
-    async def counted_transaction() -> AsyncIterator[Any]:
-        nonlocal opened
-        opened += 1
-        async with real_transaction() as tx:
-            yield tx
-
-    monkeypatch.setattr(ctx.uow, "transaction", counted_transaction)
     at = harness.clock.now - timedelta(minutes=1)
 
     await handle_public_events(ctx, [_leg(1, "transfer_out", at), _leg(2, "transfer_in", at)])
 
-    assert opened == 0
+    assert opened.count == 0
     queued = await harness.pool.fetch(
         "SELECT webhook_id, event_type FROM webhook_deliveries ORDER BY id"
     )
@@ -150,6 +143,6 @@ async def test_a_batch_without_movements_queues_its_deliveries_without_a_transac
 
     await handle_public_events(ctx, [_leg(3, "transfer_out", at), _deposit(700, at)])
 
-    assert opened == 1
+    assert opened.count == 1
     assert await harness.pool.fetchval("SELECT count(*) FROM webhook_deliveries") == 4
     assert await harness.pool.fetchval("SELECT count(*) FROM risk_movements") == 1

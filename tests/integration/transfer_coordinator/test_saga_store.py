@@ -47,7 +47,12 @@ from wallet_shared.contracts.messages import (
 from wallet_shared.platform.idempotency import StoredResponse
 
 from tests.integration.outbox_records import OutboxRecord
-from tests.integration.transfer_coordinator.harness import TOPICS, Harness, wallet_on_shard
+from tests.integration.transfer_coordinator.harness import (
+    TOPICS,
+    Harness,
+    count_transactions,
+    wallet_on_shard,
+)
 
 SOURCE = wallet_on_shard(0)
 DESTINATION = wallet_on_shard(1)
@@ -220,6 +225,26 @@ async def test_starts_that_arrive_together_are_stored_together(harness: Harness)
     tries = await harness.take_outbox()
     assert len(tries) == 6  # TryDebit and TryCredit of each
     assert await claim_keys(harness.ctx, [Claim("alice", "k2", "f" * 64)]) == [False]
+
+
+async def test_claims_commit_statement_by_statement_without_a_transaction(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch of claims is one statement (two when a concurrent claim held a key): each
+    commits alone, and BEGIN and COMMIT around them would triple their round trips."""
+    opened = count_transactions(harness, monkeypatch)
+    k1, k1_other, k2 = (
+        Claim("dora", "k1", "a" * 64),
+        Claim("dora", "k1", "b" * 64),
+        Claim("dora", "k2", "c" * 64),
+    )
+    assert await claim_keys(harness.ctx, [k1, k2, k1_other]) == [True, True, False]
+    assert await claim_keys(harness.ctx, [k1, k1_other]) == [True, False]
+    assert opened.count == 0
+    held = await harness.pool.fetch(
+        "SELECT key, fingerprint FROM idempotency_claims WHERE caller = 'dora' ORDER BY key"
+    )
+    assert [tuple(row) for row in held] == [("k1", "a" * 64), ("k2", "c" * 64)]
 
 
 async def test_both_tries_ok_confirm_then_both_confirmed_complete(harness: Harness) -> None:

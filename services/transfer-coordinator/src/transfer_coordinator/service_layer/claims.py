@@ -23,13 +23,16 @@ async def claim_keys(ctx: CoordinatorContext, requested: Sequence[Claim]) -> lis
     """Claim each key for a request booked elsewhere (a shard's deposit, withdrawal, purchase or
     local transfer); per claim, whether it holds (False: the key served another request).
 
-    All in one transaction, one statement (the gateway sends the claims of concurrent requests
-    together). `TransientError` when the database failed: then nothing is known of any of them.
+    One statement for them all (the gateway sends the claims of concurrent requests together),
+    a second for keys a concurrent claim held; each commits alone, without BEGIN and COMMIT,
+    which would triple the round trips: a claim stands for itself, and one made by a statement
+    whose answer was lost holds for the same request when it is asked again. `TransientError`
+    when the database failed: then nothing is known of any of them.
     """
     if not requested:
         return []
-    async with ctx.uow.transaction() as tx:
-        held = await claims.claim(tx.conn, [(c.caller, c.key, c.fingerprint) for c in requested])
+    async with ctx.uow.outside_transaction() as conn:
+        held = await claims.claim(conn, [(c.caller, c.key, c.fingerprint) for c in requested])
     return [
         fingerprint == claim.fingerprint for claim, fingerprint in zip(requested, held, strict=True)
     ]
