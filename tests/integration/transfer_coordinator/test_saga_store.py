@@ -45,6 +45,7 @@ from wallet_shared.contracts.messages import (
     TryDebit,
 )
 from wallet_shared.platform.idempotency import StoredResponse
+from wallet_shared.platform.writes import write_together
 
 from tests.integration.outbox_records import OutboxRecord
 from tests.integration.transfer_coordinator.harness import (
@@ -399,7 +400,7 @@ async def test_a_saga_touches_no_index_until_its_final_status(harness: Harness) 
             saga = (await repository.lock_sagas(conn, [transfer_id]))[transfer_id]
             for reply in replies:
                 saga = saga.on_reply(reply, harness.ctx.clock()).saga
-            await repository.save_sagas(conn, [saga])
+            await write_together(conn, repository.saving_sagas([saga]))
         updates = await conn.fetchrow(
             "SELECT n_tup_upd AS all, n_tup_hot_upd AS hot FROM pg_stat_xact_user_tables"
             " WHERE relname = 'transfers'"

@@ -29,6 +29,7 @@ from wallet_shared.contracts.messages import OutgoingMessage
 from wallet_shared.platform.db import is_transient
 from wallet_shared.platform.loops import BackgroundLoop
 from wallet_shared.platform.metrics import OUTBOX_BACKLOG, OUTBOX_PARKED, OUTBOX_PUBLISHED
+from wallet_shared.platform.writes import Write, write_together
 
 _log = structlog.get_logger(__name__)
 
@@ -78,15 +79,21 @@ async def enqueue(conn: asyncpg.Connection, messages: Sequence[OutgoingMessage])
 
     Nothing is published unless that transaction commits. An empty key means "no key".
     """
+    await write_together(conn, queueing(messages))
+
+
+def queueing(messages: Sequence[OutgoingMessage]) -> list[Write]:
+    """The write that queues `messages` as `enqueue` does, to send with a batch's other writes
+    (`write_together`); none when there are no messages."""
     if not messages:
-        return
-    await conn.execute(
-        _INSERT,
+        return []
+    columns = (
         [message.topic for message in messages],
         [message.key for message in messages],
         [message.value for message in messages],
         [orjson.dumps(message.headers).decode("utf-8") for message in messages],
     )
+    return [Write(_INSERT, columns)]
 
 
 class OutboxRelay(BackgroundLoop):

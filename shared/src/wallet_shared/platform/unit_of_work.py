@@ -17,7 +17,8 @@ import asyncpg
 from wallet_shared.contracts.messages import OutgoingMessage
 from wallet_shared.platform.db import connection, transaction
 from wallet_shared.platform.group_commit import GroupCommit
-from wallet_shared.platform.outbox import enqueue
+from wallet_shared.platform.outbox import queueing
+from wallet_shared.platform.writes import Write, write_together
 
 T = TypeVar("T")
 
@@ -37,9 +38,14 @@ class OutboxTransaction:
 
     async def publish(self, messages: Sequence[OutgoingMessage]) -> None:
         """Queue messages in the outbox: they leave only if the transaction commits."""
+        await write_together(self.conn, self.publishing(messages))
+
+    def publishing(self, messages: Sequence[OutgoingMessage]) -> list[Write]:
+        """The write that queues messages as `publish` does, to send with the batch's other
+        writes (`write_together`) in this transaction; none when there are no messages."""
         if messages:
-            await enqueue(self.conn, messages)
             self.published = True
+        return queueing(messages)
 
 
 Tx = TypeVar("Tx", bound=OutboxTransaction)

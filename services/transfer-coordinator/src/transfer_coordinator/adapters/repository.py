@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Any, Final
 
 import asyncpg
+from wallet_shared.platform.writes import Write
 
 from transfer_coordinator.domain.saga import (
     LegState,
@@ -56,6 +57,10 @@ FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text
           failure_code, updated_at, decided_at)
 WHERE t.id = s.id
 """
+
+_NOTIFY_FINAL: Final = (
+    "SELECT pg_notify($1, concat_ws(' ', id, $3::text)) FROM unnest($2::text[]) AS id"
+)
 
 # One index scan per side, each stopped at `limit`, merged: an OR would lose the index order.
 _WALLET_PAGE: Final = f"""
@@ -132,12 +137,13 @@ async def lock_sagas(conn: asyncpg.Connection, ids: Sequence[str]) -> dict[str, 
     return {row["id"]: _saga(row) for row in rows}
 
 
-async def save_sagas(conn: asyncpg.Connection, sagas: Sequence[TransferSaga]) -> None:
-    """Write the mutable state of sagas already stored, all in one statement."""
+def saving_sagas(sagas: Sequence[TransferSaga]) -> list[Write]:
+    """The write that stores the mutable state of sagas already stored, all of them at once,
+    to send with the batch's other writes (`write_together`); none for no saga."""
     if not sagas:
-        return
+        return []
     rows = [(saga.id, *_state_values(saga), saga.updated_at, saga.decided_at) for saga in sagas]
-    await conn.execute(_SAVE, *(list(column) for column in zip(*rows, strict=True)))
+    return [Write(_SAVE, tuple(list(column) for column in zip(*rows, strict=True)))]
 
 
 async def get_saga(
@@ -177,22 +183,17 @@ async def lock_idle(
     return [_saga(row) for row in await conn.fetch(_LOCK_IDLE, idle_since, limit)]
 
 
-async def notify_final(
-    conn: asyncpg.Connection, transfer_ids: Sequence[str], *, announcer: str | None = None
-) -> None:
-    """Announce final transfers on `FINAL_CHANNEL`; PostgreSQL delivers it at commit.
+def final_notices(transfer_ids: Sequence[str], *, announcer: str | None = None) -> list[Write]:
+    """The statement announcing final transfers on `FINAL_CHANNEL` (PostgreSQL delivers the
+    notices at commit), to send last among the batch's writes; none for no transfer.
 
     `announcer` names the caller when it hands the committed sagas to its own waiters: its
     listener, which hears the notice before the commit returns, leaves them to that hand-over
     instead of waking them to read what they are about to be given.
     """
-    if transfer_ids:
-        await conn.execute(
-            "SELECT pg_notify($1, concat_ws(' ', id, $3::text)) FROM unnest($2::text[]) AS id",
-            FINAL_CHANNEL,
-            list(transfer_ids),
-            announcer,
-        )
+    if not transfer_ids:
+        return []
+    return [Write(_NOTIFY_FINAL, (FINAL_CHANNEL, list(transfer_ids), announcer))]
 
 
 def parse_final_notice(payload: str) -> tuple[str, str | None]:

@@ -9,6 +9,7 @@ import structlog
 from wallet_shared.contracts.messages import LegReply, OutgoingMessage
 from wallet_shared.platform.db import plan_for_these_arguments
 from wallet_shared.platform.metrics import TRANSFER_DURATION, TRANSFERS
+from wallet_shared.platform.writes import write_together
 
 from transfer_coordinator.adapters import repository
 from transfer_coordinator.domain.saga import TransferSaga
@@ -40,7 +41,7 @@ async def handle_replies(
     waiters: FinalWaiters | None = None,
 ) -> None:
     """Apply a batch of replies: lock the sagas (in id order), move them, store them, and queue
-    the commands and final events they produce, all in one commit.
+    the commands and final events they produce, all in one commit (the writes in one statement).
 
     Duplicated or late replies change nothing. A transfer reaching a final status is announced
     on `transfer_final` (waiting HTTP requests wake up) and as a public event; once committed,
@@ -54,13 +55,17 @@ async def handle_replies(
             await plan_for_these_arguments(tx.conn)
             sagas = await repository.lock_sagas(tx.conn, [reply.transfer_id for reply in replies])
             outcome = _apply(ctx, sagas, replies)
-            await repository.save_sagas(tx.conn, list(outcome.moved.values()))
-            await tx.publish(outcome.records)
             finished = outcome.finished
-            await repository.notify_final(
+            announcer = waiters.announcer if waiters is not None else None
+            # One statement: the sagas, their commands and events, the notices (last: a
+            # statement's SELECT runs only as its main one).
+            await write_together(
                 tx.conn,
-                [saga.id for saga in finished],
-                announcer=waiters.announcer if waiters is not None else None,
+                [
+                    *repository.saving_sagas(list(outcome.moved.values())),
+                    *tx.publishing(outcome.records),
+                    *repository.final_notices([s.id for s in finished], announcer=announcer),
+                ],
             )
     except BaseException:
         # The commit may have happened all the same (an error on COMMIT, a connection lost on

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Final
 
 import structlog
+from wallet_shared.platform.writes import write_together
 
 from transfer_coordinator.adapters import repository
 from transfer_coordinator.domain.saga import TransferSaga, Transition
@@ -53,8 +54,13 @@ async def sweep_once(
         candidates = {saga.id: saga for saga in (*idle, *expired)}.values()
         transitions = [(saga, _sweep_saga(saga, now)) for saga in candidates]
         moved = [after for before, after in transitions if after.saga is not before]
-        await repository.save_sagas(tx.conn, [transition.saga for transition in moved])
-        await tx.publish(command_records(ctx, [c for t in moved for c in t.commands]))
+        await write_together(
+            tx.conn,
+            [
+                *repository.saving_sagas([transition.saga for transition in moved]),
+                *tx.publishing(command_records(ctx, [c for t in moved for c in t.commands])),
+            ],
+        )
     timed_out = sum(1 for before, after in transitions if after.saga.phase is not before.phase)
     result = SweepResult(
         timed_out=timed_out,

@@ -9,30 +9,30 @@ from typing import Any, Final
 
 import asyncpg
 import orjson
+from wallet_shared.platform.writes import Write
 
 from wallet_shard.domain.journal import JournalTransaction
 from wallet_shard.domain.reversals import ReversalTarget
 
-# Transactions and their entries in one statement (one round trip): the transactions' insert is
-# a data-modifying WITH, run to completion whether or not the statement reads it (in an order
-# PostgreSQL does not promise: the entries may go in first); their foreign key is checked at the
-# end of the statement, once both are in. The transactions go in the order given, which is the
-# order of their `seq`.
-_INSERT: Final = """
-WITH transactions AS (
-    INSERT INTO journal_transactions
-        (id, wallet_id, type, amount, balance_after, reference, transfer_id, metadata,
-         created_at, related_id)
-    SELECT id, wallet_id, type, amount, balance_after, reference, transfer_id, metadata::jsonb,
-           created_at, related_id
-    FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[],
-                $7::text[], $8::text[], $9::timestamptz[], $10::text[]) WITH ORDINALITY
-         AS t (id, wallet_id, type, amount, balance_after, reference, transfer_id, metadata,
-               created_at, related_id, position)
-    ORDER BY position
-)
+# Transactions and their entries in one statement (one round trip), with the batch's other
+# writes when it has some (`write_together`), in an order PostgreSQL does not promise: the
+# entries may go in first; their foreign key is checked at the end of the statement, once both
+# are in. The transactions go in the order given, which is the order of their `seq`.
+_INSERT_TRANSACTIONS: Final = """
+INSERT INTO journal_transactions
+    (id, wallet_id, type, amount, balance_after, reference, transfer_id, metadata, created_at,
+     related_id)
+SELECT id, wallet_id, type, amount, balance_after, reference, transfer_id, metadata::jsonb,
+       created_at, related_id
+FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[],
+            $7::text[], $8::text[], $9::timestamptz[], $10::text[]) WITH ORDINALITY
+     AS t (id, wallet_id, type, amount, balance_after, reference, transfer_id, metadata,
+           created_at, related_id, position)
+ORDER BY position
+"""
+_INSERT_ENTRIES: Final = """
 INSERT INTO journal_entries (transaction_id, account, currency, amount, created_at)
-SELECT * FROM unnest($11::text[], $12::text[], $13::text[], $14::bigint[], $15::timestamptz[])
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::timestamptz[])
 """
 
 _COLUMNS: Final = (
@@ -71,32 +71,42 @@ class JournalRepository:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
 
-    async def add(self, transactions: Sequence[JournalTransaction]) -> None:
-        """Append `transactions` and all their entries: one statement whatever their number."""
+    def adding(self, transactions: Sequence[JournalTransaction]) -> list[Write]:
+        """The writes that append `transactions` and all their entries, whatever their number,
+        to send with the batch's other writes; none for no transaction."""
         if not transactions:
-            return
+            return []
         entries = [(t, entry) for t in transactions for entry in t.entries]
-        await self._conn.execute(
-            _INSERT,
-            [t.id for t in transactions],
-            [t.wallet_id for t in transactions],
-            [t.type for t in transactions],
-            [t.amount for t in transactions],
-            [t.balance_after for t in transactions],
-            [t.reference for t in transactions],
-            [t.transfer_id for t in transactions],
-            [
-                None if t.metadata is None else orjson.dumps(t.metadata).decode()
-                for t in transactions
-            ],
-            [t.created_at for t in transactions],
-            [t.related_id for t in transactions],
-            [t.id for t, _ in entries],
-            [entry.account for _, entry in entries],
-            [entry.currency for _, entry in entries],
-            [entry.amount for _, entry in entries],
-            [t.created_at for t, _ in entries],
-        )
+        return [
+            Write(
+                _INSERT_TRANSACTIONS,
+                (
+                    [t.id for t in transactions],
+                    [t.wallet_id for t in transactions],
+                    [t.type for t in transactions],
+                    [t.amount for t in transactions],
+                    [t.balance_after for t in transactions],
+                    [t.reference for t in transactions],
+                    [t.transfer_id for t in transactions],
+                    [
+                        None if t.metadata is None else orjson.dumps(t.metadata).decode()
+                        for t in transactions
+                    ],
+                    [t.created_at for t in transactions],
+                    [t.related_id for t in transactions],
+                ),
+            ),
+            Write(
+                _INSERT_ENTRIES,
+                (
+                    [t.id for t, _ in entries],
+                    [entry.account for _, entry in entries],
+                    [entry.currency for _, entry in entries],
+                    [entry.amount for _, entry in entries],
+                    [t.created_at for t, _ in entries],
+                ),
+            ),
+        ]
 
     async def newest_first(
         self,

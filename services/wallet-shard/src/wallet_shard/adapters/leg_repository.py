@@ -1,8 +1,9 @@
 """Transfer legs in PostgreSQL: holds (debit legs) and pending credits (credit legs).
 
 A batch of transfer commands names legs of both kinds: both tables are read with one statement
-and written with one, whatever the batch holds (each statement is a round trip the batch waits
-for while it holds its wallets' locks).
+and written with one, whatever the batch holds, which is also the statement of the batch's
+other writes (each statement is a round trip the batch waits for while it holds its wallets'
+locks).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Final
 
 import asyncpg
 from wallet_shared.contracts.messages import Leg
+from wallet_shared.platform.writes import Write
 
 from wallet_shard.domain.transfer_legs import LegState, TransferLeg
 
@@ -25,13 +27,12 @@ SELECT 'credit', {_COLUMNS}, created_at FROM pending_credits WHERE transfer_id =
 """
 
 
-def _upsert(table: str, first: int) -> str:
-    """Insert new legs of `table` and write the state of resolved ones, from eight arrays
-    numbered from `$first`."""
+def _upsert(table: str) -> str:
+    """Insert new legs of `table` and write the state of resolved ones, from eight arrays."""
     arrays = ", ".join(
-        f"${first + n}::{kind}[]"
+        f"${n}::{kind}[]"
         for n, kind in enumerate(
-            ("text", "text", "bigint", "text", "text", "text", "boolean", "timestamptz")
+            ("text", "text", "bigint", "text", "text", "text", "boolean", "timestamptz"), start=1
         )
     )
     return (
@@ -44,9 +45,7 @@ def _upsert(table: str, first: int) -> str:
     )
 
 
-# Both tables in one statement: the holds' upsert is a data-modifying WITH, which PostgreSQL
-# runs to completion whether or not the statement reads it.
-_SAVE: Final = f"WITH holds_saved AS ({_upsert('holds', 1)}) {_upsert('pending_credits', 9)}"
+_SAVE: Final = {leg: _upsert(table) for leg, table in _TABLE.items()}
 
 
 def leg_table(leg: Leg) -> str:
@@ -73,24 +72,24 @@ class LegRepository:
         rows = await self._conn.fetch(_FIND, debits, credits)
         return [_leg_of(row) for row in rows]
 
-    async def save(self, legs: Sequence[TransferLeg]) -> None:
-        """Insert new legs and write the state of resolved ones, in one statement."""
-        if not legs:
-            return
-        arrays: list[list[object]] = []
+    def saving(self, legs: Sequence[TransferLeg]) -> list[Write]:
+        """The writes that insert new legs and store the state of resolved ones (an upsert per
+        table that has legs among them), to send with the batch's other writes."""
+        writes = []
         for leg in (Leg.DEBIT, Leg.CREDIT):
-            of_leg = [each for each in legs if each.leg is leg]
-            arrays += [
-                [each.transfer_id for each in of_leg],
-                [each.wallet_id for each in of_leg],
-                [each.amount for each in of_leg],
-                [each.currency for each in of_leg],
-                [each.state.value for each in of_leg],
-                [each.failure_code for each in of_leg],
-                [each.tried for each in of_leg],
-                [each.placed_at for each in of_leg],
-            ]
-        await self._conn.execute(_SAVE, *arrays)
+            if of_leg := [each for each in legs if each.leg is leg]:
+                columns = (
+                    [each.transfer_id for each in of_leg],
+                    [each.wallet_id for each in of_leg],
+                    [each.amount for each in of_leg],
+                    [each.currency for each in of_leg],
+                    [each.state.value for each in of_leg],
+                    [each.failure_code for each in of_leg],
+                    [each.tried for each in of_leg],
+                    [each.placed_at for each in of_leg],
+                )
+                writes.append(Write(_SAVE[leg], columns))
+        return writes
 
     async def any_active_on(self, leg: Leg, wallet_id: str) -> bool:
         """Whether an unresolved leg of kind `leg` still names the wallet."""

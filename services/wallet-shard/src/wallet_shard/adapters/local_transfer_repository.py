@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Final
 
 import asyncpg
+from wallet_shared.platform.writes import Write
 
 from wallet_shard.domain.local_transfers import LocalTransfer
 
@@ -14,6 +15,12 @@ _COLUMNS: Final = (
     "id, source_wallet_id, destination_wallet_id, amount, currency, description, status,"
     " failure_code, initiator, created_at, updated_at"
 )
+
+_INSERT: Final = f"""
+INSERT INTO local_transfers ({_COLUMNS})
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[],
+                     $7::text[], $8::text[], $9::text[], $10::timestamptz[], $11::timestamptz[])
+"""
 
 # Each side is an index scan of its own; the union is cut to the page.
 _LIST_FOR_WALLET: Final = f"""
@@ -37,17 +44,13 @@ class LocalTransferRepository:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
 
-    async def add(self, transfers: Sequence[LocalTransfer]) -> None:
-        """Record booked (final) local transfers, in one statement."""
+    def adding(self, transfers: Sequence[LocalTransfer]) -> list[Write]:
+        """The write that records booked (final) local transfers, to send with the batch's
+        other writes; none for no transfer."""
         if not transfers:
-            return
-        await self._conn.execute(
-            f"INSERT INTO local_transfers ({_COLUMNS})"
-            " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[],"
-            " $6::text[], $7::text[], $8::text[], $9::text[], $10::timestamptz[],"
-            " $11::timestamptz[])",
-            *(list(column) for column in zip(*(_row(t) for t in transfers), strict=True)),
-        )
+            return []
+        columns = tuple(list(column) for column in zip(*(_row(t) for t in transfers), strict=True))
+        return [Write(_INSERT, columns)]
 
     async def get(self, transfer_id: str) -> LocalTransfer | None:
         """One local transfer, or None."""

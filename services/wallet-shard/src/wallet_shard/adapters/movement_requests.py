@@ -5,8 +5,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Final
 
 import asyncpg
+from wallet_shared.platform.writes import Write
+
+_INSERT: Final = """
+INSERT INTO movement_requests
+    (transaction_id, actor, actor_role, client_address, user_agent, reason, created_at)
+SELECT t, a, r, c, u, why, $7
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+     AS m (t, a, r, c, u, why)
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,19 +42,14 @@ class MovementRequestRepository:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
 
-    async def add_many(
+    def adding(
         self, requests: Sequence[tuple[str, MovementRequest]], *, at: datetime
-    ) -> None:
-        """Who asked for each transaction of `requests` (transaction id, request), in one
-        statement."""
+    ) -> list[Write]:
+        """The write recording who asked for each transaction of `requests` (transaction id,
+        request), to send with the batch's other writes; none for no request."""
         if not requests:
-            return
-        await self._conn.execute(
-            "INSERT INTO movement_requests (transaction_id, actor, actor_role, client_address,"
-            " user_agent, reason, created_at)"
-            " SELECT t, a, r, c, u, why, $7"
-            " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])"
-            "   AS m (t, a, r, c, u, why)",
+            return []
+        columns = (
             [transaction_id for transaction_id, _ in requests],
             [request.actor for _, request in requests],
             [request.actor_role for _, request in requests],
@@ -53,3 +58,4 @@ class MovementRequestRepository:
             [request.reason for _, request in requests],
             at,
         )
+        return [Write(_INSERT, columns)]

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any, Final
 
 import asyncpg
+from wallet_shared.platform.writes import Write
 
 from wallet_shard.domain.spending import Spending, SpendingLimits
 from wallet_shard.domain.wallet import Wallet, WalletStatus
@@ -16,6 +17,34 @@ _READ_COLUMNS: Final = (
     f"{_COLUMNS}, daily_limit, monthly_limit, spent_day, spent_today, spent_month,"
     " spent_this_month, incoming"
 )
+
+
+_SAVE_BALANCES: Final = """
+UPDATE wallets AS w
+SET balance = c.balance, frozen = c.frozen, updated_at = c.updated_at,
+    spent_day = c.spent_day, spent_today = c.spent_today,
+    spent_month = c.spent_month, spent_this_month = c.spent_this_month,
+    incoming = c.incoming
+FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::timestamptz[],
+            $5::date[], $6::bigint[], $7::date[], $8::bigint[], $9::bigint[])
+     AS c (id, balance, frozen, updated_at, spent_day, spent_today, spent_month,
+           spent_this_month, incoming)
+WHERE w.id = c.id
+"""
+
+
+def _balance_columns(wallets: Sequence[Wallet]) -> tuple[list[Any], ...]:
+    return (
+        [wallet.id for wallet in wallets],
+        [wallet.balance for wallet in wallets],
+        [wallet.frozen for wallet in wallets],
+        [wallet.updated_at for wallet in wallets],
+        [wallet.spending.day for wallet in wallets],
+        [wallet.spending.today for wallet in wallets],
+        [wallet.spending.month for wallet in wallets],
+        [wallet.spending.this_month for wallet in wallets],
+        [wallet.incoming for wallet in wallets],
+    )
 
 
 def _wallet(row: asyncpg.Record) -> Wallet:
@@ -99,32 +128,13 @@ class WalletRepository:
         )
         return [_wallet(row) for row in rows]
 
-    async def save_balances(self, wallets: Sequence[Wallet]) -> None:
-        """Write the balance, frozen (held), incoming (pending credits) and spending snapshots
-        of `wallets` in one statement."""
+    def saving_balances(self, wallets: Sequence[Wallet]) -> list[Write]:
+        """The write that stores the balance, frozen (held), incoming (pending credits) and
+        spending snapshots of `wallets`, to send with the batch's other writes; none for no
+        wallet."""
         if not wallets:
-            return
-        await self._conn.execute(
-            "UPDATE wallets AS w"
-            " SET balance = c.balance, frozen = c.frozen, updated_at = c.updated_at,"
-            "     spent_day = c.spent_day, spent_today = c.spent_today,"
-            "     spent_month = c.spent_month, spent_this_month = c.spent_this_month,"
-            "     incoming = c.incoming"
-            " FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::timestamptz[],"
-            "             $5::date[], $6::bigint[], $7::date[], $8::bigint[], $9::bigint[])"
-            "   AS c (id, balance, frozen, updated_at, spent_day, spent_today, spent_month,"
-            "         spent_this_month, incoming)"
-            " WHERE w.id = c.id",
-            [wallet.id for wallet in wallets],
-            [wallet.balance for wallet in wallets],
-            [wallet.frozen for wallet in wallets],
-            [wallet.updated_at for wallet in wallets],
-            [wallet.spending.day for wallet in wallets],
-            [wallet.spending.today for wallet in wallets],
-            [wallet.spending.month for wallet in wallets],
-            [wallet.spending.this_month for wallet in wallets],
-            [wallet.incoming for wallet in wallets],
-        )
+            return []
+        return [Write(_SAVE_BALANCES, _balance_columns(wallets))]
 
     async def save_limits(self, wallet: Wallet) -> None:
         await self._conn.execute(

@@ -28,6 +28,7 @@ from wallet_shared.contracts.schemas import Transfer
 from wallet_shared.platform.idempotency import StoredResponse, run_idempotent_batch
 from wallet_shared.platform.logging import current_trace_id
 from wallet_shared.platform.metrics import TRANSFER_DURATION, TRANSFERS
+from wallet_shared.platform.writes import write_together
 
 from wallet_shard.domain.leg_book import LegBook
 from wallet_shard.domain.local_transfers import (
@@ -39,7 +40,7 @@ from wallet_shard.domain.local_transfers import (
 from wallet_shard.service_layer.batch_desk import BatchDesk
 from wallet_shard.service_layer.commands import IdempotentRequest
 from wallet_shard.service_layer.context import ShardContext
-from wallet_shard.service_layer.transfer_commands import count_postings, save_leg_book
+from wallet_shard.service_layer.transfer_commands import count_postings, leg_book_writes
 from wallet_shard.service_layer.unit_of_work import ShardRepositories, UnitOfWork
 from wallet_shard.service_layer.views import transaction_posted
 
@@ -110,9 +111,15 @@ class LocalTransfers(BatchDesk[_Asked, _Booked]):
             repos.conn, [asked.idempotency for asked in batch], book_one
         )
         bookings = list(booked.values())
-        await save_leg_book(repos, book)
-        await repos.local_transfers.add([booking.transfer for booking in bookings])
-        await repos.publish([event for booking in bookings for event in _events(shard, booking)])
+        events = [event for booking in bookings for event in _events(shard, booking)]
+        await write_together(
+            repos.conn,
+            [
+                *leg_book_writes(repos, book),
+                *repos.local_transfers.adding([booking.transfer for booking in bookings]),
+                *repos.publishing(events),
+            ],
+        )
         return [
             answer if isinstance(answer, WalletError) else _Booked(answer, booked.get(position))
             for position, answer in enumerate(answers)

@@ -21,6 +21,7 @@ from wallet_shared.contracts.ids import WALLET_PREFIX, bucket_of_id, new_transac
 from wallet_shared.platform.idempotency import StoredResponse, run_idempotent, run_idempotent_batch
 from wallet_shared.platform.logging import current_trace_id
 from wallet_shared.platform.metrics import LEDGER_POSTINGS
+from wallet_shared.platform.writes import write_together
 
 from wallet_shard.adapters.movement_requests import MovementRequest
 from wallet_shard.domain.journal import JournalTransaction
@@ -154,21 +155,24 @@ class CashMovements(BatchDesk[_Asked, _Booked]):
         )
         postings = list(posted.values())
         moved = {posting.wallet_id: wallets[posting.wallet_id] for posting in postings}
-        await repos.journal.add(postings)
-        await repos.wallets.save_balances(list(moved.values()))
-        await repos.movement_requests.add_many(
-            [(posting.id, batch[position].origin) for position, posting in posted.items()], at=at
-        )
         await audit_postings(
             repos.conn,
             shard,
             [(posting, batch[position].origin) for position, posting in posted.items()],
         )
-        await repos.publish(
+        events = [
+            transaction_posted(posting, topics=shard.topics, trace_id=batch[position].trace_id)
+            for position, posting in posted.items()
+        ]
+        origins = [(posting.id, batch[position].origin) for position, posting in posted.items()]
+        await write_together(
+            repos.conn,
             [
-                transaction_posted(posting, topics=shard.topics, trace_id=batch[position].trace_id)
-                for position, posting in posted.items()
-            ]
+                *repos.journal.adding(postings),
+                *repos.wallets.saving_balances(list(moved.values())),
+                *repos.movement_requests.adding(origins, at=at),
+                *repos.publishing(events),
+            ],
         )
         return [
             answer if isinstance(answer, WalletError) else _Booked(answer, posted.get(position))
@@ -232,10 +236,14 @@ async def _save(
     posting: JournalTransaction,
     origin: MovementRequest,
 ) -> None:
-    await repos.journal.add([posting])
-    await repos.wallets.save_balances([wallet])
-    await repos.movement_requests.add_many([(posting.id, origin)], at=posting.created_at)
     await audit_postings(repos.conn, shard, [(posting, origin)])
-    await repos.publish(
-        [transaction_posted(posting, topics=shard.topics, trace_id=current_trace_id())]
+    event = transaction_posted(posting, topics=shard.topics, trace_id=current_trace_id())
+    await write_together(
+        repos.conn,
+        [
+            *repos.journal.adding([posting]),
+            *repos.wallets.saving_balances([wallet]),
+            *repos.movement_requests.adding([(posting.id, origin)], at=posting.created_at),
+            *repos.publishing([event]),
+        ],
     )

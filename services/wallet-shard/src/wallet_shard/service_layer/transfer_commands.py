@@ -1,8 +1,8 @@
 """TCC participant: a batch of transfer commands handled in ONE DB transaction.
 
 Everything the batch names is loaded and locked first (wallets in id order, then legs), the
-commands are applied in order in memory (`LegBook`), and what changed is written back with a
-fixed number of set-based statements, whatever the batch size. One reply per command goes to the
+commands are applied in order in memory (`LegBook`), and what changed is written back with one
+statement (a set-based write per table, `write_together`), whatever the batch size. One reply per command goes to the
 outbox; a redelivered command changes nothing and gets the same reply again.
 """
 
@@ -20,6 +20,7 @@ from wallet_shared.contracts.messages import (
 )
 from wallet_shared.platform.db import plan_for_these_arguments
 from wallet_shared.platform.metrics import LEDGER_POSTINGS
+from wallet_shared.platform.writes import Write, write_together
 
 from wallet_shard.domain.journal import JournalTransaction
 from wallet_shard.domain.leg_book import LegBook, LegOutcome
@@ -40,8 +41,10 @@ async def handle_transfer_commands(
         await plan_for_these_arguments(repos.conn)
         book = await load_leg_book(repos, shard, commands)
         outcomes = [book.apply(command) for command in commands]
-        await save_leg_book(repos, book)
-        await repos.publish(_messages(shard, outcomes))
+        await write_together(
+            repos.conn,
+            [*leg_book_writes(repos, book), *repos.publishing(_messages(shard, outcomes))],
+        )
     count_postings(shard, book.postings)
     _log.debug("transfer_commands_handled", commands=len(commands), postings=len(book.postings))
 
@@ -67,11 +70,14 @@ async def load_leg_book(
     )
 
 
-async def save_leg_book(repos: ShardRepositories, book: LegBook) -> None:
-    """Write back what applying commands to `book` changed: legs, postings, balances."""
-    await repos.legs.save([*book.changed_legs(Leg.DEBIT), *book.changed_legs(Leg.CREDIT)])
-    await repos.journal.add(book.postings)
-    await repos.wallets.save_balances(book.changed_wallets())
+def leg_book_writes(repos: ShardRepositories, book: LegBook) -> list[Write]:
+    """The writes that store what applying commands to `book` changed: legs, postings,
+    balances; sent with the batch's other writes (its outbox), in one statement."""
+    return [
+        *repos.legs.saving([*book.changed_legs(Leg.DEBIT), *book.changed_legs(Leg.CREDIT)]),
+        *repos.journal.adding(book.postings),
+        *repos.wallets.saving_balances(book.changed_wallets()),
+    ]
 
 
 def _messages(shard: ShardContext, outcomes: Sequence[LegOutcome]) -> list[OutgoingMessage]:
