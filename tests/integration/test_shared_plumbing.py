@@ -54,6 +54,7 @@ from wallet_shared.platform.kafka import (
     kafka_ready,
 )
 from wallet_shared.platform.outbox import OutboxRelay, enqueue
+from wallet_shared.platform.writes import Write
 
 from tests.integration.plumbing import SERVICE, read_topic
 
@@ -821,6 +822,45 @@ async def test_a_batch_answers_each_key_as_one_request_at_a_time_would(
     assert [row["key"] for row in keys] == ["a", "poor", "stored"]
     amounts = await deposits.fetch("SELECT amount FROM deposit ORDER BY id")
     assert [row["amount"] for row in amounts] == [5, 10]
+
+
+async def test_a_batch_booked_in_memory_writes_with_its_answers(deposits: asyncpg.Pool) -> None:
+    """Operations that book in memory leave their writes to `writes`, called once all of them
+    ran: those go in the statement that stores the answers, and fail with it."""
+
+    @dataclass(frozen=True)
+    class Asked:
+        caller: str
+        key: str
+        amount: int
+        fingerprint: str = "f"
+
+    async def book(batch: list[Asked]) -> list[StoredResponse | Exception]:
+        booked: list[int] = []
+        calls: list[list[int]] = []
+
+        async def operation(position: int) -> tuple[int, Any]:
+            booked.append(batch[position].amount)
+            return 201, {"amount": batch[position].amount}
+
+        def writes() -> list[Write]:
+            calls.append(list(booked))
+            insert = "INSERT INTO deposit (amount) SELECT unnest($1::bigint[])"
+            return [Write(insert, (list(booked),))]
+
+        async with transaction(deposits) as conn:
+            outcomes = await run_idempotent_batch(conn, batch, operation, writes=writes)
+        assert calls == [[asked.amount for asked in batch]]
+        return list(outcomes)
+
+    outcomes = await book([Asked("usr_2", "w1", 10), Asked("usr_2", "w2", 20)])
+    assert [o.status_code for o in outcomes if isinstance(o, StoredResponse)] == [201, 201]
+    with pytest.raises(asyncpg.CheckViolationError):  # a write refused: no answer stored
+        await book([Asked("usr_2", "w3", 30), Asked("usr_2", "w4", 0)])
+    keys = await deposits.fetch("SELECT key FROM idempotency_keys ORDER BY key")
+    assert [row["key"] for row in keys] == ["w1", "w2"]
+    amounts = await deposits.fetch("SELECT amount FROM deposit ORDER BY id")
+    assert [row["amount"] for row in amounts] == [10, 20]
 
 
 # --- readiness -------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from wallet_shared.contracts.errors import (
     WalletError,
 )
 from wallet_shared.platform.problems import PROBLEM_MEDIA_TYPE, problem_body, status_of
+from wallet_shared.platform.writes import Write, write_together
 
 REPLAYED_HEADER: Final = "Idempotent-Replayed"
 # A refusal that says "try again later" must not become the key's permanent answer.
@@ -150,6 +151,7 @@ async def run_idempotent_batch(
     operation: Callable[[int], Awaitable[tuple[int, Any]]],
     *,
     prepare: Callable[[list[int]], Awaitable[None]] | None = None,
+    writes: Callable[[], Sequence[Write]] | None = None,
 ) -> list[StoredResponse | WalletError]:
     """`run_idempotent` for many requests in the transaction open on `conn`, in order, with
     three statements whatever their number: one answer per request, or its refusal.
@@ -158,6 +160,8 @@ async def run_idempotent_batch(
     refusals before changing anything, as with `savepoint=False`. A key named twice in the
     batch is answered like a repeat once its first request has its answer. `prepare`, given
     the positions `operation` will run for, reads (or claims) what they need, set-based.
+    `writes`, called once every operation has run, gives what the batch writes (what was
+    booked in memory): they go in the statement that stores the answers (`write_together`).
     """
     if not conn.is_in_transaction():
         raise RuntimeError("run_idempotent_batch needs an open transaction on conn")
@@ -211,8 +215,9 @@ async def run_idempotent_batch(
             StoredResponse(status_code, encoded, replayed=True),
         )
         new.append((request.caller, request.key, request.fingerprint, status_code, encoded))
-    if new:
-        await conn.execute(_STORE_MANY, *(list(column) for column in zip(*new, strict=True)))
+    columns = tuple(list(column) for column in zip(*new, strict=True))
+    answers = [Write(_STORE_MANY, columns)] if new else []
+    await write_together(conn, [*answers, *(writes() if writes is not None else [])])
     return outcomes
 
 

@@ -123,12 +123,13 @@ async def read_snapshot(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]
         yield conn
 
 
-async def insert_sagas(conn: asyncpg.Connection, sagas: Sequence[TransferSaga]) -> None:
-    """Store new sagas, in one statement."""
+def inserting_sagas(sagas: Sequence[TransferSaga]) -> list[Write]:
+    """The write that stores new sagas, all of them at once, to send with the batch's other
+    writes (`write_together`); none for no saga."""
     if not sagas:
-        return
+        return []
     rows = [_row_values(saga) for saga in sagas]
-    await conn.execute(_INSERT, *(list(column) for column in zip(*rows, strict=True)))
+    return [Write(_INSERT, tuple(list(column) for column in zip(*rows, strict=True)))]
 
 
 async def lock_sagas(conn: asyncpg.Connection, ids: Sequence[str]) -> dict[str, TransferSaga]:

@@ -30,6 +30,7 @@ from wallet_shared.platform.idempotency import (
     run_idempotent_batch,
 )
 from wallet_shared.platform.unit_of_work import OutboxTransaction
+from wallet_shared.platform.writes import Write
 
 from transfer_coordinator.adapters import claims, repository
 from transfer_coordinator.domain.saga import TransferSaga
@@ -124,10 +125,16 @@ class TransferStarts:
             started.append(saga_and_records)
             return 202, transfer_json(saga_and_records[0])
 
-        answers = await run_idempotent_batch(tx.conn, requests, start_one, prepare=prepare)
-        await repository.insert_sagas(tx.conn, [saga for saga, _ in started])
-        await tx.publish([record for _, records in started for record in records])
-        return answers
+        def writes() -> list[Write]:
+            return [
+                *repository.inserting_sagas([saga for saga, _ in started]),
+                *tx.publishing([record for _, records in started for record in records]),
+            ]
+
+        # The sagas and their Tries go in the statement that stores the answers: one round trip.
+        return await run_idempotent_batch(
+            tx.conn, requests, start_one, prepare=prepare, writes=writes
+        )
 
 
 @dataclass(frozen=True, slots=True)

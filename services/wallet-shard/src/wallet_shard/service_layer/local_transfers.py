@@ -28,7 +28,7 @@ from wallet_shared.contracts.schemas import Transfer
 from wallet_shared.platform.idempotency import StoredResponse, run_idempotent_batch
 from wallet_shared.platform.logging import current_trace_id
 from wallet_shared.platform.metrics import TRANSFER_DURATION, TRANSFERS
-from wallet_shared.platform.writes import write_together
+from wallet_shared.platform.writes import Write
 
 from wallet_shard.domain.leg_book import LegBook
 from wallet_shard.domain.local_transfers import (
@@ -107,18 +107,18 @@ class LocalTransfers(BatchDesk[_Asked, _Booked]):
             booking = booked[position] = _book(book, batch[position])
             return 202, transfer_view(booking.transfer).model_dump(mode="json")
 
-        answers = await run_idempotent_batch(
-            repos.conn, [asked.idempotency for asked in batch], book_one
-        )
-        bookings = list(booked.values())
-        events = [event for booking in bookings for event in _events(shard, booking)]
-        await write_together(
-            repos.conn,
-            [
+        def writes() -> list[Write]:
+            bookings = list(booked.values())
+            events = [event for booking in bookings for event in _events(shard, booking)]
+            return [
                 *leg_book_writes(repos, book),
                 *repos.local_transfers.adding([booking.transfer for booking in bookings]),
                 *repos.publishing(events),
-            ],
+            ]
+
+        # What was booked goes in the statement that stores the answers: one round trip.
+        answers = await run_idempotent_batch(
+            repos.conn, [asked.idempotency for asked in batch], book_one, writes=writes
         )
         return [
             answer if isinstance(answer, WalletError) else _Booked(answer, booked.get(position))

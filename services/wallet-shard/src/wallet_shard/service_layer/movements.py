@@ -21,7 +21,7 @@ from wallet_shared.contracts.ids import WALLET_PREFIX, bucket_of_id, new_transac
 from wallet_shared.platform.idempotency import StoredResponse, run_idempotent, run_idempotent_batch
 from wallet_shared.platform.logging import current_trace_id
 from wallet_shared.platform.metrics import LEDGER_POSTINGS
-from wallet_shared.platform.writes import write_together
+from wallet_shared.platform.writes import Write, write_together
 
 from wallet_shard.adapters.movement_requests import MovementRequest
 from wallet_shard.domain.journal import JournalTransaction
@@ -150,29 +150,29 @@ class CashMovements(BatchDesk[_Asked, _Booked]):
             posting = posted[position] = asked.book(wallet, asked.command.amount, context)
             return 201, transaction_view(posting).model_dump(mode="json")
 
-        answers = await run_idempotent_batch(
-            repos.conn, [asked.idempotency for asked in batch], book_one
-        )
-        postings = list(posted.values())
-        moved = {posting.wallet_id: wallets[posting.wallet_id] for posting in postings}
-        await audit_postings(
-            repos.conn,
-            shard,
-            [(posting, batch[position].origin) for position, posting in posted.items()],
-        )
-        events = [
-            transaction_posted(posting, topics=shard.topics, trace_id=batch[position].trace_id)
-            for position, posting in posted.items()
-        ]
-        origins = [(posting.id, batch[position].origin) for position, posting in posted.items()]
-        await write_together(
-            repos.conn,
-            [
+        def writes() -> list[Write]:
+            postings = list(posted.values())
+            moved = {posting.wallet_id: wallets[posting.wallet_id] for posting in postings}
+            origins = [(p.id, batch[position].origin) for position, p in posted.items()]
+            events = [
+                transaction_posted(p, topics=shard.topics, trace_id=batch[position].trace_id)
+                for position, p in posted.items()
+            ]
+            return [
                 *repos.journal.adding(postings),
                 *repos.wallets.saving_balances(list(moved.values())),
                 *repos.movement_requests.adding(origins, at=at),
                 *repos.publishing(events),
-            ],
+            ]
+
+        # What was booked goes in the statement that stores the answers: one round trip.
+        answers = await run_idempotent_batch(
+            repos.conn, [asked.idempotency for asked in batch], book_one, writes=writes
+        )
+        await audit_postings(
+            repos.conn,
+            shard,
+            [(posting, batch[position].origin) for position, posting in posted.items()],
         )
         return [
             answer if isinstance(answer, WalletError) else _Booked(answer, posted.get(position))
