@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any, Final
 
 import asyncpg
+from wallet_shared.platform.writes import Write
 
 from transfer_coordinator.domain.risk import Movement
 
@@ -17,6 +18,11 @@ _FLAG_FIELDS: Final = (
     "id", "wallet_id", "rule", "transaction_id", "transfer_id", "detail", "created_at",
 )  # fmt: skip
 _FLAG_COLUMNS: Final = ", ".join(_FLAG_FIELDS)
+_INSERT_FLAGS: Final = f"""
+INSERT INTO risk_flags ({_FLAG_COLUMNS})
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[],
+                     $7::timestamptz[])
+"""
 
 
 async def recent_movements_of(
@@ -68,17 +74,13 @@ async def remember_all(
     return {row["event_id"] for row in rows}
 
 
-async def add_flags(conn: asyncpg.Connection, flags: Sequence[dict[str, Any]]) -> None:
-    """Store flags given as their public JSON (`created_at` as a datetime), in one statement
-    however many (under a busy wallet's traffic most movements of a batch are flagged)."""
+def adding_flags(flags: Sequence[dict[str, Any]]) -> list[Write]:
+    """The write that stores flags given as their public JSON (`created_at` as a datetime),
+    however many (under a busy wallet's traffic most movements of a batch are flagged), to send
+    with the batch's other writes (their events); none for no flag."""
     if not flags:
-        return
-    await conn.execute(
-        f"INSERT INTO risk_flags ({_FLAG_COLUMNS})"
-        " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],"
-        "                      $6::jsonb[], $7::timestamptz[])",
-        *([flag[name] for flag in flags] for name in _FLAG_FIELDS),
-    )
+        return []
+    return [Write(_INSERT_FLAGS, tuple([flag[name] for flag in flags] for name in _FLAG_FIELDS))]
 
 
 async def flags_page(

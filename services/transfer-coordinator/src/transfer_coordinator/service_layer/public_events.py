@@ -20,6 +20,7 @@ from wallet_shared.contracts.messages import (
     encode_public_event,
 )
 from wallet_shared.platform.metrics import RISK_FLAGS
+from wallet_shared.platform.writes import write_together
 
 from transfer_coordinator.adapters import risk_repository as risk
 from transfer_coordinator.adapters import webhook_repository as webhooks
@@ -101,8 +102,10 @@ async def handle_public_events(ctx: OversightContext, events: Sequence[PublicEve
         async with ctx.uow.transaction() as tx:
             queued = await _queue_deliveries(tx.conn, events)
             flags = await _judge(tx.conn, ctx, seen)
-            await risk.add_flags(tx.conn, flags)
-            await tx.publish([_flag_event(ctx, flag) for flag in flags])
+            events_of_flags = [_flag_event(ctx, flag) for flag in flags]
+            await write_together(
+                tx.conn, [*risk.adding_flags(flags), *tx.publishing(events_of_flags)]
+            )
     for flag in flags:
         RISK_FLAGS.labels(flag["rule"]).inc()
     if queued:
