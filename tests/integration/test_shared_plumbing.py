@@ -37,7 +37,6 @@ from wallet_shared.platform.db import (
     create_pool,
     database_ready,
     migration_files,
-    plan_for_these_arguments,
     transaction,
 )
 from wallet_shared.platform.dead_letters import DeadLetterStore
@@ -89,9 +88,11 @@ async def fail_inside_transaction(
     pool: asyncpg.Pool,
     error: Exception,
     work: Callable[[asyncpg.Connection], Awaitable[None]] | None = None,
+    *,
+    fresh_plans: bool = False,
 ) -> None:
     """Do `work` in a transaction, then fail with `error` before it commits."""
-    async with transaction(pool) as conn:
+    async with transaction(pool, fresh_plans=fresh_plans) as conn:
         await conn.execute("SELECT 1")
         if work is not None:
             await work(conn)
@@ -153,13 +154,38 @@ async def test_migrations_apply_once_even_twice_and_concurrently(
         await second.close()
 
 
-async def test_fresh_plans_last_as_long_as_the_transaction(pool: asyncpg.Pool) -> None:
-    async with pool.acquire() as conn:
-        async with conn.transaction():
-            await plan_for_these_arguments(conn)
+async def test_fresh_plans_last_as_long_as_the_transaction(database_dsn: str) -> None:
+    # One connection: what the transaction leaves on the session is what the next user gets.
+    pool = await create_pool(database_dsn, min_size=1, max_size=1)
+    try:
+        await pool.execute("CREATE TABLE planned (id int PRIMARY KEY)")
+        async with transaction(pool, fresh_plans=True) as conn:
             assert await conn.fetchval("SHOW plan_cache_mode") == "force_custom_plan"
-        # The pooled session keeps its default: only the batch's transaction plans afresh.
-        assert await conn.fetchval("SHOW plan_cache_mode") == "auto"
+            await conn.execute("INSERT INTO planned VALUES (1)")
+            with pytest.raises(asyncpg.InterfaceError):  # a nested BEGIN is refused
+                async with conn.transaction():
+                    pass
+        # Committed; the pooled session keeps its default: only the transaction plans afresh.
+        assert await pool.fetchval("SELECT count(*) FROM planned") == 1
+        assert await pool.fetchval("SHOW plan_cache_mode") == "auto"
+
+        async def insert_2_then_1(conn: asyncpg.Connection) -> None:
+            await conn.execute("INSERT INTO planned VALUES (2)")
+            await conn.execute("INSERT INTO planned VALUES (1)")
+
+        with pytest.raises(asyncpg.UniqueViolationError):
+            await fail_inside_transaction(pool, RuntimeError(), insert_2_then_1, fresh_plans=True)
+        with pytest.raises(RuntimeError):
+            await fail_inside_transaction(pool, RuntimeError("the batch failed"), fresh_plans=True)
+        assert await pool.fetchval("SELECT count(*) FROM planned") == 1  # both rolled back
+        with pytest.raises(TransientError):
+            async with transaction(pool, fresh_plans=True) as conn:
+                await conn.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+        async with pool.acquire() as conn:
+            assert not conn.is_in_transaction()
+            assert await conn.fetchval("SHOW plan_cache_mode") == "auto"
+    finally:
+        await pool.close()
 
 
 async def test_transaction_translates_backend_failures(pool: asyncpg.Pool) -> None:

@@ -88,9 +88,9 @@ def count_transactions(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> Ope
     real_transaction = harness.ctx.uow.transaction
 
     @asynccontextmanager
-    async def counted_transaction() -> AsyncIterator[Any]:
+    async def counted_transaction(**options: Any) -> AsyncIterator[Any]:
         opened.count += 1
-        async with real_transaction() as tx:
+        async with real_transaction(**options) as tx:
             yield tx
 
     monkeypatch.setattr(harness.ctx.uow, "transaction", counted_transaction)

@@ -511,12 +511,12 @@ class FailingAfterTheBody:
         self._committed = committed
 
     @contextlib.asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Any]:
+    async def transaction(self, **options: Any) -> AsyncIterator[Any]:
         if self._committed:
-            async with self._uow.transaction() as tx:
+            async with self._uow.transaction(**options) as tx:
                 yield tx
             raise ConnectionResetError("connection lost after COMMIT")
-        async with self._uow.transaction() as tx:
+        async with self._uow.transaction(**options) as tx:
             yield tx
             raise ConnectionResetError("connection lost before COMMIT")
 

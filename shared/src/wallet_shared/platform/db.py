@@ -8,7 +8,7 @@ import asyncio
 import re
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from importlib import resources
 from typing import Final
@@ -111,19 +111,9 @@ async def create_pool(
             delay = min(delay * 2, 2.0)
 
 
-async def plan_for_these_arguments(conn: asyncpg.Connection) -> None:
-    """Until the transaction open on `conn` ends, plan every statement for its own arguments
-    and the tables' current size, not with the session's cached generic plan.
-
-    For the hot batch handlers whose tables grow fast: a generic plan is made once per session,
-    after a few executions, and kept until the table is next analysed; one made while the table
-    was nearly empty (a fresh system, a table growing faster than autovacuum analyses it) scans
-    it whole at every batch (measured: the coordinator's saga lock and save, 3-4 ms a call late
-    in a benchmark run, against well under 1 ms planned afresh). One statement per batch; the
-    planning it buys is small beside a batch's statements. Not for every statement: planning
-    each one of every request costs more than it saves (measured too).
-    """
-    await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+_BEGIN_PLANNING_AFRESH: Final = "BEGIN; SET LOCAL plan_cache_mode = force_custom_plan"
+"""Opens a transaction that plans every statement for its own arguments and the tables'
+current size, not with the session's cached generic plan (`transaction(fresh_plans=True)`)."""
 
 
 async def _keep_session(_: asyncpg.Connection) -> None:
@@ -165,14 +155,47 @@ async def connection(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
 
 
 @asynccontextmanager
-async def transaction(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+async def transaction(
+    pool: asyncpg.Pool, *, fresh_plans: bool = False
+) -> AsyncIterator[asyncpg.Connection]:
     """A connection inside a transaction: committed when the block ends, rolled back on error.
 
     Connection loss, serialization failures and deadlocks come out as `TransientError` (the whole
     transaction may be run again); everything else, integrity violations included, unchanged.
+
+    `fresh_plans`: every statement of the transaction is planned for its own arguments, not
+    with the session's generic plan, which is made once per session after a few executions and
+    kept until the table is next analysed: one made while a table was nearly empty (a fresh
+    system, a table growing faster than autovacuum analyses it) scans it whole at every batch
+    (measured: the coordinator's saga lock and save, 3-4 ms a call late in a benchmark run,
+    against well under 1 ms planned afresh). For the hot batch handlers whose tables grow fast;
+    not for every statement: planning each one of every request costs more than it saves
+    (measured too).
     """
-    async with connection(pool) as conn, conn.transaction():
-        yield conn
+    async with connection(pool) as conn:
+        if not fresh_plans:
+            async with conn.transaction():
+                yield conn
+            return
+        async with _planning_afresh(conn):
+            yield conn
+
+
+@asynccontextmanager
+async def _planning_afresh(conn: asyncpg.Connection) -> AsyncIterator[None]:
+    # BEGIN and SET LOCAL in one round trip (a simple query of two statements): asyncpg's own
+    # transaction() sends BEGIN alone, and the SET was then a round trip of its own in every
+    # batch. asyncpg refuses a transaction() nested in one begun so (it would BEGIN again),
+    # and returning the connection to the pool rolls back whatever is left open.
+    await conn.execute(_BEGIN_PLANNING_AFRESH)
+    try:
+        yield
+    except BaseException:
+        if not conn.is_closed():
+            with suppress(Exception):
+                await conn.execute("ROLLBACK")
+        raise
+    await conn.execute("COMMIT")
 
 
 @dataclass(frozen=True, slots=True, order=True)

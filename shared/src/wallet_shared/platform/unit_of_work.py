@@ -68,9 +68,10 @@ class UnitOfWork(Generic[Tx]):
         self._group_commit = group_commit
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Tx]:
-        """Everything done in the block commits together, or not at all."""
-        async with transaction(self.pool) as conn:
+    async def transaction(self, *, fresh_plans: bool = False) -> AsyncIterator[Tx]:
+        """Everything done in the block commits together, or not at all; `fresh_plans` as
+        `wallet_shared.platform.db.transaction` has it."""
+        async with transaction(self.pool, fresh_plans=fresh_plans) as conn:
             tx = self._open_on(conn)
             yield tx
         if tx.published:

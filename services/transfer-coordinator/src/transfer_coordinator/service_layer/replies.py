@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 
 import structlog
 from wallet_shared.contracts.messages import LegReply, OutgoingMessage
-from wallet_shared.platform.db import plan_for_these_arguments
 from wallet_shared.platform.metrics import TRANSFER_DURATION, TRANSFERS
 from wallet_shared.platform.writes import write_together
 
@@ -51,8 +50,7 @@ async def handle_replies(
         return
     finished: list[TransferSaga] = []
     try:
-        async with ctx.uow.transaction() as tx:
-            await plan_for_these_arguments(tx.conn)
+        async with ctx.uow.transaction(fresh_plans=True) as tx:
             sagas = await repository.lock_sagas(tx.conn, [reply.transfer_id for reply in replies])
             outcome = _apply(ctx, sagas, replies)
             finished = outcome.finished

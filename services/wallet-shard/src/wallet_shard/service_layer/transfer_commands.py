@@ -18,7 +18,6 @@ from wallet_shared.contracts.messages import (
     encode_transfer_message,
     reply_to,
 )
-from wallet_shared.platform.db import plan_for_these_arguments
 from wallet_shared.platform.metrics import LEDGER_POSTINGS
 from wallet_shared.platform.writes import Write, write_together
 
@@ -37,8 +36,7 @@ async def handle_transfer_commands(
     """Apply a batch of TryX / ConfirmX / CancelX commands; all or nothing."""
     if not commands:
         return
-    async with uow.transaction() as repos:
-        await plan_for_these_arguments(repos.conn)
+    async with uow.transaction(fresh_plans=True) as repos:
         book = await load_leg_book(repos, shard, commands)
         outcomes = [book.apply(command) for command in commands]
         await write_together(
