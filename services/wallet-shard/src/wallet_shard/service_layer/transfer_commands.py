@@ -2,8 +2,9 @@
 
 Everything the batch names is loaded and locked first (wallets in id order, then legs), the
 commands are applied in order in memory (`LegBook`), and what changed is written back with one
-statement (a set-based write per table, `write_together`), whatever the batch size. One reply per command goes to the
-outbox; a redelivered command changes nothing and gets the same reply again.
+statement (a set-based write per table, `write_together`), whatever the batch size. One reply
+per command goes to the outbox; a redelivered command changes nothing and gets the same reply
+again.
 """
 
 from __future__ import annotations
