@@ -5,9 +5,11 @@ queues its webhook deliveries without opening a transaction."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
+import asyncpg
 import pytest
 from transfer_coordinator.adapters import webhook_repository as webhooks
 from transfer_coordinator.domain.risk import RiskThresholds
@@ -146,3 +148,69 @@ async def test_a_batch_without_movements_queues_its_deliveries_without_a_transac
     assert opened.count == 1
     assert await harness.pool.fetchval("SELECT count(*) FROM webhook_deliveries") == 4
     assert await harness.pool.fetchval("SELECT count(*) FROM risk_movements") == 1
+
+
+async def test_each_event_is_queued_once_for_every_live_endpoint_subscribed_to_its_type(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The endpoints are read by the statement that queues the deliveries (a batch without
+    movements sends that one statement): a deleted endpoint gets nothing, nor one subscribed to
+    other types; the deliveries follow the events' order; the same batch delivered again queues
+    nothing and leaves the dispatcher asleep."""
+    subscribed = {
+        "wh_a": ["transaction.posted", "transfer.completed"],
+        "wh_b": ["transfer.completed"],
+        "wh_c": ["wallet.created"],
+        "wh_gone": ["transaction.posted", "transfer.completed"],
+    }
+    async with harness.pool.acquire() as conn:
+        for webhook_id, event_types in subscribed.items():
+            await webhooks.add_webhook(
+                conn,
+                webhook_id=webhook_id,
+                url=f"https://hooks.example.com/{webhook_id}",
+                event_types=event_types,
+                secret="whsec_test",
+                created_by="admin",
+            )
+        assert await webhooks.delete_webhook(conn, "wh_gone")
+    wakes: list[None] = []
+    ctx = replace(_oversight(harness), wake_dispatcher=lambda: wakes.append(None))
+    at = harness.clock.now - timedelta(minutes=1)
+    batch = [_leg(1, "transfer_out", at), _transfer(1, 500, at), _leg(2, "transfer_in", at)]
+
+    await handle_public_events(ctx, batch)
+
+    queued = await harness.pool.fetch(
+        "SELECT webhook_id, event_id, event_type, body FROM webhook_deliveries ORDER BY id"
+    )
+    expected = [
+        ("wh_a", batch[0]),
+        ("wh_a", batch[1]),
+        ("wh_b", batch[1]),
+        ("wh_a", batch[2]),
+    ]
+    assert [tuple(row) for row in queued] == [
+        (webhook_id, event.event_id, event.event_type, event.raw) for webhook_id, event in expected
+    ]
+    assert len(wakes) == 1
+
+    await handle_public_events(ctx, batch)  # delivered again
+
+    assert await harness.pool.fetchval("SELECT count(*) FROM webhook_deliveries") == 4
+    assert len(wakes) == 1
+
+    statements: list[str] = []
+    real_execute = asyncpg.Connection._execute
+
+    async def counted_execute(self: asyncpg.Connection, query: str, *args: Any, **kw: Any) -> Any:
+        statements.append(query)
+        return await real_execute(self, query, *args, **kw)
+
+    monkeypatch.setattr(asyncpg.Connection, "_execute", counted_execute)
+    await handle_public_events(ctx, [_leg(3, "transfer_out", at)])
+    monkeypatch.undo()
+
+    assert len(statements) == 1
+    assert await harness.pool.fetchval("SELECT count(*) FROM webhook_deliveries") == 5
+    assert len(wakes) == 2

@@ -13,14 +13,9 @@ DELIVERY_PREFIX: Final = "whd_"
 
 
 @dataclass(frozen=True, slots=True)
-class Subscription:
-    webhook_id: str
-    event_types: frozenset[str]
+class EventToDeliver:
+    """An event of the public topic as its endpoints receive it: its id, type and body."""
 
-
-@dataclass(frozen=True, slots=True)
-class NewDelivery:
-    webhook_id: str
     event_id: str
     event_type: str
     body: bytes
@@ -107,24 +102,32 @@ async def webhook_exists(conn: asyncpg.Connection, webhook_id: str) -> bool:
     return found is not None
 
 
-async def subscriptions(conn: asyncpg.Connection) -> list[Subscription]:
-    rows = await conn.fetch("SELECT id, event_types FROM webhooks WHERE deleted_at IS NULL")
-    return [Subscription(row["id"], frozenset(row["event_types"])) for row in rows]
+# Every live endpoint subscribed to an event's type gets a delivery of it, in the events' order;
+# one statement reads the endpoints and queues, so that a batch of the public topic pays one
+# round trip for its deliveries whether or not any endpoint wants them.
+_QUEUE: Final = """
+INSERT INTO webhook_deliveries (webhook_id, event_id, event_type, body, next_attempt_at)
+SELECT w.id, e.event_id, e.event_type, e.body, now()
+FROM unnest($1::text[], $2::text[], $3::bytea[])
+     WITH ORDINALITY AS e(event_id, event_type, body, position)
+JOIN webhooks AS w ON w.deleted_at IS NULL AND e.event_type = ANY(w.event_types)
+ORDER BY e.position, w.id
+ON CONFLICT (webhook_id, event_id) DO NOTHING
+RETURNING id
+"""
 
 
-async def add_deliveries(conn: asyncpg.Connection, deliveries: Sequence[NewDelivery]) -> int:
-    """Queue deliveries, due now; one already queued for the same endpoint and event is kept
-    as it is (a redelivered event is not sent twice). How many were new."""
-    if not deliveries:
+async def queue_deliveries(conn: asyncpg.Connection, events: Sequence[EventToDeliver]) -> int:
+    """Queue each event for every endpoint subscribed to its type, due now; one already queued
+    for the same endpoint and event is kept as it is (a redelivered event is not sent twice).
+    How many were new."""
+    if not events:
         return 0
     rows = await conn.fetch(
-        "INSERT INTO webhook_deliveries (webhook_id, event_id, event_type, body, next_attempt_at)"
-        " SELECT w, e, t, b, now() FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[])"
-        " AS d(w, e, t, b) ON CONFLICT (webhook_id, event_id) DO NOTHING RETURNING id",
-        [d.webhook_id for d in deliveries],
-        [d.event_id for d in deliveries],
-        [d.event_type for d in deliveries],
-        [d.body for d in deliveries],
+        _QUEUE,
+        [event.event_id for event in events],
+        [event.event_type for event in events],
+        [event.body for event in events],
     )
     return len(rows)
 

@@ -113,14 +113,9 @@ async def handle_public_events(ctx: OversightContext, events: Sequence[PublicEve
 
 
 async def _queue_deliveries(conn: asyncpg.Connection, events: Sequence[PublicEvent]) -> int:
-    subscriptions = await webhooks.subscriptions(conn)
-    deliveries = [
-        webhooks.NewDelivery(s.webhook_id, event.event_id, event.event_type, event.raw)
-        for event in events
-        for s in subscriptions
-        if event.event_type in s.event_types
-    ]
-    return await webhooks.add_deliveries(conn, deliveries)
+    return await webhooks.queue_deliveries(
+        conn, [webhooks.EventToDeliver(e.event_id, e.event_type, e.raw) for e in events]
+    )
 
 
 async def _judge(
