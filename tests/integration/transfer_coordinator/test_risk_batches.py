@@ -70,6 +70,17 @@ def _oversight(harness: Harness) -> OversightContext:
     )
 
 
+async def _subscribe(conn: asyncpg.Connection, webhook_id: str, event_types: list[str]) -> None:
+    await webhooks.add_webhook(
+        conn,
+        webhook_id=webhook_id,
+        url=f"https://hooks.example.com/{webhook_id}",
+        event_types=event_types,
+        secret="whsec_test",
+        created_by="admin",
+    )
+
+
 async def test_a_batch_of_flagged_movements_stores_and_publishes_every_flag_once(
     harness: Harness,
 ) -> None:
@@ -122,14 +133,7 @@ async def test_a_batch_without_movements_queues_its_deliveries_without_a_transac
     still runs in one transaction: its remembered movements, flags and their events commit
     together, or a redelivery would find the movement remembered and its flag never raised."""
     async with harness.pool.acquire() as conn:
-        await webhooks.add_webhook(
-            conn,
-            webhook_id="wh_legs",
-            url="https://hooks.example.com/legs",
-            event_types=["transaction.posted"],
-            secret="whsec_test",
-            created_by="admin",
-        )
+        await _subscribe(conn, "wh_legs", ["transaction.posted"])
     opened = count_transactions(harness, monkeypatch)
     ctx = _oversight(harness)
     at = harness.clock.now - timedelta(minutes=1)
@@ -165,14 +169,7 @@ async def test_each_event_is_queued_once_for_every_live_endpoint_subscribed_to_i
     }
     async with harness.pool.acquire() as conn:
         for webhook_id, event_types in subscribed.items():
-            await webhooks.add_webhook(
-                conn,
-                webhook_id=webhook_id,
-                url=f"https://hooks.example.com/{webhook_id}",
-                event_types=event_types,
-                secret="whsec_test",
-                created_by="admin",
-            )
+            await _subscribe(conn, webhook_id, event_types)
         assert await webhooks.delete_webhook(conn, "wh_gone")
     wakes: list[None] = []
     ctx = replace(_oversight(harness), wake_dispatcher=lambda: wakes.append(None))

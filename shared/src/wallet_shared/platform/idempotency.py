@@ -215,8 +215,7 @@ async def run_idempotent_batch(
             StoredResponse(status_code, encoded, replayed=True),
         )
         new.append((request.caller, request.key, request.fingerprint, status_code, encoded))
-    columns = tuple(list(column) for column in zip(*new, strict=True))
-    answers = [Write(_STORE_MANY, columns)] if new else []
+    answers = [Write(_STORE_MANY, tuple(map(list, zip(*new, strict=True))))] if new else []
     await write_together(conn, [*answers, *(writes() if writes is not None else [])])
     return outcomes
 
