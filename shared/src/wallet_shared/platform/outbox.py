@@ -134,8 +134,8 @@ class OutboxRelay(BackgroundLoop):
         # Published and not deleted yet: the next pass's read deletes them. Each pass used to
         # delete its own rows in a round trip of its own, and when messages come one at a time
         # every round trip wakes PostgreSQL and then the relay, which costs more than the
-        # statement (README, "a hand-off costs a wake-up"). Should the relay die first, they
-        # are published again, which every consumer recognises.
+        # statement (docs/performance.md, "a hand-off costs a wake-up"). Should the relay die
+        # first, they are published again, which every consumer recognises.
         self._published: list[int] = []
         # Every series exists from the start, at 0: "nothing yet" on a dashboard, not "no data".
         OUTBOX_PARKED.labels(service)
