@@ -452,6 +452,61 @@ async def test_offsets_booked_within_the_interval_are_committed_once_it_passed()
         await loop.stop()
 
 
-def test_a_negative_commit_interval_is_refused() -> None:
-    with pytest.raises(ValueError, match="commit_interval_s"):
-        consumer(Ledger(), RecordingDeadLetters(), commit_interval_s=-1)
+@pytest.mark.parametrize("option", ["commit_interval_s", "gather_s"])
+def test_a_negative_interval_is_refused(option: str) -> None:
+    with pytest.raises(ValueError, match=option):
+        consumer(Ledger(), RecordingDeadLetters(), **{option: -1})
+
+
+# --- a consumer off the transfers' way lets messages gather between its batches ---------------
+
+
+class CountedPolls(PipelinedClient):
+    """A PipelinedClient whose commits land at once and which counts its polls."""
+
+    def __init__(self, *batches: list[bytes]) -> None:
+        super().__init__(*batches)
+        self.release.set()
+        self.polls = 0
+
+    async def getmany(self, *, timeout_ms: int, max_records: int) -> dict[Any, list[Any]]:
+        self.polls += 1
+        return await super().getmany(timeout_ms=timeout_ms, max_records=max_records)
+
+
+async def test_a_gathering_consumer_polls_again_only_once_its_time_passed_or_it_stops() -> None:
+    ledger = NotifyingLedger()
+    client = CountedPolls([b"m1"], [b"m2"])
+    # Times no run of this test reaches: the second batch waits for the gathering time, and a
+    # stop that did not end the wait would hang (bounded below) rather than cut it short.
+    loop = consumer(
+        ledger,
+        RecordingDeadLetters(),
+        client_factory=lambda: client,
+        gather_s=3600,
+        stop_timeout_s=3600,
+    )
+    await loop.start()
+    try:
+        await until(lambda: ledger.booked == ["m1"], ledger.changed)
+        await until(lambda: bool(client.commits), client.committed)
+        for _ in range(100):  # turns enough for a consumer that does not wait to poll again
+            await asyncio.sleep(0)
+        assert (client.polls, ledger.booked) == (1, ["m1"])
+    finally:
+        async with asyncio.timeout(30):
+            await loop.stop()
+    assert [list(c.values()) for c in client.commits] == [[1]]
+
+
+async def test_a_gathering_consumer_takes_every_batch_in_turn() -> None:
+    ledger = NotifyingLedger()
+    client = CountedPolls([b"m1"], [b"m2", b"m3"], [b"m4"])
+    loop = consumer(ledger, RecordingDeadLetters(), client_factory=lambda: client, gather_s=0.01)
+    await loop.start()
+    try:
+        await until(lambda: ledger.booked == ["m1", "m2", "m3", "m4"], ledger.changed)
+        assert ledger.calls == [["m1"], ["m2", "m3"], ["m4"]]
+    finally:
+        await loop.stop()
+    assert list(client.commits[-1].values()) == [4]

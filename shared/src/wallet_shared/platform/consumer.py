@@ -4,10 +4,10 @@
 A batch is what `getmany` returned; the handler books it in one DB transaction; offsets are
 committed only after that, beside the next fetch and batch rather than before them (one commit in
 flight at a time, and at most one started per `commit_interval_s`; what was handled meanwhile goes
-with the next one). Failures are sorted: a
-`TransientError` retries the whole batch (forever, backing off); anything else isolates the guilty
-message by retrying one at a time, and a message that keeps failing, or that cannot be decoded,
-goes to the dead letters.
+with the next one). A consumer off the transfers' way may let messages gather between its batches
+(`gather_s`). Failures are sorted: a `TransientError` retries the whole batch (forever, backing
+off); anything else isolates the guilty message by retrying one at a time, and a message that
+keeps failing, or that cannot be decoded, goes to the dead letters.
 
 A Kafka client that stops working is replaced: a commit that does not come back, or Kafka errors
 on every poll, for `stall_timeout_s`. aiokafka can lose its group coordination for good when the
@@ -133,16 +133,25 @@ class BatchConsumer(BackgroundLoop, Generic[M]):
         stop_timeout_s: float = 10.0,
         stall_timeout_s: float = 30.0,
         commit_interval_s: float = 0.2,
+        gather_s: float = 0.0,
         client_factory: Callable[[], AIOKafkaConsumer] | None = None,
     ) -> None:
         """`client_factory` makes the Kafka client (tests); by default an AIOKafkaConsumer of
-        `bootstrap` in `group_id` without auto-commit."""
+        `bootstrap` in `group_id` without auto-commit.
+
+        `gather_s`: after a batch, the next one begins no sooner than this long after it began,
+        so that what arrives meanwhile gathers into it. For consumers off the transfers' way
+        (the oversight of the public events): every batch pays a fixed cost (its fetch, its
+        round trips to PostgreSQL, the wake-ups of this process and of PostgreSQL), and a
+        consumer that takes each message as it comes pays it per message when the machine is
+        not full, on the cores the transfers need. A quiet consumer still takes a lone message
+        at once; 0 (the default) never waits."""
         if max_batch < 1 or max_attempts < 1:
             raise ValueError("max_batch and max_attempts must be at least 1")
         if stall_timeout_s <= 0:
             raise ValueError("stall_timeout_s must be positive")
-        if commit_interval_s < 0:
-            raise ValueError("commit_interval_s must not be negative")
+        if commit_interval_s < 0 or gather_s < 0:
+            raise ValueError("commit_interval_s and gather_s must not be negative")
         super().__init__(name=f"consumer:{topic}", service=service, stop_timeout_s=stop_timeout_s)
         self._bootstrap = bootstrap
         self._topic = topic
@@ -172,6 +181,7 @@ class BatchConsumer(BackgroundLoop, Generic[M]):
         # this long's worth of booked batches more, which the handlers recognise anyway.
         self._commit_interval_s = commit_interval_s
         self._last_commit_at: float | None = None
+        self._gather_s = gather_s
         self._assignment = _AssignmentListener(self._committed, self._uncommitted)
         # Every outcome's series exists from the start at 0, so that a dashboard or an
         # `increase()` shows "none yet" rather than nothing.
@@ -305,10 +315,15 @@ class BatchConsumer(BackgroundLoop, Generic[M]):
                             timeout_ms=self._poll_timeout_ms, max_records=self._max_batch
                         )
                     )
+                    began = loop.time()
                     if fetched:
                         await self._consume(consumer, fetched)
                     self._commit_in_background(consumer)
                     failures, failing_since = 0, None
+                    if fetched and self._gather_s:
+                        rest = self._gather_s - (loop.time() - began)
+                        if rest > 0 and await self.pause(rest):
+                            break
                 except _ClientStalled:
                     failures += 1
                     await self._replace_after_pause(failures, "commit did not complete")

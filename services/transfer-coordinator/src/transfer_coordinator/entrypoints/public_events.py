@@ -16,6 +16,11 @@ from transfer_coordinator.service_layer.public_events import (
 )
 from transfer_coordinator.settings import SERVICE, CoordinatorSettings
 
+GATHER_S = 0.2
+"""The least time between the starts of two batches of public events. Flags and webhooks never
+hold money back (API.md), so they may wait this long for the events after them; the transfers
+that raise three events each are spared a batch per event on a machine that is not full."""
+
 
 def public_events_consumer(
     ctx: OversightContext, settings: CoordinatorSettings, dead_letters: DeadLetterStore
@@ -29,4 +34,5 @@ def public_events_consumer(
         decode=decode_public_event,
         handle_batch=partial(handle_public_events, ctx),
         dead_letters=dead_letters,
+        gather_s=GATHER_S,
     )
