@@ -4,8 +4,8 @@ A batch (a consumer's messages, requests that arrived together) ends with a few 
 writes, one per table: the journal, the balances, the legs or sagas, the outbox. Sent one by
 one, each is a round trip the batch waits for with its rows locked, and on a busy machine each
 round trip waits for a core twice, for PostgreSQL and then for the service (docs/performance.md,
-"a hand-off costs a wake-up"). Sent together, each becomes a data-modifying `WITH` of one statement, which
-PostgreSQL runs to completion whether or not the statement reads it.
+"a hand-off costs a wake-up"). Sent together, each becomes a data-modifying `WITH` of one
+statement, which PostgreSQL runs to completion whether or not the statement reads it.
 """
 
 from __future__ import annotations
